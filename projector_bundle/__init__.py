@@ -1,0 +1,9 @@
+"""Static TensorFlow Embedding Projector bundles from transformers models."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+
+class ExportError(Exception):
+    """A user-facing failure: `main` prints it as one `error: ...` line and exits 1."""

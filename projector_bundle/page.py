@@ -1,0 +1,83 @@
+"""The page: the Jinja-rendered index.html and the projector script it mounts."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import jinja2
+
+from . import ExportError
+from .formats import CONFIG_JSON, PROJECTOR_JS, PROJECTOR_NOTICE
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+PAGE_TEMPLATE = "index.html.j2"
+PROJECTOR_IN_WHEEL = Path("plugins", "projector", "tf_projector_plugin", PROJECTOR_JS)
+
+
+@dataclass(frozen=True)
+class TensorSummary:
+    name: str
+    points: int
+    dimension: int
+
+
+@dataclass(frozen=True)
+class PageInfo:
+    """What the page says about the bundle: which model, what shapes, how and when it was made."""
+
+    title: str
+    model_name: str
+    tensors: tuple[TensorSummary, ...]
+    tool_version: str
+    created: str  # ISO 8601, UTC
+    command: str
+    projector_version: str
+
+
+def render_page(info: PageInfo) -> str:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    return env.get_template(PAGE_TEMPLATE).render(
+        info=info, info_json=asdict(info), config_path=CONFIG_JSON, projector_js=PROJECTOR_JS, notice=PROJECTOR_NOTICE
+    )
+
+
+def projector_version() -> str:
+    try:
+        return importlib.metadata.version("tensorboard")
+    except importlib.metadata.PackageNotFoundError:
+        raise ExportError("the projector page needs the tensorboard package (see requirements.txt)") from None
+
+
+def copy_projector(dest: Path) -> None:
+    """Copy the standalone projector out of the installed tensorboard wheel, with its licence."""
+    spec = importlib.util.find_spec("tensorboard")
+    if spec is None or not spec.submodule_search_locations:
+        raise ExportError("the projector page needs the tensorboard package (see requirements.txt)")
+    script = Path(spec.submodule_search_locations[0]) / PROJECTOR_IN_WHEEL
+    if not script.is_file():
+        raise ExportError(f"tensorboard {projector_version()} does not ship {PROJECTOR_IN_WHEEL}")
+    shutil.copyfile(script, dest / PROJECTOR_JS)
+    (dest / PROJECTOR_NOTICE).write_text(_notice(), encoding="utf-8")
+
+
+def _notice() -> str:
+    version = projector_version()
+    licence = next(
+        (f for f in importlib.metadata.files("tensorboard") or [] if f.name in ("LICENSE", "LICENSE.txt")),
+        None,
+    )
+    text = licence.read_text(encoding="utf-8") if licence is not None else ""
+    return (
+        f"{PROJECTOR_JS} is the TensorFlow Embedding Projector, copied unchanged from the\n"
+        f"tensorboard {version} wheel (tensorboard/{PROJECTOR_IN_WHEEL.as_posix()}).\n"
+        "Copyright The TensorFlow Authors. Licensed under the Apache License, Version 2.0.\n\n" + text
+    )

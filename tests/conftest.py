@@ -1,0 +1,60 @@
+"""Shared fixtures: a tiny real BERT saved to disk, and helpers to run the CLI."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+# Tests never reach the hub; the hub client would otherwise retry for a minute.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("SOURCE_DATE_EPOCH", "1767225600")  # 2026-01-01T00:00:00Z
+
+# A small WordPiece vocabulary covering the label cases: specials, unused slots,
+# whole words, continuations, numbers and prepositions.
+TINY_VOCAB = [
+    "[PAD]", "[unused0]", "[unused1]", "[UNK]", "[CLS]", "[SEP]", "[MASK]",
+    "the", "of", "in", "hello", "world", "and", "welcome", "##w", "##ing",
+    "42", "1990", "café", "into", "river", "bank", "account", "##s",
+]  # fmt: skip
+
+
+def save_tiny_bert(folder: Path, vocab: list[str] = TINY_VOCAB, seed: int = 0) -> Path:
+    """A real BertModel (hidden 8) and BertTokenizer written with save_pretrained."""
+    import torch
+    from transformers import BertConfig, BertModel, BertTokenizer
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    BertTokenizer(str(folder / "vocab.txt")).save_pretrained(folder)
+    torch.manual_seed(seed)
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=8,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=16,
+        max_position_embeddings=32,
+    )
+    BertModel(config).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return save_tiny_bert(tmp_path_factory.mktemp("tiny") / "tiny-bert")
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A bundle of the tiny model, built once through the CLI."""
+    import export
+
+    out = tmp_path_factory.mktemp("bundle") / "site"
+    assert export.main(["bundle", "--model", str(tiny_model), "--out", str(out), "--quiet"]) == 0
+    return out

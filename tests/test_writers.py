@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from projector_bundle.writers import (
+    escape_cell,
+    read_tensor_bytes,
+    read_tensor_tsv,
+    write_metadata,
+    write_tensor_bytes,
+    write_tensor_tsv,
+)
+
+
+def seeded_matrix(rows: int = 6, dim: int = 4, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal((rows, dim)).astype(np.float32)
+
+
+def awkward_matrix() -> np.ndarray:
+    """Values whose shortest round-trip forms are long, tiny, huge or signed zero."""
+    values = [
+        0.1, -0.0, 0.0, 1e-45, 3.4028235e38, -3.4028235e38, 1.1754944e-38, 16777217.0,
+        0.33333334, -2.5e-10, 123456.79, 1.0,
+    ]  # fmt: skip
+    return np.array(values, dtype=np.float32).reshape(3, 4)
+
+
+@pytest.mark.parametrize("matrix", [seeded_matrix(), seeded_matrix(5000, 3, seed=1), awkward_matrix()])
+def test_tsv_round_trip_is_float32_exact(tmp_path: Path, matrix: np.ndarray) -> None:
+    path = tmp_path / "vectors.tsv"
+    write_tensor_tsv(path, matrix)
+    back = read_tensor_tsv(path)
+    assert back.dtype == np.float32
+    np.testing.assert_array_equal(back.view(np.uint32), matrix.view(np.uint32))
+
+
+def test_tsv_has_no_header_and_one_line_per_row(tmp_path: Path) -> None:
+    path = tmp_path / "vectors.tsv"
+    write_tensor_tsv(path, seeded_matrix(6, 4))
+    lines = path.read_text().split("\n")
+    assert lines[-1] == ""
+    assert len(lines[:-1]) == 6
+    assert all(len(line.split("\t")) == 4 for line in lines[:-1])
+
+
+def test_bytes_round_trip_is_exact_little_endian_float32(tmp_path: Path) -> None:
+    matrix = seeded_matrix(7, 5)
+    path = tmp_path / "vectors.bytes"
+    write_tensor_bytes(path, matrix)
+    assert path.stat().st_size == 7 * 5 * 4
+    np.testing.assert_array_equal(read_tensor_bytes(path, 5), matrix)
+    assert path.read_bytes()[:4] == matrix[0, 0].astype("<f4").tobytes()
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [
+        ("hello", "hello"),
+        ("a\tb", "a\u2409b"),
+        ("line\nbreak", "line\u240abreak"),
+        ("cr\r", "cr\u240d"),
+        ("", "[empty]"),
+        (" ", "[U+0020]"),
+        ("\u3000", "[U+3000]"),
+        (" x ", " x "),
+        ("<script>", "<script>"),
+        ("שלום", "שלום"),
+        ("🙂", "🙂"),
+    ],
+)
+def test_escape_cell_keeps_one_visible_cell(cell: str, expected: str) -> None:
+    assert escape_cell(cell) == expected
+
+
+def test_metadata_header_only_with_several_columns(tmp_path: Path) -> None:
+    many, one = tmp_path / "many.tsv", tmp_path / "one.tsv"
+    write_metadata(many, ["Word", "Length"], [["a", "1"], ["b\tc", "3"]])
+    write_metadata(one, ["Word"], [["a"], [" "]])
+    assert many.read_text(encoding="utf-8") == "Word\tLength\na\t1\nb\u2409c\t3\n"
+    assert one.read_text(encoding="utf-8") == "a\n[U+0020]\n"
