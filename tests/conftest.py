@@ -58,3 +58,29 @@ def tiny_bundle(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     out = tmp_path_factory.mktemp("bundle") / "site"
     assert export.main(["bundle", "--model", str(tiny_model), "--out", str(out), "--quiet"]) == 0
     return out
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's Chromium under Playwright. Missing Chromium fails the test: it never skips."""
+    from browser import CHROMIUM, CHROMIUM_ARGS
+    from playwright.sync_api import sync_playwright
+
+    assert CHROMIUM.exists(), f"{CHROMIUM} is missing: run `make browser` (apt-get install chromium)"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def projector(chromium):
+    """A fresh page with the loopback guard on; yields (page, log) and checks the log after."""
+    from browser import PageLog, guard
+
+    context = chromium.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    log = PageLog()
+    guard(page, log)
+    yield page, log
+    context.close()
