@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Export a transformers model's embeddings as a static TensorFlow Embedding Projector bundle.
 
-    export.py bundle   [--model M] [--out DIR] [--limit N] [--labels KEY ...]
+    export.py bundle   [--model M] [--out DIR] [--limit N] [--labels KEY ...] [--base-url URL]
+                       [--no-tsv | --tsv-digits N] [--max-file-mb MB]
     export.py tokenize [--model M] TEXT
     export.py inspect  [--model M]
 
@@ -21,6 +22,8 @@ from pathlib import Path
 from projector_bundle import ExportError, __version__
 from projector_bundle.formats import DEFAULT_FILES
 from projector_bundle.labels import DEFAULT_LABELS, LABEL_COLUMNS, label_rows, select_columns
+from projector_bundle.publish import DEFAULT_MAX_FILE_MB, check_file_sizes, normalise_base_url, projector_link
+from projector_bundle.writers import EXACT_TSV_DIGITS
 
 DEFAULT_OUT = Path("site")
 
@@ -39,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_bundle(args: argparse.Namespace, argv: list[str]) -> int:
     from projector_bundle.bundle import Tensor, write_bundle
+    from projector_bundle.colouring import ensure_colourable
     from projector_bundle.model import read_word_embeddings, resolve_model
     from projector_bundle.page import PageInfo, TensorSummary, projector_version
 
@@ -51,7 +55,9 @@ def run_bundle(args: argparse.Namespace, argv: list[str]) -> int:
     words = read_word_embeddings(ref, args.limit)
 
     log(f"labelling {len(words.tokens):,} tokens")
-    columns = select_columns(args.labels)
+    columns = ensure_colourable(select_columns(args.labels), words.tokens)
+    if len(columns) > len(args.labels):
+        log(f"no column of --labels {','.join(args.labels)} can colour points; adding {columns[-1].key}")
     tensor = Tensor(
         name=f"{short_name(ref.name)}/word_embeddings",
         matrix=words.matrix,
@@ -69,8 +75,13 @@ def run_bundle(args: argparse.Namespace, argv: list[str]) -> int:
         created=build_time(),
         command=shlex.join(["export.py", *argv]),
         projector_version=projector_version(),
+        projector_link=None if args.base_url is None else projector_link(args.base_url),
     )
-    write_bundle(args.out, [tensor], page)
+    write_bundle(args.out, [tensor], page, tsv=not args.no_tsv, tsv_digits=args.tsv_digits, base_url=args.base_url)
+    sizes = {p.name: p.stat().st_size for p in args.out.iterdir() if p.is_file()}
+    warning = check_file_sizes(sizes, args.max_file_mb, vector_tsvs={tensor.files.tsv})
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
     log(f"done: {args.out}/ ({tensor.matrix.shape[0]:,} points x {tensor.matrix.shape[1]})")
     return 0
 
@@ -141,6 +152,23 @@ def positive_int(text: str) -> int:
     return value
 
 
+def tsv_digits(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not 1 <= value <= EXACT_TSV_DIGITS:
+        raise argparse.ArgumentTypeError(f"expected an integer from 1 to {EXACT_TSV_DIGITS}, got {text!r}")
+    return value
+
+
+def base_url(text: str) -> str:
+    try:
+        return normalise_base_url(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def label_keys(text: str) -> list[str]:
     keys = [k.strip() for k in text.split(",") if k.strip()]
     unknown = [k for k in keys if k not in LABEL_COLUMNS]
@@ -167,6 +195,27 @@ def build_parser() -> argparse.ArgumentParser:
         type=label_keys,
         default=list(DEFAULT_LABELS),
         help=f"comma-separated metadata columns (default: {','.join(DEFAULT_LABELS)})",
+    )
+    bundle.add_argument(
+        "--base-url",
+        type=base_url,
+        help="where the bundle will be served (e.g. https://OWNER.github.io/REPO/): also write "
+        "a config with absolute URLs and show its projector.tensorflow.org link",
+    )
+    tsv = bundle.add_mutually_exclusive_group()
+    tsv.add_argument("--no-tsv", action="store_true", help="skip the vectors TSV (the page reads the .bytes file)")
+    tsv.add_argument(
+        "--tsv-digits",
+        type=tsv_digits,
+        metavar="N",
+        help=f"significant digits in the vectors TSV (default: exact, {EXACT_TSV_DIGITS})",
+    )
+    bundle.add_argument(
+        "--max-file-mb",
+        type=positive_int,
+        default=DEFAULT_MAX_FILE_MB,
+        metavar="MB",
+        help=f"warn about any file larger than this (default: {DEFAULT_MAX_FILE_MB}, GitHub's limit for a pushed file)",
     )
     bundle.add_argument("--quiet", action="store_true", help="no progress on stderr")
     bundle.set_defaults(run=run_bundle)

@@ -21,9 +21,11 @@ from .formats import (
     KEY_TENSOR_PATH,
     KEY_TENSOR_SHAPE,
     PAGE_HTML,
+    REMOTE_CONFIG_JSON,
     TensorFiles,
 )
 from .page import PageInfo, copy_projector, render_page
+from .publish import build_remote_config
 from .writers import write_json, write_metadata, write_tensor_bytes, write_tensor_tsv
 
 
@@ -68,8 +70,19 @@ def check_target(out: Path) -> None:
         raise ExportError(f"--out {out}: {parent} is not a folder")
 
 
-def write_bundle(out: Path, tensors: Sequence[Tensor], page: PageInfo, *, tsv: bool = True) -> None:
-    """Write every file of the bundle into a fresh folder, then swap it in for `out`."""
+def write_bundle(
+    out: Path,
+    tensors: Sequence[Tensor],
+    page: PageInfo,
+    *,
+    tsv: bool = True,
+    tsv_digits: int | None = None,
+    base_url: str | None = None,
+) -> None:
+    """Write every file of the bundle into a fresh folder, then swap it in for `out`.
+
+    `tsv_digits=None` writes exact TSVs; a `base_url` adds the config with absolute URLs.
+    """
     check_target(out)
     parent = out.resolve().parent
     try:
@@ -82,9 +95,12 @@ def write_bundle(out: Path, tensors: Sequence[Tensor], page: PageInfo, *, tsv: b
         for t in tensors:
             write_tensor_bytes(staging / t.files.bytes, t.matrix)
             if tsv:
-                write_tensor_tsv(staging / t.files.tsv, t.matrix)
+                write_tensor_tsv(staging / t.files.tsv, t.matrix, digits=tsv_digits)
             write_metadata(staging / t.files.metadata, t.header, t.rows)
-        write_json(staging / CONFIG_JSON, build_config(tensors))
+        config = build_config(tensors)
+        write_json(staging / CONFIG_JSON, config)
+        if base_url is not None:
+            write_json(staging / REMOTE_CONFIG_JSON, build_remote_config(config, base_url))
         copy_projector(staging)
         (staging / PAGE_HTML).write_text(render_page(page), encoding="utf-8")
         _swap_in(staging, out.resolve())

@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 CONFIG_JSON = "projector_config.json"
+# The same config with absolute URLs (`--base-url`), for projector.tensorflow.org's `?config=`.
+REMOTE_CONFIG_JSON = "projector_config.remote.json"
+PROJECTOR_WEB = "https://projector.tensorflow.org/"
 PAGE_HTML = "index.html"
 PROJECTOR_JS = "projector_binary.js"
 PROJECTOR_NOTICE = "projector_binary.LICENSE.txt"

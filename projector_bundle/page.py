@@ -36,6 +36,7 @@ class PageInfo:
     created: str  # ISO 8601, UTC
     command: str
     projector_version: str
+    projector_link: str | None = None  # projector.tensorflow.org opening the remote config (--base-url)
 
 
 def render_page(info: PageInfo) -> str:

@@ -42,13 +42,18 @@ def write_tensor_bytes(path: Path, matrix: np.ndarray) -> None:
     np.ascontiguousarray(matrix, dtype="<f4").tofile(path)
 
 
-def write_tensor_tsv(path: Path, matrix: np.ndarray) -> None:
-    """One row per vector, tab-separated, no header; every value parses back to the same float32.
+# Nine significant digits are enough for any float32 to parse back to itself.
+EXACT_TSV_DIGITS = 9
 
-    `%.9g` is enough digits for any float32 to round-trip.
+
+def write_tensor_tsv(path: Path, matrix: np.ndarray, *, digits: int | None = None) -> None:
+    """One row per vector, tab-separated, no header.
+
+    With `digits=None` every value parses back to the same float32; fewer significant
+    digits make a smaller file (`--tsv-digits`) at the cost of exactness.
     """
     rows, dim = matrix.shape
-    line = "\t".join(["%.9g"] * dim)
+    line = "\t".join([f"%.{digits or EXACT_TSV_DIGITS}g"] * dim)
     with open(path, "w", encoding="ascii", newline="\n") as out:
         for start in range(0, rows, TSV_CHUNK_ROWS):
             chunk = matrix[start : start + TSV_CHUNK_ROWS].astype(np.float64).tolist()

@@ -60,6 +60,21 @@ def tiny_bundle(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     return out
 
 
+# Without a trailing slash, to exercise its normalisation.
+PUBLISHED_BASE_URL = "https://example.github.io/tiny"
+
+
+@pytest.fixture(scope="session")
+def published_bundle(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny bundle built for publishing: --base-url adds absolute URLs and the projector link."""
+    import export
+
+    out = tmp_path_factory.mktemp("published") / "site"
+    args = ["bundle", "--model", str(tiny_model), "--out", str(out), "--base-url", PUBLISHED_BASE_URL, "--quiet"]
+    assert export.main(args) == 0
+    return out
+
+
 @pytest.fixture(scope="session")
 def chromium():
     """Debian's Chromium under Playwright. Missing Chromium fails the test: it never skips."""

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from projector_bundle.formats import CONFIG_JSON, PAGE_HTML
+from projector_bundle.formats import CONFIG_JSON, PAGE_HTML, REMOTE_CONFIG_JSON
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
@@ -21,11 +21,22 @@ def normalise(text: str, tiny_model: Path, bundle: Path) -> str:
     return text.replace(str(tiny_model), "<tiny-model>").replace(str(bundle), "<out>")
 
 
-@pytest.mark.parametrize("name", [CONFIG_JSON, PAGE_HTML])
-def test_matches_golden(name: str, tiny_bundle: Path, tiny_model: Path) -> None:
-    actual = normalise((tiny_bundle / name).read_text(encoding="utf-8"), tiny_model, tiny_bundle)
-    golden = GOLDEN / name
+# (bundle fixture, file): the plain tiny bundle, and the one built with --base-url.
+CASES = [
+    ("tiny_bundle", CONFIG_JSON),
+    ("tiny_bundle", PAGE_HTML),
+    ("published_bundle", REMOTE_CONFIG_JSON),
+    ("published_bundle", PAGE_HTML),
+]
+
+
+@pytest.mark.parametrize(("bundle", "name"), CASES)
+def test_matches_golden(bundle: str, name: str, tiny_model: Path, request: pytest.FixtureRequest) -> None:
+    folder = request.getfixturevalue(bundle)
+    actual = normalise((folder / name).read_text(encoding="utf-8"), tiny_model, folder)
+    golden = GOLDEN / name if bundle == "tiny_bundle" else GOLDEN / "published" / name
     if os.environ.get("UPDATE_GOLDEN"):
+        golden.parent.mkdir(exist_ok=True)
         golden.write_text(actual, encoding="utf-8")
     expected = golden.read_text(encoding="utf-8")
     diff = "".join(difflib.unified_diff(expected.splitlines(True), actual.splitlines(True), str(golden), name))

@@ -1,0 +1,62 @@
+"""Which metadata columns the projector offers under "Color by", decided as its parser decides.
+
+tensorboard's `vz_projector/data-provider.ts` (`analyzeMetadata`) keeps a column for colouring
+when every value is a JavaScript number or when it has at most 50 distinct values; the data
+panel hides "Label by" and "Color by" altogether when no column qualifies.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+from .labels import LABEL_COLUMNS, LabelColumn, Token
+from .writers import escape_cell
+
+# NUM_COLORS_COLOR_MAP in data-provider.ts.
+MAX_CATEGORIES = 50
+
+# What JavaScript's Number(string) trims: its WhiteSpace and LineTerminator characters.
+_JS_SPACE = "\t\n\v\f\r \u00a0\u1680\u2028\u2029\u202f\u205f\u3000\ufeff" + "".join(map(chr, range(0x2000, 0x200B)))
+_JS_NUMBER = re.compile(
+    r"[+-]?(?:Infinity|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)|0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+"
+)
+
+
+def is_js_number(text: str) -> bool:
+    """What `!isNaN(text)` says in the browser: Number(text) is not NaN (so "" and " " count as 0)."""
+    trimmed = text.strip(_JS_SPACE)
+    return trimmed == "" or _JS_NUMBER.fullmatch(trimmed) is not None
+
+
+def is_colourable(cells: Iterable[str]) -> bool:
+    """Whether the projector can colour by a column of written (escaped) cells; empty cells are missing."""
+    numeric = True
+    distinct: set[str] = set()
+    for cell in cells:
+        if cell == "":
+            continue
+        distinct.add(cell)
+        numeric = numeric and is_js_number(cell)
+        if not numeric and len(distinct) > MAX_CATEGORIES:
+            return False
+    return True
+
+
+def column_is_colourable(column: LabelColumn, tokens: Sequence[Token]) -> bool:
+    return is_colourable(escape_cell(column.compute(token)) for token in tokens)
+
+
+def ensure_colourable(columns: Sequence[LabelColumn], tokens: Sequence[Token]) -> list[LabelColumn]:
+    """`columns`, plus the first registered column the projector can colour by when none of them can.
+
+    Without one the projector hides "Label by" and "Color by", which users read as broken labels.
+    """
+    if any(column_is_colourable(c, tokens) for c in columns):
+        return list(columns)
+    chosen = {c.key for c in columns}
+    extra = next(
+        (c for c in LABEL_COLUMNS.values() if c.key not in chosen and column_is_colourable(c, tokens)),
+        None,
+    )
+    return list(columns) if extra is None else [*columns, extra]

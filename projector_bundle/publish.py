@@ -1,0 +1,86 @@
+"""Publishing a bundle: absolute URLs for projector.tensorflow.org, and file sizes a git host accepts.
+
+Everything here is pure: the CLI hands in names, sizes and URLs, and prints what comes back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from urllib.parse import quote, urlsplit
+
+from .formats import (
+    KEY_BOOKMARKS_PATH,
+    KEY_EMBEDDINGS,
+    KEY_METADATA_PATH,
+    KEY_TENSOR_PATH,
+    PROJECTOR_WEB,
+    REMOTE_CONFIG_JSON,
+)
+
+# GitHub refuses a pushed file over 100 MiB; a bound in decimal megabytes stays on the safe side.
+DEFAULT_MAX_FILE_MB = 100
+MB = 1_000_000
+
+# The config keys whose values are paths relative to the page.
+_PATH_KEYS = (KEY_TENSOR_PATH, KEY_METADATA_PATH, KEY_BOOKMARKS_PATH)
+
+
+def normalise_base_url(text: str) -> str:
+    """`--base-url` as the folder URL every bundle path is appended to: http(s), a host, ending in `/`.
+
+    Raises:
+        ValueError: with the message argparse shows after `argument --base-url:`.
+    """
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"expected an http:// or https:// URL, got {text!r}")
+    if not parts.hostname:
+        raise ValueError(f"expected a URL with a host, got {text!r}")
+    if parts.query or parts.fragment:
+        raise ValueError(f"expected a folder URL without ?query or #fragment, got {text!r}")
+    # The bundle's files lie inside the folder, so "https://o.github.io/repo" means "…/repo/".
+    return text if text.endswith("/") else text + "/"
+
+
+def build_remote_config(config: Mapping[str, object], base_url: str) -> dict[str, object]:
+    """The same config with every path made absolute, for a page served from another origin."""
+    embeddings = []
+    for embedding in config[KEY_EMBEDDINGS]:  # type: ignore[union-attr]
+        entry = dict(embedding)
+        for key in _PATH_KEYS:
+            if key in entry:
+                entry[key] = base_url + entry[key]
+        embeddings.append(entry)
+    return {**config, KEY_EMBEDDINGS: embeddings}
+
+
+def projector_link(base_url: str) -> str:
+    """The projector.tensorflow.org link that opens the remote config.
+
+    The projector splits its query string on `&` and `=` before decoding, so the config URL
+    must be percent-encoded whole.
+    """
+    return f"{PROJECTOR_WEB}?config={quote(base_url + REMOTE_CONFIG_JSON, safe='')}"
+
+
+def describe_size(size: int) -> str:
+    return f"{size / MB:.1f} MB"
+
+
+def check_file_sizes(sizes: Mapping[str, int], max_file_mb: float, vector_tsvs: Collection[str]) -> str | None:
+    """A warning naming the files over the bound and the ways to shrink them, or None.
+
+    `vector_tsvs` names the vectors TSVs, the files that --no-tsv and --tsv-digits shrink.
+    """
+    over = {name: size for name, size in sorted(sizes.items()) if size > max_file_mb * MB}
+    if not over:
+        return None
+    files = ", ".join(f"{name} is {describe_size(size)}" for name, size in over.items())
+    ways = ["--limit N (fewer rows)"]
+    if any(name in vector_tsvs for name in over):
+        ways += ["--no-tsv (the page reads the .bytes file)", "--tsv-digits 4 (a shorter TSV)"]
+    ways.append("a larger --max-file-mb where the host allows it")
+    return (
+        f"{files}: over {max_file_mb:g} MB (--max-file-mb), which GitHub refuses in a git push; "
+        f"ways out: {', '.join(ways)}"
+    )
