@@ -152,6 +152,16 @@ def positive_int(text: str) -> int:
     return value
 
 
+def positive_mb(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of megabytes, got {text!r}")
+    return value
+
+
 def tsv_digits(text: str) -> int:
     try:
         value = int(text)
@@ -212,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bundle.add_argument(
         "--max-file-mb",
-        type=positive_int,
+        type=positive_mb,
         default=DEFAULT_MAX_FILE_MB,
         metavar="MB",
         help=f"warn about any file larger than this (default: {DEFAULT_MAX_FILE_MB}, GitHub's limit for a pushed file)",
