@@ -39,9 +39,7 @@ bundle: $(STAMP) ## build the static projector site into $(OUT)/ (MODEL, OUT, LI
 	$(PY) export.py bundle --out $(OUT) $(if $(MODEL),--model $(MODEL)) $(if $(LIMIT),--limit $(LIMIT))
 
 serve: $(STAMP) ## serve $(OUT)/ on http://$(HOST):$(PORT)/ (loopback only)
-	@test -f $(OUT)/index.html || { echo "error: no bundle in $(OUT)/; run make bundle first" >&2; exit 1; }
-	@echo "serving $(OUT)/ at http://$(HOST):$(PORT)/ (Ctrl-C stops)"
-	$(PY) -m http.server --bind $(HOST) --directory $(OUT) $(PORT)
+	@$(PY) -m projector_bundle.serve --directory $(OUT) --host $(HOST) --port $(PORT)
 
 test: $(STAMP) browser ## run every test CI runs
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -6,14 +6,14 @@ and recorded, and console errors are collected, so tests can assert both are emp
 
 from __future__ import annotations
 
-import functools
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlparse
+
+from projector_bundle.serve import make_server, server_url
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -29,20 +29,14 @@ LOOPBACK = {"127.0.0.1", "localhost", "[::1]", "::1"}
 LOAD_TIMEOUT_MS = 120_000
 
 
-class QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @contextmanager
 def serve_folder(folder: Path) -> Iterator[str]:
-    """Serve `folder` on an ephemeral loopback port; yields the base URL."""
-    handler = functools.partial(QuietHandler, directory=str(folder))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    """Serve `folder` with `make serve`'s server on an ephemeral loopback port; yields the base URL."""
+    server = make_server(folder, port=0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}/"
+        yield server_url(server)
     finally:
         server.shutdown()
         server.server_close()

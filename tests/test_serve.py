@@ -1,0 +1,60 @@
+"""`make serve`'s server: loopback only, the URL on stdout, one-line errors."""
+
+from __future__ import annotations
+
+import re
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+from projector_bundle.serve import main
+
+
+def test_serves_the_bundle_and_prints_its_url(tiny_bundle: Path) -> None:
+    command = [sys.executable, "-m", "projector_bundle.serve", "--directory", str(tiny_bundle), "--port", "0"]
+    server = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = server.stdout.readline()
+        match = re.fullmatch(
+            rf"serving {re.escape(str(tiny_bundle))}/ at (http://127\.0\.0\.1:\d+/) \(Ctrl-C stops\)\n", line
+        )
+        assert match, line
+        with urllib.request.urlopen(match[1], timeout=10) as response:
+            assert response.read() == (tiny_bundle / "index.html").read_bytes()
+    finally:
+        server.send_signal(signal.SIGINT)
+        _, err = server.communicate(timeout=10)
+    assert server.returncode == 0
+    assert err == ""
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.10", "example.org", "::"])
+def test_refuses_other_than_loopback(host: str, tiny_bundle: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--directory", str(tiny_bundle), "--host", host, "--port", "0"]) == 1
+    assert capsys.readouterr().err == f"error: --host {host}: serves on loopback only (127.0.0.1, ::1 or localhost)\n"
+
+
+def test_refuses_a_folder_without_a_bundle(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--directory", str(tmp_path), "--port", "0"]) == 1
+    assert (
+        capsys.readouterr().err
+        == f"error: --directory {tmp_path}: no bundle there (no index.html); run make bundle first\n"
+    )
+
+
+def test_port_in_use_is_one_line(tiny_bundle: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["--directory", str(tiny_bundle), "--port", str(port)]) == 1
+    assert (
+        capsys.readouterr().err
+        == f"error: --port {port}: already in use on 127.0.0.1; choose another (make serve PORT=...)\n"
+    )
