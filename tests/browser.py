@@ -64,3 +64,33 @@ def guard(page, log: PageLog) -> None:
     page.route("**/*", route)
     page.on("console", lambda msg: log.console_errors.append(msg.text) if msg.type == "error" else None)
     page.on("pageerror", lambda exc: log.console_errors.append(str(exc)))
+
+
+# What the projector made of the files: every point's metadata (as strings, as written)
+# and vector, read from its DataSet after loading.
+_READ_DATASET = """() => {
+  const projector = document.querySelector('vz-projector-app').shadowRoot.querySelector('vz-projector');
+  const points = projector.dataSet.points;
+  const text = (value) => (value == null ? null : String(value));
+  return {
+    metadata: points.map((p) => Object.fromEntries(Object.entries(p.metadata).map(([k, v]) => [k, text(v)]))),
+    vectors: points.map((p) => Array.from(p.vector)),
+  };
+}"""
+
+
+def wait_until_drawn(page, points: int, dimension: int) -> None:
+    """Until the projector shows the counts and has drawn the points (PCA reports its variance)."""
+    page.get_by_text(f"Points: {points}", exact=True).wait_for(timeout=LOAD_TIMEOUT_MS)
+    page.get_by_text(f"Dimension: {dimension}", exact=True).wait_for(timeout=LOAD_TIMEOUT_MS)
+    page.get_by_text("Total variance described").wait_for(timeout=LOAD_TIMEOUT_MS)
+
+
+def read_dataset(page) -> dict[str, list]:
+    return page.evaluate(_READ_DATASET)
+
+
+def colour_options(page) -> list[str]:
+    """The metadata columns offered under "Color by" (without "No color map" and the separator)."""
+    labels = page.locator("#colorby paper-item").evaluate_all("items => items.map(i => i.label)")
+    return [label for label in labels if label not in ("No color map", "Metadata")]
