@@ -99,3 +99,13 @@ def projector(chromium):
     guard(page, log)
     yield page, log
     context.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
+    """A skipped browser test is a failure: CI must prove the page in a real browser."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and item.get_closest_marker("browser") is not None:
+        report.outcome = "failed"
+        report.longrepr = f"{item.nodeid}: browser tests must run, never skip ({report.longrepr})"
