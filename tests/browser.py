@@ -94,3 +94,13 @@ def colour_options(page) -> list[str]:
     """The metadata columns offered under "Color by" (without "No color map" and the separator)."""
     labels = page.locator("#colorby paper-item").evaluate_all("items => items.map(i => i.label)")
     return [label for label in labels if label not in ("No color map", "Metadata")]
+
+
+def colour_by(page, column: str) -> dict[str, int]:
+    """Choose `column` under "Color by"; returns the legend: count of points per value."""
+    page.locator("#colorby").click()
+    page.locator("#colorby paper-item").filter(has_text=column).click()
+    items = page.locator("vz-projector-legend .item")
+    items.first.wait_for()
+    labels = items.locator(".label").all_inner_texts()
+    return dict(zip(labels, map(int, items.locator(".info").all_inner_texts()), strict=True))

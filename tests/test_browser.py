@@ -9,7 +9,7 @@ from urllib.parse import quote, urlsplit
 
 import numpy as np
 import pytest
-from browser import colour_options, read_dataset, serve_folder, wait_until_drawn
+from browser import colour_by, colour_options, read_dataset, serve_folder, wait_until_drawn
 from conftest import TINY_VOCAB, save_tiny_bert
 from safetensors.numpy import load_file
 from test_colouring import WIDE_VOCAB
@@ -46,6 +46,7 @@ def test_page_shows_what_a_person_sees(tiny_bundle: Path, tiny_model: Path, proj
         assert page.locator("#bundle-info .tensor-name").inner_text() == "tiny-bert/word_embeddings"
         assert page.locator("#labelby").is_visible()
         assert colour_options(page) == DEFAULT_HEADER
+        assert colour_by(page, "is subword") == {"false": len(TINY_VOCAB) - 3, "true": 3}  # ##w ##ing ##s
 
         page.locator("vz-projector-inspector-panel #search-box input").fill("welcome")
         page.get_by_text("1 matches.").wait_for()
