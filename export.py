@@ -13,9 +13,11 @@ The bundle pipeline: resolve the model -> read the embedding matrix and vocabula
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import shlex
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -152,24 +154,25 @@ def positive_int(text: str) -> int:
     return value
 
 
-def positive_mb(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = None
-    if value is None or not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number of megabytes, got {text!r}")
-    return value
+def number_within(
+    convert: Callable[[str], float], fits: Callable[[float], bool], expected: str
+) -> Callable[[str], float]:
+    """An argparse type: `convert(text)` when `fits` it, else a usage error naming what was expected."""
+
+    def parse(text: str) -> float:
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not fits(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+
+    return parse
 
 
-def tsv_digits(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = None
-    if value is None or not 1 <= value <= EXACT_TSV_DIGITS:
-        raise argparse.ArgumentTypeError(f"expected an integer from 1 to {EXACT_TSV_DIGITS}, got {text!r}")
-    return value
+positive_mb = number_within(float, lambda v: 0 < v < math.inf, "a positive number of megabytes")
+tsv_digits = number_within(int, lambda v: 1 <= v <= EXACT_TSV_DIGITS, f"an integer from 1 to {EXACT_TSV_DIGITS}")
 
 
 def base_url(text: str) -> str:
