@@ -2,28 +2,35 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 import orjson
 
+from .formats import JS_WHITESPACE
+
 # Rows per chunk of the TSV writer: bounded memory, whatever the vocabulary size.
 TSV_CHUNK_ROWS = 2048
 
 # The projector splits metadata rows on raw "\n" and fields on raw "\t", with no
-# quoting, and skips lines that are blank after trimming; so control characters
-# become their visible Unicode "control pictures" (U+2400 + code), and an empty
-# or whitespace-only cell is spelled out as code points.
+# quoting, and skips lines that are blank after JavaScript's trim(); so control
+# characters become their visible Unicode "control pictures" (U+2400 + code), and
+# an empty cell, or one that trim() would empty (BOM and U+3000 included), is
+# spelled out as code points.
 _CONTROL_PICTURES = {code: 0x2400 + code for code in range(0x20)} | {0x7F: 0x2421}
+# A lone surrogate (possible in a tokenizer.json) cannot be written as UTF-8.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def escape_cell(text: str) -> str:
     """A metadata cell that keeps its row and stays visible in the projector."""
     if text == "":
         return "[empty]"
-    if text.isspace():
+    if not text.strip(JS_WHITESPACE):
         return "".join(f"[U+{ord(ch):04X}]" for ch in text)
+    text = _SURROGATE.sub(lambda m: f"[U+{ord(m.group()):04X}]", text)
     return text.translate(_CONTROL_PICTURES)
 
 
