@@ -110,7 +110,7 @@ def run_inspect(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def run_validate(args: argparse.Namespace, argv: list[str]) -> int:
-    from projector_bundle.validate import has_errors, validate_bundle
+    from projector_bundle.validate import has_errors, plural, validate_bundle
 
     if not args.dir.is_dir():
         raise ExportError(f"{args.dir}: no such folder")
@@ -118,7 +118,9 @@ def run_validate(args: argparse.Namespace, argv: list[str]) -> int:
     for problem in problems:
         print(problem)
     errors = sum(p.severity == "error" for p in problems)
-    print(f"validate: {args.dir}: {errors} errors, {len(problems) - errors} warnings", file=sys.stderr)
+    print(
+        f"validate: {args.dir}: {plural(errors, 'error')}, {plural(len(problems) - errors, 'warning')}", file=sys.stderr
+    )
     return 1 if has_errors(problems) else 0
 
 

@@ -137,7 +137,7 @@ def check_config(config: object) -> tuple[list[Problem], list[EmbeddingSpec]]:
         name = info[KEY_TENSOR_NAME]
         if name in names:
             # The projector looks tensors up by name: the second one could never be shown.
-            problems.append(error(f"{spec.where}: tensorName {name!r} is used twice"))
+            problems.append(error(f"{CONFIG_JSON}: {spec.where}: tensorName {name!r} is used twice"))
         names.add(name)
         specs.append(spec)
     return problems, specs
@@ -276,7 +276,7 @@ def _non_finite(name: str, values: np.ndarray, dim: int) -> list[Problem]:
     if bad.size == 0:
         return []
     # NaN or infinity breaks PCA and t-SNE for every point, not only its own.
-    return [error(f"{name}: {bad.size:,} values are NaN or infinite (the first in row {bad[0] // dim + 1:,})")]
+    return [error(f"{name}: {plural(bad.size, 'NaN or infinite value')} (the first in row {bad[0] // dim + 1:,})")]
 
 
 def check_tensor_tsv(path: Path, name: str, rows: int, dim: int) -> list[Problem]:
@@ -289,14 +289,14 @@ def check_tensor_tsv(path: Path, name: str, rows: int, dim: int) -> list[Problem
         count += 1
         fields = line.count(b"\t") + 1
         if fields != dim:
-            problems.append(error(f"{name} line {number}: {fields} fields, expected {dim}"))
+            problems.append(error(f"{name} line {number:,}: {plural(fields, 'field')}, expected {dim}"))
         elif line.translate(None, b"\t" + _NUMBER_BYTES) or b"\t\t" in line or line.startswith(b"\t"):
             problems.append(error(f"{name} line {number}: a field is not a finite number"))
         if len(problems) >= 5:
             problems.append(error(f"{name}: stopped after 5 bad lines"))
             return problems
     if count != rows:
-        problems.append(error(f"{name}: {count:,} rows, but {KEY_TENSOR_SHAPE} says {rows:,}"))
+        problems.append(error(f"{name}: {plural(count, 'row')}, but {KEY_TENSOR_SHAPE} says {rows:,}"))
     return problems
 
 
@@ -318,7 +318,7 @@ def check_metadata(path: Path, name: str, rows: int) -> list[Problem]:
         problems.append(
             error(
                 f"{name}: line {blank[0]:,} is blank to the projector, which skips it and shifts every later "
-                f"label ({len(blank):,} such lines)"
+                f"label ({plural(len(blank), 'such line')})"
             )
         )
     if not data:
@@ -331,11 +331,11 @@ def check_metadata(path: Path, name: str, rows: int) -> list[Problem]:
         fields = line.count("\t") + 1
         if fields != columns:
             expected = f"{columns} as in the header" if columns > 1 else "1, as the first line has no tab"
-            problems.append(error(f"{name} line {number:,}: {fields} fields, expected {expected}"))
+            problems.append(error(f"{name} line {number:,}: {plural(fields, 'field')}, expected {expected}"))
             break
     if len(data) != rows:
         header = " after the header" if columns > 1 else ""
-        problems.append(error(f"{name}: {len(data):,} rows{header}, but the tensor has {rows:,}"))
+        problems.append(error(f"{name}: {plural(len(data), 'row')}{header}, but the tensor has {rows:,}"))
     return problems
 
 
@@ -408,6 +408,10 @@ def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
     with open(path, "rb") as file:
         for number, line in enumerate(file, 1):
             yield number, line.rstrip(b"\n")
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")
 
 
 def _mib(size: int) -> str:
