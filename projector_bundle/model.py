@@ -158,7 +158,9 @@ def load_tokenizer(ref: ModelRef) -> PreTrainedTokenizerBase:
 def load_model(ref: ModelRef) -> PreTrainedModel:
     from safetensors import SafetensorError
     from transformers import AutoModel
+    from transformers.utils import logging as transformers_logging
 
+    transformers_logging.disable_progress_bar()  # the export logs its own steps, and --quiet means quiet
     try:
         # transformers reads safetensors, or .bin through torch.load(weights_only=True); never remote code.
         return AutoModel.from_pretrained(ref.path, trust_remote_code=False)

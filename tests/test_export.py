@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TINY_VOCAB, save_tiny_bert
+from conftest import TINY_VOCAB, leftovers, run_failing, save_tiny_bert, snapshot
 from safetensors.numpy import load_file
 
 import export
@@ -98,31 +98,6 @@ def test_inspect_reports_shapes(tiny_model: Path, capsys: pytest.CaptureFixture[
 
 
 # --- bad input: one line on stderr, the right exit code, the previous bundle intact ---
-
-
-def snapshot(folder: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
-
-
-@pytest.fixture
-def previous(tiny_bundle: Path, tmp_path: Path) -> Path:
-    """A copy of a good bundle that a failing run must leave untouched."""
-    out = tmp_path / "site"
-    out.mkdir()
-    for p in tiny_bundle.iterdir():
-        (out / p.name).write_bytes(p.read_bytes())
-    return out
-
-
-def run_failing(args: list[str], capsys: pytest.CaptureFixture[str], code: int = 1) -> str:
-    assert export.main(args) == code
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    return err
-
-
-def leftovers(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.parent.iterdir() if p.name.startswith(f".{folder.name}."))
 
 
 def test_unknown_model(previous: Path, capsys: pytest.CaptureFixture[str]) -> None:
