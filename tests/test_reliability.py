@@ -265,7 +265,7 @@ def test_a_read_only_output(tiny_model: Path, tiny_bundle: Path, tmp_path: Path,
 # --- Ctrl-C ---
 
 
-def save_big_bert(folder: Path, rows: int = 40_000, dim: int = 128) -> Path:
+def save_big_bert(folder: Path, rows: int = 20_000, dim: int = 128) -> Path:
     """A random BERT whose vectors TSV takes long enough to write that a SIGINT lands mid-file."""
     import torch
     from transformers import BertConfig, BertModel, BertTokenizerFast
