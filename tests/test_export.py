@@ -144,12 +144,15 @@ def test_model_without_input_embeddings(previous: Path, tmp_path: Path, capsys: 
     assert snapshot(previous) == before
 
 
-@pytest.mark.parametrize("limit", ["0", "-3", "ten"])
-def test_bad_limit_is_a_usage_error(limit: str, previous: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(("limit", "got"), [("0", "0"), ("-3", "-3"), ("ten", "'ten'")])
+def test_bad_limit_is_a_usage_error(limit: str, got: str, previous: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = snapshot(previous)
     with pytest.raises(SystemExit) as exit_info:
         export.main(["bundle", "--out", str(previous), f"--limit={limit}"])
     assert exit_info.value.code == 2
-    assert "argument --limit: expected a positive integer" in capsys.readouterr().err
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1] == f"export.py bundle: error: argument --limit: expected a positive integer, got {got}"
+    assert snapshot(previous) == before
 
 
 def test_unknown_label_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
