@@ -244,7 +244,9 @@ def test_the_disk_filling_up_mid_write(
         assert sorted(p.name for p in disk.iterdir()) == ["site"]
 
 
-def test_a_read_only_output(tiny_model: Path, tiny_bundle: Path, tmp_path: Path, capsys) -> None:
+def test_a_read_only_output(
+    tiny_model: Path, tiny_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
     parent = tmp_path / "ro"
     out = parent / "site"
     shutil.copytree(tiny_bundle, out)
@@ -253,11 +255,20 @@ def test_a_read_only_output(tiny_model: Path, tiny_bundle: Path, tmp_path: Path,
         read_only = stack.enter_context(mounted(parent, "--bind", str(parent))) and stack.enter_context(
             mounted(parent, "-o", "remount,bind,ro")
         )
-        if not read_only:
-            parent.chmod(0o555)  # not root: permissions do stop writes
+        if read_only:
+            why = "Read-only file system"
+        elif os.geteuid() != 0:
+            why = "Permission denied"  # permissions stop anyone but root
+            parent.chmod(0o555)
             stack.callback(parent.chmod, 0o755)
+        else:  # root where mounting is not allowed: a folder creation that fails as on a read-only mount
+            why = "Read-only file system"
+
+            def read_only_mkdtemp(*args: object, **kwargs: object) -> str:
+                raise OSError(30, os.strerror(30))
+
+            monkeypatch.setattr(bundle.tempfile, "mkdtemp", read_only_mkdtemp)
         err = run_failing(bundle_args(tiny_model, out), capsys)
-    why = "Read-only file system" if read_only else "Permission denied"
     assert err == f"error: --out {out}: cannot create a folder in {parent}: {why}\n"
     assert_untouched(out, before)
 
