@@ -228,16 +228,15 @@ def test_the_disk_filling_up_mid_write(
     # Room for the old bundle and the new tensor files, not for the new page's projector script.
     size = (used // 4096 + 32) * 4096
     with mounted(disk, "-t", "tmpfs", "-o", f"size={size}", "tmpfs") as real:
-        if not real:  # not root: a copy that fails as a full disk does
-            from projector_bundle import page
+        out = disk / "site"
+        shutil.copytree(tiny_bundle, out)
+        before = snapshot(out)
+        if not real:  # no mount allowed: the projector copy fails as on a full disk
 
             def full(*args: object, **kwargs: object) -> None:
                 raise OSError(28, os.strerror(28))
 
-            monkeypatch.setattr(page.shutil, "copyfile", full)
-        out = disk / "site"
-        shutil.copytree(tiny_bundle, out)
-        before = snapshot(out)
+            monkeypatch.setattr(shutil, "copyfile", full)
         err = run_failing(bundle_args(tiny_model, out), capsys)
         assert err == f"error: --out {out}: writing the bundle failed: No space left on device\n"
         assert_untouched(out, before)
