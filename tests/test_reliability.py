@@ -291,6 +291,15 @@ def save_big_bert(folder: Path, rows: int = 20_000, dim: int = 128) -> Path:
     return folder
 
 
+def writing_tsv(out: Path) -> bool:
+    """Whether an export into `out` has started writing its vectors TSV in its staging folder."""
+    for staging in out.parent.glob(f".{out.name}.*.partial"):
+        with contextlib.suppress(FileNotFoundError):  # the export may remove it meanwhile
+            if (staging / DEFAULT_FILES.tsv).stat().st_size > 0:
+                return True
+    return False
+
+
 def test_an_interrupt_mid_export(previous: Path, tmp_path: Path) -> None:
     model = save_big_bert(tmp_path / "big-bert")
     before = snapshot(previous)
@@ -299,12 +308,9 @@ def test_an_interrupt_mid_export(previous: Path, tmp_path: Path) -> None:
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120
-        tsv: Path | None = None
-        while tsv is None and process.poll() is None and time.monotonic() < deadline:
-            staged = [p / DEFAULT_FILES.tsv for p in previous.parent.glob(f".{previous.name}.*.partial")]
-            tsv = next((p for p in staged if p.is_file() and p.stat().st_size > 0), None)
+        while not writing_tsv(previous) and process.poll() is None and time.monotonic() < deadline:
             time.sleep(0.005)
-        assert tsv is not None, "the export ended before it wrote its vectors TSV"
+        assert process.poll() is None, "the export ended before it started its vectors TSV"
         process.send_signal(signal.SIGINT)  # while the TSV is being written
         _, err = process.communicate(timeout=60)
     finally:
