@@ -123,9 +123,7 @@ def check_config(config: object) -> tuple[list[Problem], list[EmbeddingSpec]]:
     problems = [warning(f"{CONFIG_JSON}: unknown key {key!r}") for key in config if key not in CONFIG_KEYS]
     embeddings = config.get(KEY_EMBEDDINGS)
     if not isinstance(embeddings, list) or not embeddings:
-        got = (
-            "an empty list" if embeddings == [] else _show(embeddings) if embeddings is None else _json_type(embeddings)
-        )
+        got = "an empty list" if embeddings == [] else "nothing" if embeddings is None else _json_type(embeddings)
         return [*problems, error(f"{CONFIG_JSON}: {KEY_EMBEDDINGS!r} must be a non-empty list, got {got}")], []
     specs: list[EmbeddingSpec] = []
     names: set[str] = set()
@@ -210,6 +208,9 @@ def check_relative_path(where: str, key: str, value: object) -> list[Problem]:
         return [error(f"{where}: {key} {value!r} is a URL; a bundle must hold its own files")]
     if "\\" in value:
         return [error(f"{where}: {key} {value!r} uses a backslash; URLs need '/'")]
+    if any(ch in value for ch in "?#%"):
+        # The page fetches the path as a URL: these would start a query or fragment, or an escape.
+        return [error(f"{where}: {key} {value!r} holds '?', '#' or '%', which a URL reads differently")]
     path = PurePosixPath(value)
     if path.is_absolute() or (path.parts and path.parts[0].endswith(":")):
         return [error(f"{where}: {key} {value!r} is absolute; it must be relative to the bundle")]

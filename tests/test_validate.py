@@ -121,6 +121,8 @@ def test_tensor_names_are_unique() -> None:
         ("//example.com/t.bytes", "is a URL; a bundle must hold its own files"),
         ("C:/t.bytes", "is absolute; it must be relative to the bundle"),
         ("sub\\t.bytes", "uses a backslash; URLs need '/'"),
+        ("t.bytes?v=2", "holds '?', '#' or '%', which a URL reads differently"),
+        ("t%20.bytes", "holds '?', '#' or '%', which a URL reads differently"),
     ],
 )
 def test_paths_stay_inside_the_bundle(tmp_path: Path, path: str, why: str) -> None:
