@@ -303,14 +303,15 @@ def check_tensor_tsv(path: Path, name: str, rows: int, dim: int) -> list[Problem
 
 def check_metadata(path: Path, name: str, rows: int) -> list[Problem]:
     """The header rule, one cell count for every row, no label lost, and one row per vector."""
+    raw = path.read_bytes()
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         return [error(f"{name}: not UTF-8 (byte {exc.start:,}); the projector would show U+FFFD")]
     lines = text.split("\n")
     if lines[-1] == "":
         lines.pop()  # the final newline ends the last row; it does not start a new one
-    problems: list[Problem] = []
+    problems = check_chunk_boundaries(raw, name)
     if any(line.endswith("\r") for line in lines):
         problems.append(warning(f"{name}: CRLF line ends; the projector keeps the \\r in the last column"))
     data = [(number, line) for number, line in enumerate(lines, 1) if line.strip(JS_WHITESPACE)]
@@ -337,6 +338,25 @@ def check_metadata(path: Path, name: str, rows: int) -> list[Problem]:
     if len(data) != rows:
         header = " after the header" if columns > 1 else ""
         problems.append(error(f"{name}: {plural(len(data), 'row')}{header}, but the tensor has {rows:,}"))
+    return problems
+
+
+# streamParse decodes a TSV in chunks of this many bytes, each on its own (readAsText).
+PROJECTOR_CHUNK_BYTES = 1_000_000
+
+
+def check_chunk_boundaries(raw: bytes, name: str) -> list[Problem]:
+    """A character cut in two by a chunk boundary becomes U+FFFD in the projector."""
+    problems = []
+    for offset in range(PROJECTOR_CHUNK_BYTES, len(raw), PROJECTOR_CHUNK_BYTES):
+        if raw[offset] & 0xC0 == 0x80:  # a UTF-8 continuation byte: the character began before
+            line = raw.count(b"\n", 0, offset) + 1
+            problems.append(
+                warning(
+                    f"{name}: byte {offset:,} is inside a multi-byte character on line {line:,}; the projector "
+                    f"decodes {PROJECTOR_CHUNK_BYTES:,}-byte chunks separately and will show U+FFFD there"
+                )
+            )
     return problems
 
 

@@ -225,6 +225,19 @@ def test_metadata_must_be_utf8(tmp_path: Path) -> None:
     assert messages(validate_bundle(folder)) == ["error: meta.tsv: not UTF-8 (byte 4); the projector would show U+FFFD"]
 
 
+def test_a_character_across_the_projectors_chunk_boundary(tmp_path: Path) -> None:
+    folder = write_hand_made(tmp_path / "b")
+    # Four rows; the third label is long enough that "é" (2 bytes) straddles byte 1,000,000.
+    third = "c" * (1_000_000 - len("a\nb\n") - 1) + "é"
+    (folder / "meta.tsv").write_text(f"a\nb\n{third}\nd\n", encoding="utf-8")
+    assert messages(validate_bundle(folder)) == [
+        "warning: meta.tsv: byte 1,000,000 is inside a multi-byte character on line 3; the projector "
+        "decodes 1,000,000-byte chunks separately and will show U+FFFD there"
+    ]
+    (folder / "meta.tsv").write_text(f"a\nb\n{third[1:]}\nd\n", encoding="utf-8")  # one byte earlier: whole
+    assert validate_bundle(folder) == []
+
+
 def test_bookmarks_must_be_a_json_list(tmp_path: Path) -> None:
     folder = write_hand_made(tmp_path / "b", bookmarksPath="marks.json")
     (folder / "marks.json").write_text('{"a": 1}')
