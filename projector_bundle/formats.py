@@ -46,6 +46,10 @@ JS_WHITESPACE = (
     "\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000"
 )
 
+# The projector's streamParse decodes a TSV in chunks of this many bytes, each on its
+# own (FileReader.readAsText), so a character cut by a chunk boundary becomes U+FFFD.
+PROJECTOR_CHUNK_BYTES = 1_000_000
+
 # GitHub refuses to store a file over 100 MiB, so a bundle meant for GitHub Pages must stay under it.
 GITHUB_FILE_LIMIT = 100 * 1024 * 1024
 

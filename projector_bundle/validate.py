@@ -37,6 +37,7 @@ from .formats import (
     KEY_TENSOR_PATH,
     KEY_TENSOR_SHAPE,
     MANIFEST_JSON,
+    PROJECTOR_CHUNK_BYTES,
 )
 
 ERROR = "error"
@@ -314,15 +315,10 @@ def check_metadata(path: Path, name: str, rows: int) -> list[Problem]:
     problems = check_chunk_boundaries(raw, name)
     if any(line.endswith("\r") for line in lines):
         problems.append(warning(f"{name}: CRLF line ends; the projector keeps the \\r in the last column"))
+    # The projector skips lines that are blank after trim(): harmless between rows, but a
+    # label that trims to nothing is lost, and every later label moves up one vector.
     data = [(number, line) for number, line in enumerate(lines, 1) if line.strip(JS_WHITESPACE)]
     blank = [number for number, line in enumerate(lines, 1) if not line.strip(JS_WHITESPACE)]
-    if blank:
-        problems.append(
-            error(
-                f"{name}: line {blank[0]:,} is blank to the projector, which skips it and shifts every later "
-                f"label ({plural(len(blank), 'such line')})"
-            )
-        )
     if not data:
         return [*problems, error(f"{name}: no rows, but the tensor has {rows:,}")]
     first = data[0][1]
@@ -337,12 +333,9 @@ def check_metadata(path: Path, name: str, rows: int) -> list[Problem]:
             break
     if len(data) != rows:
         header = " after the header" if columns > 1 else ""
-        problems.append(error(f"{name}: {plural(len(data), 'row')}{header}, but the tensor has {rows:,}"))
+        lost = f" (line {blank[0]:,} is blank, and the projector skips blank lines)" if blank else ""
+        problems.append(error(f"{name}: {plural(len(data), 'row')}{header}, but the tensor has {rows:,}{lost}"))
     return problems
-
-
-# streamParse decodes a TSV in chunks of this many bytes, each on its own (readAsText).
-PROJECTOR_CHUNK_BYTES = 1_000_000
 
 
 def check_chunk_boundaries(raw: bytes, name: str) -> list[Problem]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from .formats import JS_WHITESPACE
+from .formats import JS_WHITESPACE, PROJECTOR_CHUNK_BYTES
 
 # Rows per chunk of the TSV writer: bounded memory, whatever the vocabulary size.
 TSV_CHUNK_ROWS = 2048
@@ -37,11 +38,26 @@ def escape_cell(text: str) -> str:
 def write_metadata(path: Path, header: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
     """A metadata TSV; the header row is written only when there are two or more columns,
     because the projector takes a first line with a tab as the header and one without as data."""
-    with open(path, "w", encoding="utf-8", newline="\n") as out:
-        if len(header) > 1:
-            out.write("\t".join(escape_cell(h) for h in header) + "\n")
-        for row in rows:
-            out.write("\t".join(escape_cell(cell) for cell in row) + "\n")
+    lines = [header] if len(header) > 1 else []
+    position = 0
+    with open(path, "wb") as out:
+        for row in itertools.chain(lines, rows):
+            line = ("\t".join(escape_cell(cell) for cell in row) + "\n").encode("utf-8")
+            line = b"\n" * boundary_padding(position, line) + line
+            out.write(line)
+            position += len(line)
+
+
+def boundary_padding(position: int, line: bytes) -> int:
+    """How many blank lines to write before `line` (UTF-8, starting at byte `position`) so
+    that no chunk boundary of the projector's reader falls inside one of its characters.
+    The projector skips blank lines, so the padding costs no row."""
+    boundary = (position // PROJECTOR_CHUNK_BYTES + 1) * PROJECTOR_CHUNK_BYTES
+    for pad in range(4):  # a UTF-8 character has at most 3 continuation bytes
+        offset = boundary - position - pad
+        if offset <= 0 or offset >= len(line) or line[offset] & 0xC0 != 0x80:
+            return pad
+    raise ValueError("not UTF-8")  # unreachable for encoded text
 
 
 def write_tensor_bytes(path: Path, matrix: np.ndarray) -> None:

@@ -9,12 +9,14 @@ import tempfile
 import unicodedata
 from html.parser import HTMLParser
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from projector_bundle import writers
 from projector_bundle.formats import JS_WHITESPACE
 from projector_bundle.page import PageInfo, TensorSummary, render_page
 from projector_bundle.writers import escape_cell, read_tensor_tsv, write_metadata, write_tensor_tsv
@@ -46,6 +48,11 @@ def parse_metadata_like_the_projector(text: str) -> tuple[list[str], list[list[s
             continue
         rows.append(line.split("\t"))
     return columns, rows
+
+
+def decode_like_the_projector(raw: bytes, chunk: int) -> str:
+    """streamParse: each `chunk`-byte slice is decoded on its own, bad bytes as U+FFFD."""
+    return "".join(raw[i : i + chunk].decode("utf-8", errors="replace") for i in range(0, len(raw), chunk))
 
 
 def test_js_whitespace_is_what_javascript_trims() -> None:
@@ -81,6 +88,22 @@ def test_any_labels_keep_their_rows_and_columns_under_a_header(
         columns, rows = parse_metadata_like_the_projector(path.read_text(encoding="utf-8"))
     assert columns == [escape_cell(h) for h in header]
     assert rows == [[escape_cell(c) for c in row] for row in table]
+
+
+# Short labels heavy in 2-, 3- and 4-byte characters, and chunks small enough that every
+# few rows meet a boundary (standing in for the projector's 1,000,000 bytes).
+WIDE = st.text(st.one_of(st.sampled_from(["é", "中", "🙂", "a"]), st.characters(exclude_categories=())), max_size=3)
+
+
+@settings(max_examples=80, deadline=None)
+@given(cells=st.lists(WIDE, min_size=1, max_size=40), chunk=st.integers(32, 64))
+def test_no_character_is_cut_by_the_projectors_chunks(cells: list[str], chunk: int) -> None:
+    with tempfile.TemporaryDirectory() as folder, mock.patch.object(writers, "PROJECTOR_CHUNK_BYTES", chunk):
+        path = Path(folder) / "m.tsv"
+        write_metadata(path, ["Word"], [[c] for c in cells])
+        raw = path.read_bytes()
+    _, rows = parse_metadata_like_the_projector(decode_like_the_projector(raw, chunk))
+    assert rows == [[escape_cell(c)] for c in cells]
 
 
 @settings(deadline=None)  # timings are never asserted; a loaded CI machine is slow

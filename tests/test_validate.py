@@ -195,20 +195,13 @@ def test_vectors_tsv_rows(tmp_path: Path, text: str, expected: list[str]) -> Non
         ("a\nb\tx\nc\nd\n", ["error: meta.tsv line 2: 2 fields, expected 1, as the first line has no tab"]),
         (
             "a\n \nc\nd\n",
-            [
-                "error: meta.tsv: line 2 is blank to the projector, which skips it and shifts every later label "
-                "(1 such line)",
-                "error: meta.tsv: 3 rows, but the tensor has 4",
-            ],
+            ["error: meta.tsv: 3 rows, but the tensor has 4 (line 2 is blank, and the projector skips blank lines)"],
         ),
         (
             "a\n\ufeff\n\u3000\nd\n",
-            [
-                "error: meta.tsv: line 2 is blank to the projector, which skips it and shifts every later label "
-                "(2 such lines)",
-                "error: meta.tsv: 2 rows, but the tensor has 4",
-            ],
+            ["error: meta.tsv: 2 rows, but the tensor has 4 (line 2 is blank, and the projector skips blank lines)"],
         ),
+        ("a\n\nb\nc\n\u3000\nd\n\n", []),  # blank lines between labels lose nothing
         ("a\r\nb\r\nc\r\nd\r\n", ["warning: meta.tsv: CRLF line ends; the projector keeps the \\r in the last column"]),
         ("", ["error: meta.tsv: no rows, but the tensor has 4"]),
     ],
