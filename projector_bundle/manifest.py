@@ -6,6 +6,7 @@ It is written last, so its presence also marks a folder this tool wrote complete
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,9 +14,9 @@ from pathlib import Path
 import orjson
 
 from .formats import MANIFEST_JSON
-from .validate import sha256_file
 
 GENERATOR = "export.py"
+_READ_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -67,3 +68,11 @@ def is_our_bundle(folder: Path) -> bool:
     except (OSError, orjson.JSONDecodeError):
         return False
     return isinstance(manifest, dict) and manifest.get("generator") == GENERATOR
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        while chunk := file.read(_READ_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()

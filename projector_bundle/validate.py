@@ -10,7 +10,6 @@ a tab is the header. Every check returns `Problem`s; nothing here raises or writ
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from .formats import (
     MANIFEST_JSON,
     PROJECTOR_CHUNK_BYTES,
 )
+from .manifest import sha256_file
 
 ERROR = "error"
 WARNING = "warning"
@@ -52,7 +52,6 @@ SPRITE_KEYS = frozenset({KEY_SPRITE_IMAGE_PATH, KEY_SPRITE_SINGLE_IMAGE_DIM})
 # Bytes a vectors TSV may hold besides tabs and newlines: what `%.9g` and
 # hand-written decimals use. Letters would be labels, "nan" or "inf".
 _NUMBER_BYTES = b"0123456789.eE+-\r\n"
-_READ_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -293,7 +292,7 @@ def check_tensor_tsv(path: Path, name: str, rows: int, dim: int) -> list[Problem
         if fields != dim:
             problems.append(error(f"{name} line {number:,}: {plural(fields, 'field')}, expected {dim}"))
         elif line.translate(None, b"\t" + _NUMBER_BYTES) or b"\t\t" in line or line.startswith(b"\t"):
-            problems.append(error(f"{name} line {number}: a field is not a finite number"))
+            problems.append(error(f"{name} line {number:,}: a field is not a finite number"))
         if len(problems) >= 5:
             problems.append(error(f"{name}: stopped after 5 bad lines"))
             return problems
@@ -402,14 +401,6 @@ def check_file_sizes(folder: Path) -> list[Problem]:
         for path, size in sorted(_file_sizes(folder))
         if size > GITHUB_FILE_LIMIT
     ]
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        while chunk := file.read(_READ_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _file_sizes(folder: Path) -> Iterator[tuple[Path, int]]:
