@@ -5,6 +5,7 @@
                        [--no-tsv | --tsv-digits N] [--max-file-mb MB]
     export.py tokenize [--model M] TEXT
     export.py inspect  [--model M]
+    export.py validate DIR
 
 The bundle pipeline: resolve the model -> read the embedding matrix and vocabulary
 -> compute label columns -> write the bundle files -> render the page.
@@ -43,18 +44,21 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_bundle(args: argparse.Namespace, argv: list[str]) -> int:
-    from projector_bundle.bundle import Tensor, write_bundle
+    from projector_bundle.bundle import Tensor, check_target, write_bundle
     from projector_bundle.colouring import ensure_colourable
     from projector_bundle.model import read_word_embeddings, resolve_model
     from projector_bundle.page import PageInfo, TensorSummary, projector_version
 
     log = Progress(quiet=args.quiet)
+    check_target(args.out, force=args.force)  # before loading a model that may be large
 
     log("resolving the model")
     ref = resolve_model(args.model)
 
     log(f"reading the embedding matrix and vocabulary of {ref.name}")
     words = read_word_embeddings(ref, args.limit)
+    if args.limit is not None and args.limit > words.vocab_rows:
+        warn(f"--limit {args.limit:,} is more than the {words.vocab_rows:,} vocabulary rows; exporting all of them")
 
     log(f"labelling {len(words.tokens):,} tokens")
     columns = ensure_colourable(select_columns(args.labels), words.tokens)
@@ -79,11 +83,22 @@ def run_bundle(args: argparse.Namespace, argv: list[str]) -> int:
         projector_version=projector_version(),
         projector_link=None if args.base_url is None else projector_link(args.base_url),
     )
-    write_bundle(args.out, [tensor], page, tsv=not args.no_tsv, tsv_digits=args.tsv_digits, base_url=args.base_url)
+    problems = write_bundle(
+        args.out,
+        [tensor],
+        page,
+        tsv=not args.no_tsv,
+        tsv_digits=args.tsv_digits,
+        base_url=args.base_url,
+        model_revision=ref.revision,
+        force=args.force,
+    )
+    for problem in problems:
+        warn(problem.message)
     sizes = {p.name: p.stat().st_size for p in args.out.iterdir() if p.is_file()}
-    warning = check_file_sizes(sizes, args.max_file_mb, vector_tsvs={tensor.files.tsv})
-    if warning:
-        print(f"warning: {warning}", file=sys.stderr)
+    oversize = check_file_sizes(sizes, args.max_file_mb, vector_tsvs={tensor.files.tsv})
+    if oversize:
+        warn(oversize)
     log(f"done: {args.out}/ ({tensor.matrix.shape[0]:,} points x {tensor.matrix.shape[1]})")
     return 0
 
@@ -117,6 +132,21 @@ def run_inspect(args: argparse.Namespace, argv: list[str]) -> int:
     return 0
 
 
+def run_validate(args: argparse.Namespace, argv: list[str]) -> int:
+    from projector_bundle.validate import has_errors, plural, validate_bundle
+
+    if not args.dir.is_dir():
+        raise ExportError(f"{args.dir}: no such folder")
+    problems = validate_bundle(args.dir)
+    for problem in problems:
+        print(problem)
+    errors = sum(p.severity == "error" for p in problems)
+    print(
+        f"validate: {args.dir}: {plural(errors, 'error')}, {plural(len(problems) - errors, 'warning')}", file=sys.stderr
+    )
+    return 1 if has_errors(problems) else 0
+
+
 def format_shape(shape: tuple[int, ...] | None) -> str:
     return "none" if shape is None else " x ".join(str(n) for n in shape)
 
@@ -131,6 +161,11 @@ def build_time() -> str:
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     moment = datetime.fromtimestamp(int(epoch), UTC) if epoch else datetime.now(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def warn(message: str) -> None:
+    """A warning is shown even with --quiet: the run goes on, but the user should know."""
+    print(f"warning: {message}", file=sys.stderr, flush=True)
 
 
 class Progress:
@@ -231,6 +266,9 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"warn about any file larger than this (default: {DEFAULT_MAX_FILE_MB}, GitHub's limit for a pushed file)",
     )
     bundle.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    bundle.add_argument(
+        "--force", action="store_true", help="replace --out even if it is a non-empty folder export.py did not write"
+    )
     bundle.set_defaults(run=run_bundle)
 
     tok = commands.add_parser("tokenize", help="show the token ids of TEXT and decode them")
@@ -241,6 +279,10 @@ def build_parser() -> argparse.ArgumentParser:
     insp = commands.add_parser("inspect", help="vocabulary, hidden size and embedding shapes")
     insp.add_argument("--model", help=model_help)
     insp.set_defaults(run=run_inspect)
+
+    check = commands.add_parser("validate", help="check a projector bundle folder; one line per problem")
+    check.add_argument("dir", metavar="DIR", type=Path)
+    check.set_defaults(run=run_validate)
     return parser
 
 

@@ -16,6 +16,9 @@ PROJECTOR_WEB = "https://projector.tensorflow.org/"
 PAGE_HTML = "index.html"
 PROJECTOR_JS = "projector_binary.js"
 PROJECTOR_NOTICE = "projector_binary.LICENSE.txt"
+# Written last into every bundle this tool makes: provenance, shapes, sizes and sha256
+# of every other file. Its presence is how `bundle` knows a folder is safe to replace.
+MANIFEST_JSON = "manifest.json"
 
 # Keys of the standalone projector's config (ProjectorConfig / EmbeddingInfo).
 KEY_EMBEDDINGS = "embeddings"
@@ -24,10 +27,34 @@ KEY_TENSOR_SHAPE = "tensorShape"
 KEY_TENSOR_PATH = "tensorPath"
 KEY_METADATA_PATH = "metadataPath"
 KEY_BOOKMARKS_PATH = "bookmarksPath"
+KEY_SPRITE = "sprite"
+KEY_SPRITE_IMAGE_PATH = "imagePath"
+KEY_SPRITE_SINGLE_IMAGE_DIM = "singleImageDim"
+# Top-level keys the projector knows besides the embeddings (checkpoint-based, unused here).
+KEY_MODEL_CHECKPOINT_PATH = "modelCheckpointPath"
+KEY_MODEL_CHECKPOINT_DIR = "modelCheckpointDir"
 
 # The projector treats a tensorPath with this suffix as raw little-endian float32.
 BYTES_SUFFIX = ".bytes"
 TSV_SUFFIX = ".tsv"
+FLOAT32_BYTES = 4
+
+# What JavaScript's String.prototype.trim() strips: ECMAScript's WhiteSpace (tab,
+# VT, FF, BOM and every Unicode Zs space) and LineTerminator (LF, CR, LS, PS).
+# The projector skips a metadata or vectors line that is empty after trim(), so a
+# label made only of these would be lost and every later label shifted by one.
+JS_WHITESPACE = (
+    "\t\n\v\f\r\ufeff\u2028\u2029"
+    "\u0020\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+    "\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000"
+)
+
+# The projector's streamParse decodes a TSV in chunks of this many bytes, each on its
+# own (FileReader.readAsText), so a character cut by a chunk boundary becomes U+FFFD.
+PROJECTOR_CHUNK_BYTES = 1_000_000
+
+# GitHub refuses to store a file over 100 MiB, so a bundle meant for GitHub Pages must stay under it.
+GITHUB_FILE_LIMIT = 100 * 1024 * 1024
 
 
 @dataclass(frozen=True)

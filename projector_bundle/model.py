@@ -7,6 +7,8 @@ the pipeline sees numpy arrays and `Token`s.
 from __future__ import annotations
 
 import os
+import pickle
+import re
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,18 +149,53 @@ def load_tokenizer(ref: ModelRef) -> PreTrainedTokenizerBase:
     from transformers import AutoTokenizer
 
     try:
-        return AutoTokenizer.from_pretrained(ref.path)
+        # Never the model's own code: transformers would otherwise ask on a terminal, and run it on "y".
+        return AutoTokenizer.from_pretrained(ref.path, trust_remote_code=False)
     except (OSError, ValueError, KeyError) as exc:
-        raise ExportError(f"--model {ref.name}: cannot load its tokenizer: {_one_line(exc)}") from None
+        raise load_error(ref.name, "tokenizer", exc) from None
 
 
 def load_model(ref: ModelRef) -> PreTrainedModel:
+    from safetensors import SafetensorError
     from transformers import AutoModel
+    from transformers.utils import logging as transformers_logging
 
+    transformers_logging.disable_progress_bar()  # the export logs its own steps, and --quiet means quiet
     try:
-        return AutoModel.from_pretrained(ref.path)
-    except (OSError, ValueError, KeyError, RuntimeError) as exc:
-        raise ExportError(f"--model {ref.name}: cannot load its weights: {_one_line(exc)}") from None
+        # transformers reads safetensors, or .bin through torch.load(weights_only=True); never remote code.
+        return AutoModel.from_pretrained(ref.path, trust_remote_code=False)
+    except (OSError, ValueError, KeyError, RuntimeError, SafetensorError, pickle.UnpicklingError) as exc:
+        raise load_error(ref.name, "weights", exc) from None
+
+
+# safetensors prefixes every header error with this; the rest says what is wrong.
+_SAFETENSORS_PREFIX = "Error while deserializing header: "
+# torch.load(weights_only=True) explains a refusal at length; these lines carry the reason.
+_UNPICKLE_REASON = re.compile(
+    r"^(Trying to load unsupported GLOBAL .*|Unsupported operand .*|.*WeightsUnpickler error: .+)$", re.M
+)
+
+
+def load_error(name: str, part: str, exc: BaseException) -> ExportError:
+    """The one-line error for a model whose `part` ("weights", "tokenizer") cannot be loaded.
+
+    Any loader (transformers, or `safe_open` directly) can hand its exception here.
+    """
+    from safetensors import SafetensorError
+
+    text = str(exc)
+    if isinstance(exc, SafetensorError):
+        detail = text.removeprefix(_SAFETENSORS_PREFIX)
+        return ExportError(f"--model {name}: its safetensors weights are damaged or truncated ({detail})")
+    if isinstance(exc, pickle.UnpicklingError):
+        reason = _UNPICKLE_REASON.search(text)
+        detail = reason.group(1).strip() if reason else _one_line(exc)
+        return ExportError(f"--model {name}: torch.load(weights_only=True) refused its PyTorch weights ({detail})")
+    if "trust_remote_code" in text:
+        return ExportError(
+            f"--model {name}: it needs its own Python code (auto_map in its config), which export.py never runs"
+        )
+    return ExportError(f"--model {name}: cannot load its {part}: {_one_line(exc)}")
 
 
 def read_vocabulary(tokenizer: PreTrainedTokenizerBase, rows: int) -> list[Token]:

@@ -2,39 +2,62 @@
 
 from __future__ import annotations
 
+import itertools
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 import orjson
 
+from .formats import JS_WHITESPACE, PROJECTOR_CHUNK_BYTES
+
 # Rows per chunk of the TSV writer: bounded memory, whatever the vocabulary size.
 TSV_CHUNK_ROWS = 2048
 
 # The projector splits metadata rows on raw "\n" and fields on raw "\t", with no
-# quoting, and skips lines that are blank after trimming; so control characters
-# become their visible Unicode "control pictures" (U+2400 + code), and an empty
-# or whitespace-only cell is spelled out as code points.
+# quoting, and skips lines that are blank after JavaScript's trim(); so control
+# characters become their visible Unicode "control pictures" (U+2400 + code), and
+# an empty cell, or one that trim() would empty (BOM and U+3000 included), is
+# spelled out as code points.
 _CONTROL_PICTURES = {code: 0x2400 + code for code in range(0x20)} | {0x7F: 0x2421}
+# A lone surrogate (possible in a tokenizer.json) cannot be written as UTF-8.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def escape_cell(text: str) -> str:
     """A metadata cell that keeps its row and stays visible in the projector."""
     if text == "":
         return "[empty]"
-    if text.isspace():
+    if not text.strip(JS_WHITESPACE):
         return "".join(f"[U+{ord(ch):04X}]" for ch in text)
+    text = _SURROGATE.sub(lambda m: f"[U+{ord(m.group()):04X}]", text)
     return text.translate(_CONTROL_PICTURES)
 
 
 def write_metadata(path: Path, header: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
     """A metadata TSV; the header row is written only when there are two or more columns,
     because the projector takes a first line with a tab as the header and one without as data."""
-    with open(path, "w", encoding="utf-8", newline="\n") as out:
-        if len(header) > 1:
-            out.write("\t".join(escape_cell(h) for h in header) + "\n")
-        for row in rows:
-            out.write("\t".join(escape_cell(cell) for cell in row) + "\n")
+    lines = [header] if len(header) > 1 else []
+    position = 0
+    with open(path, "wb") as out:
+        for row in itertools.chain(lines, rows):
+            line = ("\t".join(escape_cell(cell) for cell in row) + "\n").encode("utf-8")
+            line = b"\n" * boundary_padding(position, line) + line
+            out.write(line)
+            position += len(line)
+
+
+def boundary_padding(position: int, line: bytes) -> int:
+    """How many blank lines to write before `line` (UTF-8, starting at byte `position`) so
+    that no chunk boundary of the projector's reader falls inside one of its characters.
+    The projector skips blank lines, so the padding costs no row."""
+    boundary = (position // PROJECTOR_CHUNK_BYTES + 1) * PROJECTOR_CHUNK_BYTES
+    for pad in range(4):  # a UTF-8 character has at most 3 continuation bytes
+        offset = boundary - position - pad
+        if offset <= 0 or offset >= len(line) or line[offset] & 0xC0 != 0x80:
+            return pad
+    raise ValueError("not UTF-8")  # unreachable for encoded text
 
 
 def write_tensor_bytes(path: Path, matrix: np.ndarray) -> None:

@@ -109,3 +109,33 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
     if report.skipped and item.get_closest_marker("browser") is not None:
         report.outcome = "failed"
         report.longrepr = f"{item.nodeid}: browser tests must run, never skip ({report.longrepr})"
+
+
+# --- bad input: helpers to check that a failed run left the previous bundle intact ---
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+@pytest.fixture
+def previous(tiny_bundle: Path, tmp_path: Path) -> Path:
+    """A copy of a good bundle that a failing run must leave untouched."""
+    out = tmp_path / "site"
+    out.mkdir()
+    for p in tiny_bundle.iterdir():
+        (out / p.name).write_bytes(p.read_bytes())
+    return out
+
+
+def run_failing(args: list[str], capsys: pytest.CaptureFixture[str], code: int = 1) -> str:
+    import export
+
+    assert export.main(args) == code
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return err
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.parent.iterdir() if p.name.startswith(f".{folder.name}."))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TINY_VOCAB, save_tiny_bert
+from conftest import TINY_VOCAB, leftovers, run_failing, save_tiny_bert, snapshot
 from safetensors.numpy import load_file
 
 import export
@@ -100,31 +100,6 @@ def test_inspect_reports_shapes(tiny_model: Path, capsys: pytest.CaptureFixture[
 # --- bad input: one line on stderr, the right exit code, the previous bundle intact ---
 
 
-def snapshot(folder: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
-
-
-@pytest.fixture
-def previous(tiny_bundle: Path, tmp_path: Path) -> Path:
-    """A copy of a good bundle that a failing run must leave untouched."""
-    out = tmp_path / "site"
-    out.mkdir()
-    for p in tiny_bundle.iterdir():
-        (out / p.name).write_bytes(p.read_bytes())
-    return out
-
-
-def run_failing(args: list[str], capsys: pytest.CaptureFixture[str], code: int = 1) -> str:
-    assert export.main(args) == code
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    return err
-
-
-def leftovers(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.parent.iterdir() if p.name.startswith(f".{folder.name}."))
-
-
 def test_unknown_model(previous: Path, capsys: pytest.CaptureFixture[str]) -> None:
     before = snapshot(previous)
     err = run_failing(["bundle", "--model", "no-such-org/no-such-model", "--out", str(previous)], capsys)
@@ -169,12 +144,15 @@ def test_model_without_input_embeddings(previous: Path, tmp_path: Path, capsys: 
     assert snapshot(previous) == before
 
 
-@pytest.mark.parametrize("limit", ["0", "-3", "ten"])
-def test_bad_limit_is_a_usage_error(limit: str, previous: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(("limit", "got"), [("0", "0"), ("-3", "-3"), ("ten", "'ten'")])
+def test_bad_limit_is_a_usage_error(limit: str, got: str, previous: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = snapshot(previous)
     with pytest.raises(SystemExit) as exit_info:
         export.main(["bundle", "--out", str(previous), f"--limit={limit}"])
     assert exit_info.value.code == 2
-    assert "argument --limit: expected a positive integer" in capsys.readouterr().err
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1] == f"export.py bundle: error: argument --limit: expected a positive integer, got {got}"
+    assert snapshot(previous) == before
 
 
 def test_unknown_label_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

@@ -5,7 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from projector_bundle.formats import PROJECTOR_CHUNK_BYTES
 from projector_bundle.writers import (
+    boundary_padding,
     escape_cell,
     read_tensor_bytes,
     read_tensor_tsv,
@@ -81,3 +83,31 @@ def test_metadata_header_only_with_several_columns(tmp_path: Path) -> None:
     write_metadata(one, ["Word"], [["a"], [" "]])
     assert many.read_text(encoding="utf-8") == "Word\tLength\na\t1\nb\u2409c\t3\n"
     assert one.read_text(encoding="utf-8") == "a\n[U+0020]\n"
+
+
+def test_a_character_on_the_projectors_chunk_boundary_is_moved_past_it(tmp_path: Path) -> None:
+    """The projector decodes 1,000,000-byte chunks separately: a blank line (which it
+    skips) moves a label whose character would be cut, so the label arrives whole."""
+    path = tmp_path / "m.tsv"
+    long = "c" * (PROJECTOR_CHUNK_BYTES - len("a\nb\n") - 1) + "é"  # "é" would straddle the boundary
+    write_metadata(path, ["Word"], [["a"], ["b"], [long], ["d"]])
+    raw = path.read_bytes()
+    assert raw == f"a\nb\n\n{long}\nd\n".encode()
+    chunks = [raw[i : i + PROJECTOR_CHUNK_BYTES] for i in range(0, len(raw), PROJECTOR_CHUNK_BYTES)]
+    text = "".join(c.decode("utf-8", errors="replace") for c in chunks)
+    assert [line for line in text.split("\n") if line.strip()] == ["a", "b", long, "d"]
+
+
+@pytest.mark.parametrize(
+    ("position", "line", "pad"),
+    [
+        (0, b"abc\n", 0),
+        (PROJECTOR_CHUNK_BYTES - 1, "é\n".encode(), 1),  # the boundary would cut "é" after its first byte
+        (PROJECTOR_CHUNK_BYTES - 2, "xé\n".encode(), 1),
+        (PROJECTOR_CHUNK_BYTES - 3, "x🙂\n".encode(), 2),  # two bytes of the emoji before the boundary
+        (PROJECTOR_CHUNK_BYTES - 5, "x🙂\n".encode(), 0),  # the boundary falls on the newline
+        (PROJECTOR_CHUNK_BYTES, "é\n".encode(), 0),  # starts on the boundary
+    ],
+)
+def test_boundary_padding(position: int, line: bytes, pad: int) -> None:
+    assert boundary_padding(position, line) == pad
