@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import orjson
 
-# Rows per chunk of the TSV writer: bounded memory, whatever the vocabulary size.
-TSV_CHUNK_ROWS = 2048
+# Values per chunk of the TSV writer: memory stays bounded (about 12 bytes of text per
+# value, a few chunks in flight) whatever the vocabulary size.
+TSV_CHUNK_VALUES = 1 << 18
 
 # The projector splits metadata rows on raw "\n" and fields on raw "\t", with no
 # quoting, and skips lines that are blank after trimming; so control characters
@@ -42,17 +46,64 @@ def write_tensor_bytes(path: Path, matrix: np.ndarray) -> None:
     np.ascontiguousarray(matrix, dtype="<f4").tofile(path)
 
 
-def write_tensor_tsv(path: Path, matrix: np.ndarray) -> None:
+def write_tensor_tsv(path: Path, matrix: np.ndarray, progress: Callable[[int], None] | None = None) -> None:
     """One row per vector, tab-separated, no header; every value parses back to the same float32.
 
-    `%.9g` is enough digits for any float32 to round-trip.
+    Values are the shortest decimals that round-trip through float64 to float32 (how the
+    projector parses them), formatted in C on every core; `progress` gets the rows written.
     """
+    with open(path, "wb") as out:
+        for rows, text in format_tsv_chunks(matrix):
+            out.write(text)
+            if progress is not None:
+                progress(rows)
+
+
+def format_tsv_chunks(matrix: np.ndarray) -> Iterator[tuple[int, bytes | memoryview]]:
+    """(rows, text) per chunk, in order; a few chunks format in parallel threads."""
+    from .tsvfloat import format_rows, load_library
+
     rows, dim = matrix.shape
-    line = "\t".join(["%.9g"] * dim)
-    with open(path, "w", encoding="ascii", newline="\n") as out:
-        for start in range(0, rows, TSV_CHUNK_ROWS):
-            chunk = matrix[start : start + TSV_CHUNK_ROWS].astype(np.float64).tolist()
-            out.write("".join(line % tuple(row) + "\n" for row in chunk))
+    step = max(1, TSV_CHUNK_VALUES // max(dim, 1))
+    chunks = (matrix[start : start + step] for start in range(0, rows, step))
+    if load_library() is None:  # no C compiler: exact but slow
+        yield from ((len(chunk), format_rows_python(chunk)) for chunk in chunks)
+        return
+    workers = usable_cores()
+    with ThreadPoolExecutor(workers) as pool:
+        pending: deque = deque()
+        for chunk in chunks:
+            pending.append((len(chunk), pool.submit(format_rows, chunk)))
+            if len(pending) > workers:
+                count, future = pending.popleft()
+                yield count, future.result()
+        while pending:
+            count, future = pending.popleft()
+            yield count, future.result()
+
+
+def usable_cores() -> int:
+    try:
+        return max(1, min(len(os.sched_getaffinity(0)), 8))
+    except AttributeError:  # not on Linux
+        return max(1, min(os.cpu_count() or 1, 8))
+
+
+# JavaScript's Number() reads "Infinity", not Python's "inf".
+_NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
+def format_rows_python(matrix: np.ndarray) -> bytes:
+    """The fallback: `%.9g` has enough digits for any float32 to round-trip (longer than the C path's)."""
+    with np.errstate(invalid="ignore"):  # signalling NaNs stay NaN
+        values = matrix.astype(np.float64)
+    if np.isfinite(values).all():
+        line = "\t".join(["%.9g"] * matrix.shape[1]) + "\n"
+        text = "".join(line % tuple(row) for row in values.tolist())
+    else:
+        cells = ((f"{v:.9g}" for v in row) for row in values.tolist())
+        text = "".join("\t".join(_NON_FINITE.get(c, c) for c in row) + "\n" for row in cells)
+    return text.encode("ascii")
 
 
 def write_json(path: Path, value: object) -> None:
