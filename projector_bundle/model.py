@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,6 +17,14 @@ from urllib.parse import urlparse
 import numpy as np
 
 from . import ExportError
+from .checkpoint import (
+    StoredTensor,
+    find_word_embeddings,
+    list_stored_tensors,
+    read_config,
+    read_rows,
+    read_tokenizer_vocabulary,
+)
 from .labels import Token
 
 if TYPE_CHECKING:
@@ -163,10 +172,15 @@ def load_model(ref: ModelRef) -> PreTrainedModel:
 
 def read_vocabulary(tokenizer: PreTrainedTokenizerBase, rows: int) -> list[Token]:
     """One `Token` per matrix row, in id order; ids the tokenizer lacks keep text None."""
+    return build_tokens(tokenizer.get_vocab(), tokenizer.all_special_tokens, rows)
+
+
+def build_tokens(vocab: dict[str, int], special: Iterable[str], rows: int) -> list[Token]:
+    """One `Token` per matrix row from a text -> id vocabulary; ids it lacks keep text None."""
     by_id: dict[int, str] = {}
-    for text, token_id in tokenizer.get_vocab().items():
+    for text, token_id in vocab.items():
         by_id.setdefault(token_id, text)
-    special = set(tokenizer.all_special_tokens)
+    special = set(special)
     return [Token(id=i, text=by_id.get(i), special=by_id.get(i) in special) for i in range(rows)]
 
 
@@ -183,7 +197,29 @@ def input_embedding_weight(model: PreTrainedModel, name: str) -> np.ndarray:
 
 
 def read_word_embeddings(ref: ModelRef, limit: int | None) -> WordEmbeddings:
-    """The first `limit` rows of the input-embedding matrix, and their tokens."""
+    """The first `limit` rows of the input-embedding matrix, and their tokens: read straight from
+    the checkpoint's files when they name the tensor without doubt, else from the loaded model."""
+    stored = find_stored_word_embeddings(ref)
+    if stored is None:
+        return read_word_embeddings_loaded(ref, limit)
+    vocab_rows = stored.shape[0]
+    rows = vocab_rows if limit is None else min(limit, vocab_rows)
+    vocabulary = read_tokenizer_vocabulary(ref.path)
+    if vocabulary is None:
+        tokens = read_vocabulary(load_tokenizer(ref), rows)
+    else:
+        tokens = build_tokens(vocabulary.ids, vocabulary.special, rows)
+    return WordEmbeddings(matrix=read_rows(stored, rows), tokens=tokens, vocab_rows=vocab_rows)
+
+
+def find_stored_word_embeddings(ref: ModelRef) -> StoredTensor | None:
+    """The input-embedding tensor in the folder's safetensors, when exactly one tensor fits."""
+    tensors = list_stored_tensors(ref.path)
+    return None if tensors is None else find_word_embeddings(tensors, read_config(ref.path))
+
+
+def read_word_embeddings_loaded(ref: ModelRef, limit: int | None) -> WordEmbeddings:
+    """`read_word_embeddings` through transformers: the full model and its tokenizer."""
     full = input_embedding_weight(load_model(ref), ref.name)
     tokenizer = load_tokenizer(ref)
     rows = full.shape[0] if limit is None else min(limit, full.shape[0])
