@@ -15,6 +15,8 @@ import argparse
 import os
 import shlex
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -39,10 +41,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_bundle(args: argparse.Namespace, argv: list[str]) -> int:
     from projector_bundle.bundle import Tensor, write_bundle
-    from projector_bundle.model import read_word_embeddings, resolve_model
+    from projector_bundle.model import read_word_embeddings, resolve_model, show_progress_bars
     from projector_bundle.page import PageInfo, TensorSummary, projector_version
 
     log = Progress(quiet=args.quiet)
+    show_progress_bars(log.bars)
 
     log("resolving the model")
     ref = resolve_model(args.model)
@@ -70,7 +73,7 @@ def run_bundle(args: argparse.Namespace, argv: list[str]) -> int:
         command=shlex.join(["export.py", *argv]),
         projector_version=projector_version(),
     )
-    write_bundle(args.out, [tensor], page)
+    write_bundle(args.out, [tensor], page, progress=log.bar)
     log(f"done: {args.out}/ ({tensor.matrix.shape[0]:,} points x {tensor.matrix.shape[1]})")
     return 0
 
@@ -121,14 +124,27 @@ def build_time() -> str:
 
 
 class Progress:
-    """Progress lines on stderr; stdout is kept for what the user asked to see."""
+    """Progress lines on stderr, and bars for the long steps when stderr is a terminal;
+    stdout is kept for what the user asked to see."""
 
     def __init__(self, quiet: bool) -> None:
         self.quiet = quiet
+        self.bars = not quiet and sys.stderr.isatty()
 
     def __call__(self, message: str) -> None:
         if not self.quiet:
             print(f"export: {message}", file=sys.stderr, flush=True)
+
+    @contextmanager
+    def bar(self, description: str, total: int, unit: str = "row") -> Iterator[Callable[[int], None]]:
+        """A tqdm bar on stderr for a step of `total` units; yields the function that advances it."""
+        if not self.bars:
+            yield lambda done: None
+            return
+        from tqdm import tqdm
+
+        with tqdm(total=total, desc=f"export: {description}", unit=unit, unit_scale=True, file=sys.stderr) as bar:
+            yield bar.update
 
 
 def positive_int(text: str) -> int:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,7 +69,17 @@ def check_target(out: Path) -> None:
         raise ExportError(f"--out {out}: {parent} is not a folder")
 
 
-def write_bundle(out: Path, tensors: Sequence[Tensor], page: PageInfo, *, tsv: bool = True) -> None:
+# Makes a progress bar for a step: (description, total rows) -> context giving the advance function.
+ProgressBar = Callable[[str, int], AbstractContextManager[Callable[[int], None]]]
+
+
+def no_progress(description: str, total: int) -> AbstractContextManager[Callable[[int], None]]:
+    return nullcontext(lambda done: None)
+
+
+def write_bundle(
+    out: Path, tensors: Sequence[Tensor], page: PageInfo, *, tsv: bool = True, progress: ProgressBar = no_progress
+) -> None:
     """Write every file of the bundle into a fresh folder, then swap it in for `out`."""
     check_target(out)
     parent = out.resolve().parent
@@ -82,7 +93,8 @@ def write_bundle(out: Path, tensors: Sequence[Tensor], page: PageInfo, *, tsv: b
         for t in tensors:
             write_tensor_bytes(staging / t.files.bytes, t.matrix)
             if tsv:
-                write_tensor_tsv(staging / t.files.tsv, t.matrix)
+                with progress(f"writing {t.files.tsv}", t.matrix.shape[0]) as advance:
+                    write_tensor_tsv(staging / t.files.tsv, t.matrix, advance)
             write_metadata(staging / t.files.metadata, t.header, t.rows)
         write_json(staging / CONFIG_JSON, build_config(tensors))
         copy_projector(staging)

@@ -116,6 +116,8 @@ def _from_hub(repo_id: str) -> ModelRef:
     from huggingface_hub import constants, snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, RepositoryNotFoundError
 
+    _apply_progress_bars(transformers=False)
+
     try:
         path = Path(snapshot_download(repo_id, allow_patterns=HUB_PATTERNS, local_files_only=True))
         return ModelRef(name=repo_id, path=_check_folder(path), source="hub", revision=path.name)
@@ -152,8 +154,30 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
+# Whether transformers and the hub client may draw their own bars ("Loading weights", downloads).
+_progress_bars = {"enabled": True}
+
+
+def show_progress_bars(enabled: bool) -> None:
+    """Let transformers and the hub draw their bars, or not (`--quiet`, or stderr not a terminal)."""
+    _progress_bars["enabled"] = enabled
+
+
+def _apply_progress_bars(transformers: bool = True) -> None:
+    from huggingface_hub.utils import disable_progress_bars, enable_progress_bars
+
+    enabled = _progress_bars["enabled"]
+    (enable_progress_bars if enabled else disable_progress_bars)()
+    if transformers:
+        from transformers.utils import logging
+
+        (logging.enable_progress_bar if enabled else logging.disable_progress_bar)()
+
+
 def load_tokenizer(ref: ModelRef) -> PreTrainedTokenizerBase:
     from transformers import AutoTokenizer
+
+    _apply_progress_bars()
 
     try:
         return AutoTokenizer.from_pretrained(ref.path)
@@ -163,6 +187,8 @@ def load_tokenizer(ref: ModelRef) -> PreTrainedTokenizerBase:
 
 def load_model(ref: ModelRef) -> PreTrainedModel:
     from transformers import AutoModel
+
+    _apply_progress_bars()
 
     try:
         return AutoModel.from_pretrained(ref.path)
