@@ -28,6 +28,8 @@ def escape_cell(text: str) -> str:
         return "[empty]"
     if text.isspace():
         return "".join(f"[U+{ord(ch):04X}]" for ch in text)
+    if text.isprintable():  # the common case: no control character to replace (a fast check)
+        return text
     return text.translate(_CONTROL_PICTURES)
 
 
