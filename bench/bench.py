@@ -22,6 +22,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,9 +86,25 @@ def main() -> int:
         new = measure([*command, *(["--model", str(model)] if model else [])], out, "vectors.tsv")
         rows.append((label, old, new))
         print(f"  measured {label}", file=sys.stderr, flush=True)
+    writer = time_tsv_writer(cases[0][1], args.work / "writer.tsv")
     print(f"load {os.getloadavg()[0]:.2f} at the end\n")
     print(format_table(rows))
+    print(f"\nTSV writer alone on {cases[0][0]}: {writer}")
     return 0
+
+
+def time_tsv_writer(model: Path, path: Path) -> str:
+    """The vectors TSV writer in this process, on the matrix it just exported."""
+    from projector_bundle.model import ModelRef, read_word_embeddings
+    from projector_bundle.writers import write_tensor_tsv
+
+    matrix = read_word_embeddings(ModelRef(name=str(model), path=model, source="folder"), None).matrix
+    start = time.perf_counter()
+    write_tensor_tsv(path, matrix)
+    wall = time.perf_counter() - start
+    size = path.stat().st_size
+    path.unlink()
+    return f"{matrix.size / wall / 1e6:.1f} million floats/s ({wall:.2f} s, {size / matrix.size:.2f} bytes per value)"
 
 
 def build_bert_base(folder: Path, vocabulary_from: Path) -> Path:
