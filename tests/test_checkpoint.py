@@ -88,6 +88,21 @@ def test_direct_read_keeps_placeholder_rows(tmp_path: Path) -> None:
     assert_identical(direct, read_word_embeddings_loaded(ref, None))
 
 
+def test_direct_read_agrees_on_extra_and_added_special_tokens(tmp_path: Path) -> None:
+    from tokenizers import AddedToken
+    from transformers import AutoTokenizer
+
+    folder = save_tiny_bert(tmp_path / "extra", vocab=[*TINY_VOCAB, "<x>", "<y>"])
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    tokenizer.add_special_tokens({"additional_special_tokens": ["<x>"]})
+    tokenizer.add_tokens([AddedToken("<y>", special=True)])  # special to the tokenizer, not named
+    tokenizer.save_pretrained(folder)
+    ref = folder_ref(folder)
+    direct = read_word_embeddings(ref, None)
+    assert [t.special for t in direct.tokens[-2:]] == [True, False]
+    assert_identical(direct, read_word_embeddings_loaded(ref, None))
+
+
 @pytest.mark.packaged
 def test_direct_read_equals_the_loaded_packaged_model() -> None:
     ref = resolve_model(None)
