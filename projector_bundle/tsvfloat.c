@@ -21,6 +21,20 @@
 static const double POW10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
                                  1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
+/* 10^-45 .. 10^39, the decimal exponents of float32, as the nearest doubles: only used to
+ * estimate how many digits a value has, never to check exactness. */
+static const double POW10_ANY[85] = {
+    1e-45, 1e-44, 1e-43, 1e-42, 1e-41, 1e-40, 1e-39, 1e-38, 1e-37, 1e-36,
+    1e-35, 1e-34, 1e-33, 1e-32, 1e-31, 1e-30, 1e-29, 1e-28, 1e-27, 1e-26,
+    1e-25, 1e-24, 1e-23, 1e-22, 1e-21, 1e-20, 1e-19, 1e-18, 1e-17, 1e-16,
+    1e-15, 1e-14, 1e-13, 1e-12, 1e-11, 1e-10, 1e-9, 1e-8, 1e-7, 1e-6,
+    1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1e0, 1e1, 1e2, 1e3, 1e4,
+    1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14,
+    1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22, 1e23, 1e24,
+    1e25, 1e26, 1e27, 1e28, 1e29, 1e30, 1e31, 1e32, 1e33, 1e34,
+    1e35, 1e36, 1e37, 1e38, 1e39,
+};
+
 /* Round to the nearest integer, ties to even, for 0 <= s < 2^52: adding 2^52 leaves no
  * fraction bits, so the addition itself rounds (in the default rounding mode). */
 static double round_even(double s) {
@@ -35,21 +49,35 @@ static int fits(double a, float x, int F, uint64_t *m) {
     return r > 0 && (float)d == x;
 }
 
+static const uint64_t POW10_INT[20] = {
+    1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL,
+    100000ULL, 1000000ULL, 10000000ULL, 100000000ULL, 1000000000ULL,
+    10000000000ULL, 100000000000ULL, 1000000000000ULL, 10000000000000ULL, 100000000000000ULL,
+    1000000000000000ULL, 10000000000000000ULL, 100000000000000000ULL, 1000000000000000000ULL, 10000000000000000000ULL,
+};
+
 static int count_digits(uint64_t m) {
     int n = 1;
-    while (m >= 10) {
-        m /= 10;
-        n++;
-    }
+    while (n < 20 && m >= POW10_INT[n]) n++;
     return n;
 }
 
-/* The digits of m, right to left, ending just before `end`. */
+/* "00".."99": two digits per step when writing numbers. */
+static const char PAIRS[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+/* The last n digits of m (zero-padded), right to left, ending just before `end`. */
 static void put_digits(char *end, uint64_t m, int n) {
-    while (n-- > 0) {
-        *--end = (char)('0' + m % 10);
-        m /= 10;
+    while (n >= 2) {
+        uint64_t pair = m % 100;
+        m /= 100;
+        end -= 2;
+        memcpy(end, PAIRS + 2 * pair, 2);
+        n -= 2;
     }
+    if (n) *--end = (char)('0' + m % 10);
 }
 
 /* m * 10^-F as the shorter of "123.45"/".0012345" and "1.2345e-7". */
@@ -74,7 +102,7 @@ static char *put_decimal(char *p, uint64_t m, int F) {
         int int_digits = nd > F ? nd - F : 0;
         put_digits(p + pos_len, m, F); /* fraction, zero-padded to F digits */
         p[int_digits] = '.';
-        put_digits(p + int_digits, m / (uint64_t)POW10[F < 19 ? F : 19], int_digits);
+        if (int_digits) put_digits(p + int_digits, m / POW10_INT[F], int_digits);
         return p + pos_len;
     }
     put_digits(p + 1, mant / (uint64_t)POW10[mant_digits - 1], 1);
@@ -123,26 +151,29 @@ static char *put_float(char *p, float value) {
      * an estimate one too low costs a digit, never exactness. */
     uint32_t bits;
     memcpy(&bits, &x, 4);
-    int binary = (int)(bits >> 23) - 127; /* subnormals read low: one more digit tried, same result */
+    int binary = (int)(bits >> 23) - 127; /* subnormals read as 2^-127: their F is out of range, so put_slow */
     int e = (binary * 78913) >> 18;
-    if (e + 1 >= 0 && e + 1 <= 22 ? a >= POW10[e + 1] : e + 1 < 0 && e + 1 >= -22 && a * POW10[-(e + 1)] >= 1.0) e++;
-    uint64_t m, best_m = 0;
-    int best_F = 0, found = 0;
-    for (int k = 8; k >= 1; k--) { /* random weights mostly need 8 or 9 digits */
-        int F = k - 1 - e;
-        if (F < -22 || F > 22 || !fits(a, x, F, &m)) break;
-        best_m = m, best_F = F, found = 1;
-    }
-    if (!found) {
-        int F = 8 - e;
-        if (F < -22 || F > 22 || !fits(a, x, F, &m)) return put_slow(p, a, x);
-        best_m = m, best_F = F;
+    e += a >= POW10_ANY[e + 1 + 45];
+    /* 7, 8 and 9 digits are checked together, without branches between them: which one
+     * suffices is close to random for trained or random weights, so branches would mispredict. */
+    int F9 = 8 - e;
+    if (F9 - 2 < -22 || F9 > 22) return put_slow(p, a, x);
+    uint64_t m7, m8, m9;
+    int ok7 = fits(a, x, F9 - 2, &m7), ok8 = fits(a, x, F9 - 1, &m8), ok9 = fits(a, x, F9, &m9);
+    uint64_t best_m = ok8 ? m8 : m9;
+    int best_F = ok8 ? F9 - 1 : F9;
+    if (ok7) { /* rare: look for fewer digits still */
+        best_m = m7, best_F = F9 - 2;
+        uint64_t m;
+        for (int F = F9 - 3; F >= F9 - 8 && F >= -22 && fits(a, x, F, &m); F--) best_m = m, best_F = F;
+    } else if (!ok8 && !ok9) {
+        return put_slow(p, a, x);
     }
     return put_decimal(p, best_m, best_F);
 }
 
 /* Rows of `dim` values, tab-separated, each ending in a newline. `out` must hold
- * TSVFLOAT_MAX_BYTES per value. Returns the bytes written. */
+ * tsvfloat_max_bytes() per value. Returns the bytes written. */
 size_t tsvfloat_format_rows(const float *values, size_t rows, size_t dim, char *out) {
     char *p = out;
     for (size_t i = 0; i < rows; i++) {
@@ -154,5 +185,6 @@ size_t tsvfloat_format_rows(const float *values, size_t rows, size_t dim, char *
     return (size_t)(p - out);
 }
 
-/* The longest value: "-" + 22 fraction digits + "." is 24; "-1.23456789e-45" is 15. */
+/* Room per value and separator: the positional form is written only when it is no longer
+ * than the exponent form, and "-1.23456789e-45" (the longest of those) is 15 bytes. */
 size_t tsvfloat_max_bytes(void) { return 32; }
