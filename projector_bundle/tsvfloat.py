@@ -1,7 +1,7 @@
 """Fast exact float32 text for the vectors TSV: a small C formatter, built on first use.
 
 Python's formatting tops out near 2 million floats a second; the C routine in
-`tsvfloat.c` writes the shortest exact form of each float32 at tens of millions a
+`tsvfloat.c` writes the shortest exact form of each float32 at over ten million a
 second per core, and ctypes releases the GIL while it runs, so chunks format on
 every core at once. Without a C compiler `format_rows` returns None and the
 caller falls back to the slow, exact Python path.
