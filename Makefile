@@ -19,7 +19,7 @@ PORT ?= 8000
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser bundle serve test lint format golden clean
+.PHONY: help install browser bundle serve test lint format golden bench clean
 
 help: ## list the targets
 	@awk -F':.*## ' '/^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -56,9 +56,12 @@ format: $(STAMP) ## apply ruff's formatting and fixes
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+bench: $(STAMP) ## time export.py against the TensorBoard route (a benchmark, not a test; minutes)
+	$(PY) bench/bench.py
+
 golden: $(STAMP) ## regenerate the golden config and page under tests/golden/
 	UPDATE_GOLDEN=1 $(PY) -m pytest -q tests/test_golden.py
 
 clean: ## remove the built site, caches and .venv
-	rm -rf $(OUT) $(VENV) .pytest_cache .ruff_cache .hypothesis test-artifacts
+	rm -rf $(OUT) $(VENV) .pytest_cache .ruff_cache .hypothesis test-artifacts .bench
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -18,7 +18,8 @@ import math
 import os
 import shlex
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -46,10 +47,11 @@ def main(argv: list[str] | None = None) -> int:
 def run_bundle(args: argparse.Namespace, argv: list[str]) -> int:
     from projector_bundle.bundle import Tensor, check_target, write_bundle
     from projector_bundle.colouring import ensure_colourable
-    from projector_bundle.model import read_word_embeddings, resolve_model
+    from projector_bundle.model import read_word_embeddings, resolve_model, show_progress_bars
     from projector_bundle.page import PageInfo, TensorSummary, projector_version
 
     log = Progress(quiet=args.quiet)
+    show_progress_bars(log.bars)
     check_target(args.out, force=args.force)  # before loading a model that may be large
 
     log("resolving the model")
@@ -92,6 +94,7 @@ def run_bundle(args: argparse.Namespace, argv: list[str]) -> int:
         base_url=args.base_url,
         model_revision=ref.revision,
         force=args.force,
+        progress=log.bar,
     )
     for problem in problems:
         warn(problem.message)
@@ -169,14 +172,27 @@ def warn(message: str) -> None:
 
 
 class Progress:
-    """Progress lines on stderr; stdout is kept for what the user asked to see."""
+    """Progress lines on stderr, and bars for the long steps when stderr is a terminal;
+    stdout is kept for what the user asked to see."""
 
     def __init__(self, quiet: bool) -> None:
         self.quiet = quiet
+        self.bars = not quiet and sys.stderr.isatty()
 
     def __call__(self, message: str) -> None:
         if not self.quiet:
             print(f"export: {message}", file=sys.stderr, flush=True)
+
+    @contextmanager
+    def bar(self, description: str, total: int, unit: str = "row") -> Iterator[Callable[[int], None]]:
+        """A tqdm bar on stderr for a step of `total` units; yields the function that advances it."""
+        if not self.bars:
+            yield lambda done: None
+            return
+        from tqdm import tqdm
+
+        with tqdm(total=total, desc=f"export: {description}", unit=unit, unit_scale=True, file=sys.stderr) as bar:
+            yield bar.update
 
 
 def positive_int(text: str) -> int:

@@ -11,8 +11,8 @@ import signal
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,6 +94,14 @@ def check_target(out: Path, *, force: bool = False) -> None:
         )
 
 
+# Makes a progress bar for a step: (description, total rows) -> context giving the advance function.
+ProgressBar = Callable[[str, int], AbstractContextManager[Callable[[int], None]]]
+
+
+def no_progress(description: str, total: int) -> AbstractContextManager[Callable[[int], None]]:
+    return nullcontext(lambda done: None)
+
+
 def write_bundle(
     out: Path,
     tensors: Sequence[Tensor],
@@ -104,6 +112,7 @@ def write_bundle(
     base_url: str | None = None,
     model_revision: str | None = None,
     force: bool = False,
+    progress: ProgressBar = no_progress,
 ) -> list[Problem]:
     """Write every file of the bundle into a fresh folder, validate it, then swap it in for `out`.
 
@@ -123,7 +132,8 @@ def write_bundle(
         for t in tensors:
             write_tensor_bytes(staging / t.files.bytes, t.matrix)
             if tsv:
-                write_tensor_tsv(staging / t.files.tsv, t.matrix, digits=tsv_digits)
+                with progress(f"writing {t.files.tsv}", t.matrix.shape[0]) as advance:
+                    write_tensor_tsv(staging / t.files.tsv, t.matrix, advance, digits=tsv_digits)
             write_metadata(staging / t.files.metadata, t.header, t.rows)
         config = build_config(tensors)
         write_json(staging / CONFIG_JSON, config)

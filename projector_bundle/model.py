@@ -10,6 +10,7 @@ import os
 import pickle
 import re
 import socket
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,6 +19,14 @@ from urllib.parse import urlparse
 import numpy as np
 
 from . import ExportError
+from .checkpoint import (
+    StoredTensor,
+    find_word_embeddings,
+    list_stored_tensors,
+    read_config,
+    read_rows,
+    read_tokenizer_vocabulary,
+)
 from .labels import Token
 
 if TYPE_CHECKING:
@@ -109,6 +118,8 @@ def _from_hub(repo_id: str) -> ModelRef:
     from huggingface_hub import constants, snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, RepositoryNotFoundError
 
+    _apply_progress_bars(transformers=False)
+
     try:
         path = Path(snapshot_download(repo_id, allow_patterns=HUB_PATTERNS, local_files_only=True))
         return ModelRef(name=repo_id, path=_check_folder(path), source="hub", revision=path.name)
@@ -145,8 +156,30 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
+# Whether transformers and the hub client may draw their own bars ("Loading weights", downloads).
+_progress_bars = {"enabled": True}
+
+
+def show_progress_bars(enabled: bool) -> None:
+    """Let transformers and the hub draw their bars, or not (`--quiet`, or stderr not a terminal)."""
+    _progress_bars["enabled"] = enabled
+
+
+def _apply_progress_bars(transformers: bool = True) -> None:
+    from huggingface_hub.utils import disable_progress_bars, enable_progress_bars
+
+    enabled = _progress_bars["enabled"]
+    (enable_progress_bars if enabled else disable_progress_bars)()
+    if transformers:
+        from transformers.utils import logging
+
+        (logging.enable_progress_bar if enabled else logging.disable_progress_bar)()
+
+
 def load_tokenizer(ref: ModelRef) -> PreTrainedTokenizerBase:
     from transformers import AutoTokenizer
+
+    _apply_progress_bars()
 
     try:
         # Never the model's own code: transformers would otherwise ask on a terminal, and run it on "y".
@@ -158,9 +191,9 @@ def load_tokenizer(ref: ModelRef) -> PreTrainedTokenizerBase:
 def load_model(ref: ModelRef) -> PreTrainedModel:
     from safetensors import SafetensorError
     from transformers import AutoModel
-    from transformers.utils import logging as transformers_logging
 
-    transformers_logging.disable_progress_bar()  # the export logs its own steps, and --quiet means quiet
+    _apply_progress_bars()
+
     try:
         # transformers reads safetensors, or .bin through torch.load(weights_only=True); never remote code.
         return AutoModel.from_pretrained(ref.path, trust_remote_code=False)
@@ -200,10 +233,15 @@ def load_error(name: str, part: str, exc: BaseException) -> ExportError:
 
 def read_vocabulary(tokenizer: PreTrainedTokenizerBase, rows: int) -> list[Token]:
     """One `Token` per matrix row, in id order; ids the tokenizer lacks keep text None."""
+    return build_tokens(tokenizer.get_vocab(), tokenizer.all_special_tokens, rows)
+
+
+def build_tokens(vocab: dict[str, int], special: Iterable[str], rows: int) -> list[Token]:
+    """One `Token` per matrix row from a text -> id vocabulary; ids it lacks keep text None."""
     by_id: dict[int, str] = {}
-    for text, token_id in tokenizer.get_vocab().items():
+    for text, token_id in vocab.items():
         by_id.setdefault(token_id, text)
-    special = set(tokenizer.all_special_tokens)
+    special = set(special)
     return [Token(id=i, text=by_id.get(i), special=by_id.get(i) in special) for i in range(rows)]
 
 
@@ -220,7 +258,36 @@ def input_embedding_weight(model: PreTrainedModel, name: str) -> np.ndarray:
 
 
 def read_word_embeddings(ref: ModelRef, limit: int | None) -> WordEmbeddings:
-    """The first `limit` rows of the input-embedding matrix, and their tokens."""
+    """The first `limit` rows of the input-embedding matrix, and their tokens: read straight from
+    the checkpoint's files when they name the tensor without doubt, else from the loaded model."""
+    stored = find_stored_word_embeddings(ref)
+    if stored is None:
+        return read_word_embeddings_loaded(ref, limit)
+    vocab_rows = stored.shape[0]
+    rows = vocab_rows if limit is None else min(limit, vocab_rows)
+    vocabulary = read_tokenizer_vocabulary(ref.path)
+    if vocabulary is None:
+        tokens = read_vocabulary(load_tokenizer(ref), rows)
+    else:
+        tokens = build_tokens(vocabulary.ids, vocabulary.special, rows)
+    return WordEmbeddings(matrix=read_rows(stored, rows), tokens=tokens, vocab_rows=vocab_rows)
+
+
+def find_stored_word_embeddings(ref: ModelRef) -> StoredTensor | None:
+    """The input-embedding tensor in the folder's safetensors, when exactly one tensor fits.
+
+    A model with its own code (`auto_map`) takes the transformers route, which refuses it:
+    guessing tensor names of an architecture transformers does not know is not worth it.
+    """
+    config = read_config(ref.path)
+    if "auto_map" in config:
+        return None
+    tensors = list_stored_tensors(ref.path)
+    return None if tensors is None else find_word_embeddings(tensors, config)
+
+
+def read_word_embeddings_loaded(ref: ModelRef, limit: int | None) -> WordEmbeddings:
+    """`read_word_embeddings` through transformers: the full model and its tokenizer."""
     full = input_embedding_weight(load_model(ref), ref.name)
     tokenizer = load_tokenizer(ref)
     rows = full.shape[0] if limit is None else min(limit, full.shape[0])

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import itertools
+import os
 import re
-from collections.abc import Iterable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +15,9 @@ import orjson
 
 from .formats import JS_WHITESPACE, PROJECTOR_CHUNK_BYTES
 
-# Rows per chunk of the TSV writer: bounded memory, whatever the vocabulary size.
-TSV_CHUNK_ROWS = 2048
+# Values per chunk of the TSV writer: memory stays bounded (about 12 bytes of text per
+# value, a few chunks in flight) whatever the vocabulary size.
+TSV_CHUNK_VALUES = 1 << 18
 
 # The projector splits metadata rows on raw "\n" and fields on raw "\t", with no
 # quoting, and skips lines that are blank after JavaScript's trim(); so control
@@ -31,6 +35,8 @@ def escape_cell(text: str) -> str:
         return "[empty]"
     if not text.strip(JS_WHITESPACE):
         return "".join(f"[U+{ord(ch):04X}]" for ch in text)
+    if text.isprintable():  # the common case: no control character to replace (a fast check)
+        return text
     text = _SURROGATE.sub(lambda m: f"[U+{ord(m.group()):04X}]", text)
     return text.translate(_CONTROL_PICTURES)
 
@@ -69,18 +75,72 @@ def write_tensor_bytes(path: Path, matrix: np.ndarray) -> None:
 EXACT_TSV_DIGITS = 9
 
 
-def write_tensor_tsv(path: Path, matrix: np.ndarray, *, digits: int | None = None) -> None:
-    """One row per vector, tab-separated, no header.
+def write_tensor_tsv(
+    path: Path, matrix: np.ndarray, progress: Callable[[int], None] | None = None, *, digits: int | None = None
+) -> None:
+    """One row per vector, tab-separated, no header; `progress` gets the rows written.
 
-    With `digits=None` every value parses back to the same float32; fewer significant
-    digits make a smaller file (`--tsv-digits`) at the cost of exactness.
+    With `digits=None` every value is the shortest decimal that round-trips through
+    float64 to float32 (how the projector parses it), formatted in C on every core;
+    fewer significant digits make a smaller file (`--tsv-digits`) at the cost of exactness.
     """
+    with open(path, "wb") as out:
+        for rows, text in format_tsv_chunks(matrix, digits):
+            out.write(text)
+            if progress is not None:
+                progress(rows)
+
+
+def format_tsv_chunks(matrix: np.ndarray, digits: int | None = None) -> Iterator[tuple[int, bytes | memoryview]]:
+    """(rows, text) per chunk, in order; exact chunks format in parallel threads."""
+    from .tsvfloat import format_rows, load_library
+
     rows, dim = matrix.shape
-    line = "\t".join([f"%.{digits or EXACT_TSV_DIGITS}g"] * dim)
-    with open(path, "w", encoding="ascii", newline="\n") as out:
-        for start in range(0, rows, TSV_CHUNK_ROWS):
-            chunk = matrix[start : start + TSV_CHUNK_ROWS].astype(np.float64).tolist()
-            out.write("".join(line % tuple(row) + "\n" for row in chunk))
+    rows, dim = matrix.shape
+    step = max(1, TSV_CHUNK_VALUES // max(dim, 1))
+    chunks = (matrix[start : start + step] for start in range(0, rows, step))
+    if digits is not None:
+        yield from ((len(chunk), format_rows_python(chunk, digits)) for chunk in chunks)
+        return
+    if load_library() is None:  # no C compiler: exact but slow
+        yield from ((len(chunk), format_rows_python(chunk)) for chunk in chunks)
+        return
+    workers = usable_cores()
+    with ThreadPoolExecutor(workers) as pool:
+        pending: deque = deque()
+        for chunk in chunks:
+            pending.append((len(chunk), pool.submit(format_rows, chunk)))
+            if len(pending) > workers:
+                count, future = pending.popleft()
+                yield count, future.result()
+        while pending:
+            count, future = pending.popleft()
+            yield count, future.result()
+
+
+def usable_cores() -> int:
+    try:
+        return max(1, min(len(os.sched_getaffinity(0)), 8))
+    except AttributeError:  # not on Linux
+        return max(1, min(os.cpu_count() or 1, 8))
+
+
+# JavaScript's Number() reads "Infinity", not Python's "inf".
+_NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
+def format_rows_python(matrix: np.ndarray, digits: int = EXACT_TSV_DIGITS) -> bytes:
+    """`%.{digits}g` text: the fallback without a C compiler (nine digits round-trip any
+    float32, in more bytes than the C path's), and the path of `--tsv-digits`."""
+    with np.errstate(invalid="ignore"):  # signalling NaNs stay NaN
+        values = matrix.astype(np.float64)
+    if np.isfinite(values).all():
+        line = "\t".join([f"%.{digits}g"] * matrix.shape[1]) + "\n"
+        text = "".join(line % tuple(row) for row in values.tolist())
+    else:
+        cells = ((f"{v:.{digits}g}" for v in row) for row in values.tolist())
+        text = "".join("\t".join(_NON_FINITE.get(c, c) for c in row) + "\n" for row in cells)
+    return text.encode("ascii")
 
 
 def write_json(path: Path, value: object) -> None:

@@ -1,0 +1,106 @@
+"""The vectors TSV's number text: exact the way the browser parses it, and short."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from projector_bundle import tsvfloat
+from projector_bundle.writers import format_rows_python, format_tsv_chunks, read_tensor_tsv, write_tensor_tsv
+
+
+def browser_parse(text: str) -> np.ndarray:
+    """What the projector does per cell: Number() (decimal -> nearest float64), then Float32Array."""
+    return np.array([float(cell) for cell in text.split()], dtype=np.float64).astype(np.float32)
+
+
+def every_kind_of_float32(count: int = 200_000, seed: int = 0) -> np.ndarray:
+    """Random bit patterns (every exponent, subnormals, NaNs, infinities) plus the classic edges."""
+    bits = np.random.default_rng(seed).integers(0, 2**32, size=count, dtype=np.uint64).astype(np.uint32)
+    edges = np.array(
+        [0.0, -0.0, 1e-45, -1e-45, 1.1754944e-38, 3.4028235e38, -3.4028235e38, 0.1, 0.5, 1.0, 100.0, 16777216.0,
+         1e10, 1e-7, 5e-5, 123456.79, 0.33333334, np.inf, -np.inf, np.nan],
+        dtype=np.float32,
+    )  # fmt: skip
+    return np.concatenate([edges, bits.view(np.float32)]).reshape(-1, 10)
+
+
+def assert_same_float32(parsed: np.ndarray, expected: np.ndarray) -> None:
+    expected = expected.ravel()
+    nan = np.isnan(expected)
+    assert np.isnan(parsed[nan]).all()
+    np.testing.assert_array_equal(parsed[~nan].view(np.uint32), expected[~nan].view(np.uint32))
+
+
+@pytest.fixture(scope="module")
+def compiled() -> None:
+    assert tsvfloat.load_library() is not None, "cc could not build projector_bundle/tsvfloat.c"
+
+
+def test_c_formatter_is_exact_for_every_kind_of_float32(compiled: None) -> None:
+    matrix = every_kind_of_float32()
+    text = bytes(tsvfloat.format_rows(matrix)).decode("ascii")
+    assert_same_float32(browser_parse(text), matrix)
+
+
+def test_python_fallback_is_exact_for_every_kind_of_float32() -> None:
+    matrix = every_kind_of_float32(20_000, seed=1)
+    assert_same_float32(browser_parse(format_rows_python(matrix).decode("ascii")), matrix)
+
+
+def test_non_finite_values_use_javascript_spellings(compiled: None) -> None:
+    row = np.array([[np.nan, np.inf, -np.inf, -0.0, 0.0]], dtype=np.float32)
+    expected = "NaN\tInfinity\t-Infinity\t-0\t0\n"
+    assert bytes(tsvfloat.format_rows(row)).decode() == expected
+    assert format_rows_python(row).decode() == "NaN\tInfinity\t-Infinity\t-0\t0\n"
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(0.0123, ".0123"), (-0.0123, "-.0123"), (0.5, ".5"), (1.0, "1"), (123.25, "123.25"), (1e10, "1e10"),
+     (1e-7, "1e-7"), (-8.908266e-5, "-8.908266e-5"), (16777217.0, "16777216"), (3.4028235e38, "3.4028235e+38")],
+)  # fmt: skip
+def test_values_are_written_in_their_shortest_form(compiled: None, value: float, text: str) -> None:
+    assert bytes(tsvfloat.format_rows(np.array([[value]], dtype=np.float32))).decode() == text + "\n"
+
+
+def test_never_longer_than_the_shortest_round_trip_digits(compiled: None) -> None:
+    # numpy's Dragon4 (`unique=True`) gives the shortest digits that identify a float32.
+    matrix = (np.random.default_rng(2).standard_normal((50, 400)) * 0.02).astype(np.float32)
+    ours = bytes(tsvfloat.format_rows(matrix)).decode().split()
+    for value, cell in zip(matrix.ravel(), ours, strict=True):
+        positional = np.format_float_positional(value, unique=True, trim="-").replace("0.", ".", 1)
+        scientific = np.format_float_scientific(value, unique=True, trim="-")
+        assert len(cell) <= min(len(positional), len(scientific)), (value, cell, positional)
+
+
+def test_rows_and_separators(compiled: None) -> None:
+    matrix = np.arange(6, dtype=np.float32).reshape(2, 3) / 4
+    assert bytes(tsvfloat.format_rows(matrix)).decode() == "0\t.25\t.5\n.75\t1\t1.25\n"
+
+
+def test_chunks_cover_every_row_in_order(compiled: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr("projector_bundle.writers.TSV_CHUNK_VALUES", 40)  # 5 rows of 8 per chunk, many chunks
+    matrix = (np.random.default_rng(3).standard_normal((103, 8)) * 0.02).astype(np.float32)
+    assert [rows for rows, _ in format_tsv_chunks(matrix)] == [5] * 20 + [3]
+    seen: list[int] = []
+    write_tensor_tsv(tmp_path / "v.tsv", matrix, progress=seen.append)
+    assert sum(seen) == 103
+    np.testing.assert_array_equal(read_tensor_tsv(tmp_path / "v.tsv"), matrix)
+
+
+def test_without_a_compiler_the_writer_falls_back(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("CC", str(tmp_path / "no-such-compiler"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    tsvfloat.load_library.cache_clear()
+    try:
+        assert tsvfloat.load_library() is None
+        assert tsvfloat.format_rows(np.zeros((1, 1), dtype=np.float32)) is None
+        matrix = every_kind_of_float32(500, seed=4)
+        write_tensor_tsv(tmp_path / "v.tsv", matrix)
+        assert_same_float32(browser_parse((tmp_path / "v.tsv").read_text()), matrix)
+        assert not list((tmp_path / "cache").rglob("*.so"))
+    finally:
+        tsvfloat.load_library.cache_clear()
