@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +15,7 @@ import numpy as np
 from . import ExportError
 from .formats import (
     CONFIG_JSON,
+    KEY_BOOKMARKS_PATH,
     KEY_EMBEDDINGS,
     KEY_METADATA_PATH,
     KEY_TENSOR_NAME,
@@ -36,6 +37,7 @@ class Tensor:
     header: Sequence[str]
     rows: Sequence[Sequence[str]]
     files: TensorFiles
+    bookmarks: Sequence[Mapping[str, object]] = ()  # the projector's saved `State`s, if any
 
     def __post_init__(self) -> None:
         if len(self.rows) != self.matrix.shape[0]:
@@ -54,6 +56,7 @@ def build_config(tensors: Sequence[Tensor]) -> dict[str, object]:
                 KEY_TENSOR_PATH: t.files.bytes,
                 KEY_METADATA_PATH: t.files.metadata,
             }
+            | ({KEY_BOOKMARKS_PATH: t.files.bookmarks} if t.bookmarks else {})
             for t in tensors
         ]
     }
@@ -84,6 +87,8 @@ def write_bundle(out: Path, tensors: Sequence[Tensor], page: PageInfo, *, tsv: b
             if tsv:
                 write_tensor_tsv(staging / t.files.tsv, t.matrix)
             write_metadata(staging / t.files.metadata, t.header, t.rows)
+            if t.bookmarks:
+                write_json(staging / t.files.bookmarks, list(t.bookmarks), indent=False)
         write_json(staging / CONFIG_JSON, build_config(tensors))
         copy_projector(staging)
         (staging / PAGE_HTML).write_text(render_page(page), encoding="utf-8")

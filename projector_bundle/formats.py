@@ -25,6 +25,8 @@ KEY_BOOKMARKS_PATH = "bookmarksPath"
 # The projector treats a tensorPath with this suffix as raw little-endian float32.
 BYTES_SUFFIX = ".bytes"
 TSV_SUFFIX = ".tsv"
+# Bookmarks: a JSON list of the projector's saved `State`s (vz_projector/data.ts).
+BOOKMARKS_SUFFIX = ".bookmarks.json"
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,10 @@ class TensorFiles:
     @property
     def bytes(self) -> str:
         return self.stem + BYTES_SUFFIX
+
+    @property
+    def bookmarks(self) -> str:
+        return self.stem + BOOKMARKS_SUFFIX
 
 
 # The first tensor keeps the plain names users of the exercise expect.

@@ -1,0 +1,172 @@
+"""Plan a bundle's tensors: which matrices each model contributes, their labels, names and files.
+
+`read_model_tensors` is the step that reads (through `model`); everything after it
+(neighbour columns, projections, file names) is pure.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from . import ExportError
+from .bundle import Tensor
+from .contextual import CONTEXT_HEADER, check_layers, context_rows, embed_sentences, layer_count
+from .formats import DEFAULT_FILES, tensor_files
+from .labels import LabelColumn, label_rows
+from .neighbors import NEIGHBORS_HEADER, nearest_neighbors, neighbor_cells
+from .projections import bookmark_state, compute_projections
+
+if TYPE_CHECKING:
+    from .model import ModelRef
+
+# `--tensors` keys, in the order their tensors appear, and the model attribute of each table.
+WORD, POSITION, TYPE = "word", "position", "type"
+TENSOR_KINDS = (WORD, POSITION, TYPE)
+TABLE_ATTRS = {POSITION: "position_embeddings", TYPE: "token_type_embeddings"}
+TENSOR_SUFFIXES = {WORD: "word_embeddings", POSITION: "position_embeddings", TYPE: "token_type_embeddings"}
+CONTEXTUAL_SUFFIX = "contextual_layer{layer}"
+
+POSITION_HEADER = ("Position", "Range")
+POSITION_BLOCK = 64  # the Range column groups positions in blocks, to colour by
+TYPE_HEADER = ("Token type",)
+
+# What a bookmark colours by, when the tensor has that column.
+COLOUR_BY = ("is subword", "Sentence #", "Range")
+
+
+@dataclass(frozen=True)
+class TensorRequest:
+    """What the command line asks each model for."""
+
+    kinds: tuple[str, ...] = (WORD,)
+    limit: int | None = None
+    labels: tuple[LabelColumn, ...] = ()
+    sentences: tuple[str, ...] = ()
+    layers: tuple[int, ...] = ()
+    keep_special: bool = False
+
+
+@dataclass(frozen=True)
+class TensorData:
+    """A tensor before it has files: name, vectors, metadata."""
+
+    name: str
+    matrix: np.ndarray
+    header: tuple[str, ...]
+    rows: list[list[str]]
+
+
+def model_prefixes(names: Sequence[str]) -> list[str]:
+    """Tensor-name prefixes: each model's last path part, numbered when two would clash."""
+    short = [name.rstrip("/").rsplit("/", 1)[-1] or name for name in names]
+    seen: dict[str, int] = {}
+    prefixes = []
+    for s in short:
+        seen[s] = seen.get(s, 0) + 1
+        prefixes.append(s if seen[s] == 1 else f"{s}-{seen[s]}")
+    return prefixes
+
+
+def read_model_tensors(
+    ref: ModelRef, prefix: str, request: TensorRequest, log: Callable[[str], None]
+) -> list[TensorData]:
+    """Read every tensor `request` asks of one model: word table, other tables, contextual layers."""
+    from .model import load_model, load_tokenizer, read_embedding_table, read_word_embeddings
+
+    tensors: list[TensorData] = []
+    if WORD in request.kinds:
+        log(f"reading the embedding matrix and vocabulary of {ref.name}")
+        words = read_word_embeddings(ref, request.limit)
+        log(f"labelling {len(words.tokens):,} tokens")
+        tensors.append(
+            TensorData(
+                name=f"{prefix}/{TENSOR_SUFFIXES[WORD]}",
+                matrix=words.matrix,
+                header=tuple(c.header for c in request.labels),
+                rows=label_rows(words.tokens, list(request.labels)),
+            )
+        )
+    tables = [kind for kind in (POSITION, TYPE) if kind in request.kinds]
+    if not tables and not request.sentences:
+        return tensors
+    model = load_model(ref)
+    for kind in tables:
+        matrix = read_embedding_table(model, TABLE_ATTRS[kind])
+        if matrix is None:
+            raise ExportError(f"--tensors {kind}: {ref.name} has no {TABLE_ATTRS[kind]} ({type(model).__name__})")
+        tensors.append(table_tensor(f"{prefix}/{TENSOR_SUFFIXES[kind]}", kind, matrix))
+    if request.sentences:
+        layers = check_layers(request.layers, layer_count(model), ref.name)
+        log(f"running {ref.name} over {len(request.sentences):,} sentences (layers {', '.join(map(str, layers))})")
+        context = embed_sentences(
+            model, load_tokenizer(ref), request.sentences, layers, keep_special=request.keep_special
+        )
+        if context.truncated:
+            log(f"warning: {context.truncated} sentences were longer than the model takes and were cut")
+        if not context.occurrences:
+            raise ExportError(f"--sentences: {ref.name} found no tokens in the sentences")
+        for layer in layers:
+            tensors.append(
+                TensorData(
+                    name=f"{prefix}/{CONTEXTUAL_SUFFIX.format(layer=layer)}",
+                    matrix=context.layers[layer],
+                    header=CONTEXT_HEADER,
+                    rows=context_rows(context.occurrences, request.sentences, layer),
+                )
+            )
+    return tensors
+
+
+def table_tensor(name: str, kind: str, matrix: np.ndarray) -> TensorData:
+    """Position or token-type embeddings, labelled by their index."""
+    if kind == POSITION:
+        rows = [[str(i), f"{i - i % POSITION_BLOCK}-{i - i % POSITION_BLOCK + POSITION_BLOCK - 1}"]
+                for i in range(matrix.shape[0])]  # fmt: skip
+        return TensorData(name, matrix, POSITION_HEADER, rows)
+    return TensorData(name, matrix, TYPE_HEADER, [[str(i)] for i in range(matrix.shape[0])])
+
+
+def add_neighbors(tensor: TensorData, k: int) -> TensorData:
+    """A metadata column with each point's `k` nearest points (by their first column)."""
+    labels = [row[0] for row in tensor.rows]
+    cells = neighbor_cells(nearest_neighbors(tensor.matrix, k), labels)
+    rows = [[*row, cell] for row, cell in zip(tensor.rows, cells, strict=True)]
+    return replace(tensor, header=(*tensor.header, NEIGHBORS_HEADER), rows=rows)
+
+
+def file_stem(name: str) -> str:
+    """A tensor name as a file stem: `model/word_embeddings` -> `model.word_embeddings`."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name.replace("/", "."))
+
+
+def plan_tensors(data: Sequence[TensorData], projections: Sequence[str]) -> list[Tensor]:
+    """Give each tensor its files (the first keeps the plain names) and its bookmarks."""
+    tensors = []
+    stems = {DEFAULT_FILES.stem}
+    for index, t in enumerate(data):
+        if index == 0:
+            files = DEFAULT_FILES
+        else:
+            stem = file_stem(t.name)
+            while stem in stems:
+                stem += "_"
+            stems.add(stem)
+            files = tensor_files(stem)
+        tensors.append(Tensor(t.name, t.matrix, t.header, t.rows, files, bookmarks(t, projections)))
+    return tensors
+
+
+def bookmarks(tensor: TensorData, projections: Sequence[str]) -> list[dict[str, object]]:
+    """One bookmark per requested projection of the full tensor."""
+    label = tensor.header[0] if len(tensor.header) > 1 else None
+    colour = next((h for h in COLOUR_BY if h in tensor.header), None)
+    dim = tensor.matrix.shape[1]
+    return [
+        bookmark_state(p, dim, label_option=label, color_option=colour)
+        for p in compute_projections(tensor.matrix, projections)
+    ]
