@@ -12,6 +12,8 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 OUT ?= site
 MODEL ?=
 LIMIT ?=
+# Sentences for the contextual tensor (one a line); set it empty for the word tensor only.
+SENTENCES ?= examples/sentences.txt
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
@@ -21,7 +23,8 @@ PYTEST_ARGS ?=
 
 help: ## list the targets
 	@awk -F':.*## ' '/^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
-	@echo "  variables: MODEL (hub id or folder), OUT (default site), LIMIT (first N tokens), PORT"
+	@echo "  variables: MODEL (hub id or folder), OUT (default site), LIMIT (first N tokens), PORT,"
+	@echo "             SENTENCES (contextual tensor; default examples/sentences.txt, empty for none)"
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -35,8 +38,9 @@ install: $(STAMP) ## create .venv from requirements*.txt (torch is the pinned CP
 browser: ## install Debian's Chromium for the browser tests, if missing
 	@test -x $(CHROMIUM) || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
 
-bundle: $(STAMP) ## build the static projector site into $(OUT)/ (MODEL, OUT, LIMIT)
-	$(PY) export.py bundle --out $(OUT) $(if $(MODEL),--model $(MODEL)) $(if $(LIMIT),--limit $(LIMIT))
+bundle: $(STAMP) ## build the static projector site into $(OUT)/ (MODEL, OUT, LIMIT, SENTENCES)
+	$(PY) export.py bundle --out $(OUT) $(if $(MODEL),--model $(MODEL)) $(if $(LIMIT),--limit $(LIMIT)) \
+	  $(if $(SENTENCES),--sentences $(SENTENCES))
 
 serve: $(STAMP) ## serve $(OUT)/ on http://$(HOST):$(PORT)/ (loopback only)
 	@test -f $(OUT)/index.html || { echo "error: no bundle in $(OUT)/; run make bundle first" >&2; exit 1; }
