@@ -69,7 +69,7 @@ def compute_umap(matrix: np.ndarray, neighbors: int = 15, min_dist: float = 0.1,
     import umap
 
     model = umap.UMAP(n_components=COMPONENTS, n_neighbors=neighbors, min_dist=min_dist, metric="cosine",
-                      random_state=seed)  # fmt: skip
+                      random_state=seed, n_jobs=1)  # fmt: skip
     coords = np.asarray(model.fit_transform(np.asarray(matrix, dtype=np.float32)), dtype=np.float64)
     return Projection(UMAP, coords, f"UMAP of all {matrix.shape[0]:,} points ({neighbors} neighbours)")
 
