@@ -47,6 +47,9 @@ def run_bundle(args: argparse.Namespace, argv: list[str]) -> int:
     from projector_bundle.tensors import TensorRequest, add_neighbors, model_prefixes, plan_tensors, read_model_tensors
 
     log = Progress(quiet=args.quiet)
+    check_projections(args.projections)
+    if args.layer and not args.sentences:
+        raise ExportError(f"--layer {args.layer[0]}: needs --sentences (layers are read from running the model)")
     request = TensorRequest(
         kinds=tuple(k for k in TENSOR_KINDS if k in args.tensors),
         limit=args.limit,
@@ -55,9 +58,6 @@ def run_bundle(args: argparse.Namespace, argv: list[str]) -> int:
         layers=tuple(args.layer or ()),
         keep_special=args.keep_special,
     )
-    check_projections(args.projections)
-    if args.layer and not args.sentences:
-        raise ExportError(f"--layer {args.layer[0]}: needs --sentences (layers are read from running the model)")
 
     log("resolving the model" + ("s" if len(args.model or ()) > 1 else ""))
     refs = [resolve_model(name) for name in args.model or [None]]
@@ -218,7 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     model_help = "hub id or local folder (default: the packaged all-MiniLM-L6-v2, offline)"
 
     bundle = commands.add_parser("bundle", help="write a static projector bundle")
-    bundle.add_argument("--model", action="append", help=model_help + "; repeat it to compare models")
+    bundle.add_argument("--model", action="append", metavar="M", help=model_help + "; repeat it to compare models")
     bundle.add_argument("--out", type=Path, default=DEFAULT_OUT, help="bundle folder (default: site)")
     bundle.add_argument("--limit", type=positive_int, help="export only the first N vocabulary rows")
     bundle.add_argument(
@@ -229,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bundle.add_argument(
         "--tensors",
+        metavar="KIND,...",
         type=key_list(TENSOR_KINDS, "tensor"),
         default=[WORD],
         help=f"comma-separated embedding tables per model (default: word; choose from {','.join(TENSOR_KINDS)})",
@@ -238,6 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bundle.add_argument(
         "--layer",
+        metavar="L,...",
         type=layer_list,
         action="extend",
         help="hidden layer(s) for --sentences, 0 = embedding output (default: the last); repeatable",
@@ -245,6 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     bundle.add_argument("--keep-special", action="store_true", help="keep [CLS]/[SEP] points of --sentences")
     bundle.add_argument(
         "--projections",
+        metavar="KIND,...",
         type=key_list(PROJECTION_KINDS, "projection", allow_none=True),
         default=[PCA],
         help="full-data projections shipped as bookmarks (default: pca; umap needs umap-learn; none)",
