@@ -20,6 +20,11 @@ UMAP = "umap"
 PROJECTION_KINDS = (PCA, UMAP)
 COMPONENTS = 3
 
+# The projector "spherizes" data of this many dimensions or more by default (shift
+# by the centroid, scale each point to unit length) before projecting; the
+# bookmarks do the same, so they show the exact version of the default view.
+SPHERIZE_MIN_DIM = 50
+
 # Coordinates are rounded to this fraction of their largest magnitude: far below a
 # pixel, and it keeps 30k points x 3 coordinates near 1-2 MB of JSON.
 RELATIVE_PRECISION = 1e-4
@@ -34,13 +39,26 @@ class Projection:
     label: str
 
 
+def spherize(matrix: np.ndarray) -> np.ndarray:
+    """What the projector's "Spherize data" does: centre, then unit length (zero rows stay zero)."""
+    centred = np.asarray(matrix, dtype=np.float64) - np.asarray(matrix, dtype=np.float64).mean(axis=0)
+    norms = np.linalg.norm(centred, axis=1, keepdims=True)
+    return centred / np.where(norms == 0, 1.0, norms)
+
+
+def should_spherize(matrix: np.ndarray) -> bool:
+    return matrix.shape[1] >= SPHERIZE_MIN_DIM
+
+
 def compute_pca(matrix: np.ndarray, components: int = COMPONENTS) -> Projection:
-    """Exact PCA of all rows, from the covariance matrix (dimension x dimension, so cheap).
+    """Exact PCA of all rows, from the covariance matrix (dimension x dimension, so cheap),
+    spherized first where the projector would spherize.
 
     Missing components (fewer points or dimensions than `components`) are zeros, and
     each axis's sign is fixed (largest loading positive) so rebuilds are identical.
     """
-    x = np.asarray(matrix, dtype=np.float64)
+    spherized = should_spherize(matrix)
+    x = spherize(matrix) if spherized else np.asarray(matrix, dtype=np.float64)
     centred = x - x.mean(axis=0)
     coords = np.zeros((x.shape[0], components))
     variance = np.zeros(components)
@@ -56,7 +74,8 @@ def compute_pca(matrix: np.ndarray, components: int = COMPONENTS) -> Projection:
         total = float(values.clip(min=0).sum())
         variance[:keep] = values[order].clip(min=0) / total if total > 0 else 0.0
     explained = ", ".join(f"{v:.1%}" for v in variance)
-    return Projection(PCA, coords, f"PCA of all {x.shape[0]:,} points (variance {explained})")
+    what = "spherized points" if spherized else "points"
+    return Projection(PCA, coords, f"PCA of all {x.shape[0]:,} {what} (variance {explained})")
 
 
 def umap_available() -> bool:
@@ -70,8 +89,11 @@ def compute_umap(matrix: np.ndarray, neighbors: int = 15, min_dist: float = 0.1,
 
     model = umap.UMAP(n_components=COMPONENTS, n_neighbors=neighbors, min_dist=min_dist, metric="cosine",
                       random_state=seed, n_jobs=1)  # fmt: skip
-    coords = np.asarray(model.fit_transform(np.asarray(matrix, dtype=np.float32)), dtype=np.float64)
-    return Projection(UMAP, coords, f"UMAP of all {matrix.shape[0]:,} points ({neighbors} neighbours)")
+    spherized = should_spherize(matrix)
+    x = spherize(matrix) if spherized else matrix
+    coords = np.asarray(model.fit_transform(np.asarray(x, dtype=np.float32)), dtype=np.float64)
+    what = "spherized points" if spherized else "points"
+    return Projection(UMAP, coords, f"UMAP of all {matrix.shape[0]:,} {what} ({neighbors} neighbours)")
 
 
 def round_coords(coords: np.ndarray) -> np.ndarray:

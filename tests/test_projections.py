@@ -30,6 +30,21 @@ def test_pca_matches_an_svd_up_to_sign() -> None:
     assert projection.label.startswith("PCA of all 200 points (variance ")
 
 
+def test_pca_of_wide_data_is_spherized_first_as_the_projector_does() -> None:
+    x = RNG.normal(size=(80, 60)) * RNG.uniform(0.1, 5, size=(80, 1)) + 3.0
+    projection = compute_pca(x)
+    centred = x - x.mean(axis=0)
+    sphere = centred / np.linalg.norm(centred, axis=1, keepdims=True)
+    sphere -= sphere.mean(axis=0)
+    u, s, _ = np.linalg.svd(sphere, full_matrices=False)
+    for c in range(3):
+        expected = u[:, c] * s[c]
+        sign = np.sign(expected @ projection.coords[:, c])
+        np.testing.assert_allclose(projection.coords[:, c], sign * expected, atol=1e-9)
+    assert projection.label.startswith("PCA of all 80 spherized points")
+    assert not compute_pca(x[:, :49]).label.startswith("PCA of all 80 spherized")
+
+
 def test_pca_is_deterministic_and_pads_missing_components() -> None:
     x = RNG.normal(size=(2, 5)).astype(np.float32)
     first, second = compute_pca(x), compute_pca(x.copy())
