@@ -26,13 +26,14 @@ def nearest_neighbors(matrix: np.ndarray, k: int, chunk_rows: int = CHUNK_ROWS) 
         return result
     x = np.asarray(matrix, dtype=np.float32)
     norms = np.linalg.norm(x, axis=1, keepdims=True)
-    unit = x / np.where(norms == 0, 1, norms)
+    unit = x / np.where(norms == 0, 1, norms)  # float32: the matrix products are the whole cost
     for start in range(0, points, chunk_rows):
         stop = min(start + chunk_rows, points)
         sims = unit[start:stop] @ unit.T
         sims[np.arange(stop - start), np.arange(start, stop)] = -np.inf
-        # argpartition finds the top k unordered; a stable sort of (-sim, index) orders them.
-        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        # argpartition finds the top k unordered (partitioning `sims` itself spares a
+        # negated copy of the block); a sort of (-sim, index) then orders them.
+        top = np.argpartition(sims, points - k, axis=1)[:, points - k :]
         top_sims = np.take_along_axis(sims, top, axis=1)
         order = np.lexsort((top, -top_sims), axis=1)
         result[start:stop] = np.take_along_axis(top, order, axis=1)

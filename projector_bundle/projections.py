@@ -41,7 +41,8 @@ class Projection:
 
 def spherize(matrix: np.ndarray) -> np.ndarray:
     """What the projector's "Spherize data" does: centre, then unit length (zero rows stay zero)."""
-    centred = np.asarray(matrix, dtype=np.float64) - np.asarray(matrix, dtype=np.float64).mean(axis=0)
+    x = np.asarray(matrix, dtype=np.float64)
+    centred = x - x.mean(axis=0)
     norms = np.linalg.norm(centred, axis=1, keepdims=True)
     return centred / np.where(norms == 0, 1.0, norms)
 
