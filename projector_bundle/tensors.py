@@ -63,12 +63,14 @@ class TensorData:
 
 def model_prefixes(names: Sequence[str]) -> list[str]:
     """Tensor-name prefixes: each model's last path part, numbered when two would clash."""
-    short = [name.rstrip("/").rsplit("/", 1)[-1] or name for name in names]
-    seen: dict[str, int] = {}
-    prefixes = []
-    for s in short:
-        seen[s] = seen.get(s, 0) + 1
-        prefixes.append(s if seen[s] == 1 else f"{s}-{seen[s]}")
+    prefixes: list[str] = []
+    for name in names:
+        short = name.rstrip("/").rsplit("/", 1)[-1] or name
+        prefix, number = short, 1
+        while prefix in prefixes:
+            number += 1
+            prefix = f"{short}-{number}"
+        prefixes.append(prefix)
     return prefixes
 
 

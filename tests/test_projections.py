@@ -156,5 +156,6 @@ def test_names() -> None:
         "bert-2",
         "all-MiniLM-L6-v2",
     ]
+    assert model_prefixes(["m", "x/m", "m-2"]) == ["m", "m-2", "m-2-2"]
     assert file_stem("all-MiniLM-L6-v2/contextual_layer6") == "all-MiniLM-L6-v2.contextual_layer6"
     assert file_stem("my model/word embeddings") == "my_model.word_embeddings"
