@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import test_export
 from conftest import TINY_SENTENCES, TINY_VOCAB, save_tiny_bert
 from safetensors.numpy import load_file
 from test_export import leftovers, run_failing, snapshot
@@ -159,14 +160,7 @@ def test_several_models_in_one_bundle(tiny_model: Path, tmp_path: Path) -> None:
 
 # --- bad input ---
 
-
-@pytest.fixture
-def previous(tiny_bundle: Path, tmp_path: Path) -> Path:
-    out = tmp_path / "site"
-    out.mkdir()
-    for p in tiny_bundle.iterdir():
-        (out / p.name).write_bytes(p.read_bytes())
-    return out
+previous = test_export.previous  # the fixture: a copy of a good bundle that must survive
 
 
 def sentences_file(tmp_path: Path, content: bytes) -> Path:
