@@ -31,12 +31,14 @@ TABLE_ATTRS = {POSITION: "position_embeddings", TYPE: "token_type_embeddings"}
 TENSOR_SUFFIXES = {WORD: "word_embeddings", POSITION: "position_embeddings", TYPE: "token_type_embeddings"}
 CONTEXTUAL_SUFFIX = "contextual_layer{layer}"
 
-POSITION_HEADER = ("Position", "Range")
-POSITION_BLOCK = 64  # the Range column groups positions in blocks, to colour by
+# Both columns numeric: the projector labels points by the first non-numeric column,
+# else by the first; the block number (position // 64) is there to colour by.
+POSITION_BLOCK = 64
+POSITION_HEADER = ("Position", f"Block of {POSITION_BLOCK}")
 TYPE_HEADER = ("Token type",)
 
 # What a bookmark colours by, when the tensor has that column.
-COLOUR_BY = ("is subword", "Sentence #", "Range")
+COLOUR_BY = ("is subword", "Sentence #", POSITION_HEADER[1])
 
 
 @dataclass(frozen=True)
@@ -127,8 +129,7 @@ def read_model_tensors(
 def table_tensor(name: str, kind: str, matrix: np.ndarray) -> TensorData:
     """Position or token-type embeddings, labelled by their index."""
     if kind == POSITION:
-        rows = [[str(i), f"{i - i % POSITION_BLOCK}-{i - i % POSITION_BLOCK + POSITION_BLOCK - 1}"]
-                for i in range(matrix.shape[0])]  # fmt: skip
+        rows = [[str(i), str(i // POSITION_BLOCK)] for i in range(matrix.shape[0])]
         return TensorData(name, matrix, POSITION_HEADER, rows)
     return TensorData(name, matrix, TYPE_HEADER, [[str(i)] for i in range(matrix.shape[0])])
 

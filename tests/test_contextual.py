@@ -94,8 +94,8 @@ def test_position_and_type_tables_hold_the_weights(context_bundle: Path, tiny_mo
     np.testing.assert_array_equal(matrix_of(context_bundle, position), weights["embeddings.position_embeddings.weight"])
     np.testing.assert_array_equal(matrix_of(context_bundle, types), weights["embeddings.token_type_embeddings.weight"])
     rows = metadata_of(context_bundle, position)
-    assert rows[0] == ["Position", "Range", "neighbors"]
-    assert [row[:2] for row in (rows[1], rows[32])] == [["0", "0-63"], ["31", "0-63"]]
+    assert rows[0] == ["Position", "Block of 64", "neighbors"]
+    assert [row[:2] for row in (rows[1], rows[32])] == [["0", "0"], ["31", "0"]]
     assert [row[0] for row in metadata_of(context_bundle, types)] == ["Token type", "0", "1"]
 
 
