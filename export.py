@@ -95,7 +95,7 @@ def read_sentences(source: str) -> list[str]:
     from projector_bundle.contextual import parse_sentences
 
     try:
-        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise ExportError(f"--sentences {source}: no such file") from None
     except UnicodeDecodeError as exc:

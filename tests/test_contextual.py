@@ -132,7 +132,7 @@ def test_bookmarks_hold_the_full_data_pca(context_bundle: Path) -> None:
 
 
 def test_keep_special_adds_cls_and_sep(tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("sys.stdin", io.StringIO("the river bank\n"))
+    monkeypatch.setattr("sys.stdin", io.StringIO("the\triver bank\n"))
     out = tmp_path / "site"
     args = ["bundle", "--model", str(tiny_model), "--out", str(out), "--sentences", "-", "--keep-special"]
     assert export.main([*args, "--tensors", "type", "--projections", "none", "--quiet"]) == 0
@@ -142,6 +142,7 @@ def test_keep_special_adds_cls_and_sep(tiny_model: Path, tmp_path: Path, monkeyp
     rows = metadata_of(out, config["tiny-bert/contextual_layer1"])
     assert [(row[0], row[2]) for row in rows[1:]] == [("[CLS]", "0"), ("the", "1"), ("river", "2"),
                                                       ("bank", "3"), ("[SEP]", "4")]  # fmt: skip
+    assert rows[1][3] == "the\u2409river bank"  # the tab is shown, and the row keeps its columns
 
 
 def test_several_models_in_one_bundle(tiny_model: Path, tmp_path: Path) -> None:
