@@ -14,6 +14,8 @@ MODEL ?=
 LIMIT ?=
 BASE_URL ?=
 BUNDLE_ARGS ?=
+# Sentences for the contextual tensor (one a line); set it empty for the word tensor only.
+SENTENCES ?= examples/sentences.txt
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
@@ -25,6 +27,7 @@ help: ## list the targets
 	@awk -F':.*## ' '/^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@echo "  variables: MODEL (hub id or folder), OUT (default site), LIMIT (first N tokens), PORT,"
 	@echo "             BASE_URL (the URL the bundle is published at), BUNDLE_ARGS (more export.py flags)"
+	@echo "             SENTENCES (contextual tensor; default examples/sentences.txt, empty for none)"
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -38,9 +41,9 @@ install: $(STAMP) ## create .venv from requirements*.txt (torch is the pinned CP
 browser: ## install Debian's Chromium for the browser tests, if missing
 	@test -x $(CHROMIUM) || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
 
-bundle: $(STAMP) ## build the static projector site into $(OUT)/ (MODEL, OUT, LIMIT, BASE_URL)
+bundle: $(STAMP) ## build the static projector site into $(OUT)/ (MODEL, OUT, LIMIT, SENTENCES, BASE_URL)
 	$(PY) export.py bundle --out $(OUT) $(if $(MODEL),--model $(MODEL)) $(if $(LIMIT),--limit $(LIMIT)) \
-		$(if $(BASE_URL),--base-url $(BASE_URL)) $(BUNDLE_ARGS)
+		$(if $(SENTENCES),--sentences $(SENTENCES)) $(if $(BASE_URL),--base-url $(BASE_URL)) $(BUNDLE_ARGS)
 
 serve: $(STAMP) ## serve $(OUT)/ on http://$(HOST):$(PORT)/ (loopback only)
 	@$(PY) -m projector_bundle.serve --directory $(OUT) --host $(HOST) --port $(PORT)

@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """Export a transformers model's embeddings as a static TensorFlow Embedding Projector bundle.
 
-    export.py bundle   [--model M] [--out DIR] [--limit N] [--labels KEY ...] [--base-url URL]
-                       [--no-tsv | --tsv-digits N] [--max-file-mb MB]
+    export.py bundle   [--model M ...] [--out DIR] [--limit N] [--labels KEY,...] [--tensors KIND,...]
+                       [--sentences FILE] [--layer L,...] [--projections pca,umap|none] [--neighbors K]
+                       [--base-url URL] [--no-tsv | --tsv-digits N] [--max-file-mb MB] [--force]
     export.py tokenize [--model M] TEXT
     export.py inspect  [--model M]
     export.py validate DIR
 
-The bundle pipeline: resolve the model -> read the embedding matrix and vocabulary
--> compute label columns -> write the bundle files -> render the page.
+The bundle pipeline: resolve the models -> read the embedding matrices and vocabularies
+(and run the models over --sentences) -> compute label columns -> write the bundle
+files -> render the page.
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from projector_bundle import ExportError, __version__
-from projector_bundle.formats import DEFAULT_FILES
-from projector_bundle.labels import DEFAULT_LABELS, LABEL_COLUMNS, label_rows, select_columns
+from projector_bundle.labels import DEFAULT_LABELS, LABEL_COLUMNS, select_columns
+from projector_bundle.projections import PCA, PROJECTION_KINDS
 from projector_bundle.publish import DEFAULT_MAX_FILE_MB, check_file_sizes, normalise_base_url, projector_link
+from projector_bundle.tensors import TENSOR_KINDS, WORD
 from projector_bundle.writers import EXACT_TSV_DIGITS
 
 DEFAULT_OUT = Path("site")
@@ -45,40 +48,48 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_bundle(args: argparse.Namespace, argv: list[str]) -> int:
-    from projector_bundle.bundle import Tensor, check_target, write_bundle
-    from projector_bundle.colouring import ensure_colourable
-    from projector_bundle.model import read_word_embeddings, resolve_model, show_progress_bars
+    from projector_bundle.bundle import check_target, write_bundle
+    from projector_bundle.model import resolve_model, show_progress_bars
     from projector_bundle.page import PageInfo, TensorSummary, projector_version
+    from projector_bundle.sentences import read_sentences
+    from projector_bundle.tensors import TensorRequest, add_neighbors, model_prefixes, plan_tensors, read_model_tensors
 
     log = Progress(quiet=args.quiet)
     show_progress_bars(log.bars)
+    check_projections(args.projections)
+    if args.layer and not args.sentences:
+        raise ExportError(f"--layer {args.layer[0]}: needs --sentences (layers are read from running the model)")
     check_target(args.out, force=args.force)  # before loading a model that may be large
-
-    log("resolving the model")
-    ref = resolve_model(args.model)
-
-    log(f"reading the embedding matrix and vocabulary of {ref.name}")
-    words = read_word_embeddings(ref, args.limit)
-    if args.limit is not None and args.limit > words.vocab_rows:
-        warn(f"--limit {args.limit:,} is more than the {words.vocab_rows:,} vocabulary rows; exporting all of them")
-
-    log(f"labelling {len(words.tokens):,} tokens")
-    columns = ensure_colourable(select_columns(args.labels), words.tokens)
-    if len(columns) > len(args.labels):
-        log(f"no column of --labels {','.join(args.labels)} can colour points; adding {columns[-1].key}")
-    tensor = Tensor(
-        name=f"{short_name(ref.name)}/word_embeddings",
-        matrix=words.matrix,
-        header=[c.header for c in columns],
-        rows=label_rows(words.tokens, columns),
-        files=DEFAULT_FILES,
+    request = TensorRequest(
+        kinds=tuple(k for k in TENSOR_KINDS if k in args.tensors),
+        limit=args.limit,
+        labels=tuple(select_columns(args.labels)),
+        sentences=tuple(read_sentences(args.sentences)) if args.sentences else (),
+        sentences_source=args.sentences or "",
+        layers=tuple(args.layer or ()),
+        keep_special=args.keep_special,
     )
 
+    log("resolving the model" + ("s" if len(args.model or ()) > 1 else ""))
+    refs = [resolve_model(name) for name in args.model or [None]]
+
+    # Read the matrices and vocabularies, and label them.
+    data = []
+    for ref, prefix in zip(refs, model_prefixes([r.name for r in refs]), strict=True):
+        data += read_model_tensors(ref, prefix, request, log, warn)
+    if args.neighbors:
+        log(f"finding {args.neighbors} nearest neighbours of every point")
+        data = [add_neighbors(t, args.neighbors) for t in data]
+    if args.projections:
+        log(f"computing {', '.join(args.projections)} of every tensor")
+    tensors = plan_tensors(data, args.projections)
+
     log(f"writing {args.out}")
+    names = ", ".join(ref.name for ref in refs)
     page = PageInfo(
-        title=f"{ref.name} embeddings",
-        model_name=ref.name,
-        tensors=(TensorSummary(tensor.name, *tensor.matrix.shape),),
+        title=f"{names} embeddings",
+        model_name=names,
+        tensors=tuple(TensorSummary(t.name, *t.matrix.shape) for t in tensors),
         tool_version=__version__,
         created=build_time(),
         command=shlex.join(["export.py", *argv]),
@@ -87,23 +98,31 @@ def run_bundle(args: argparse.Namespace, argv: list[str]) -> int:
     )
     problems = write_bundle(
         args.out,
-        [tensor],
+        tensors,
         page,
         tsv=not args.no_tsv,
         tsv_digits=args.tsv_digits,
         base_url=args.base_url,
-        model_revision=ref.revision,
+        model_revision=refs[0].revision if len(refs) == 1 else None,
         force=args.force,
         progress=log.bar,
     )
     for problem in problems:
         warn(problem.message)
     sizes = {p.name: p.stat().st_size for p in args.out.iterdir() if p.is_file()}
-    oversize = check_file_sizes(sizes, args.max_file_mb, vector_tsvs={tensor.files.tsv})
+    oversize = check_file_sizes(sizes, args.max_file_mb, vector_tsvs={t.files.tsv for t in tensors})
     if oversize:
         warn(oversize)
-    log(f"done: {args.out}/ ({tensor.matrix.shape[0]:,} points x {tensor.matrix.shape[1]})")
+    points = sum(t.matrix.shape[0] for t in tensors)
+    log(f"done: {args.out}/ ({len(tensors)} tensor{'s' if len(tensors) > 1 else ''}, {points:,} points)")
     return 0
+
+
+def check_projections(kinds: list[str]) -> None:
+    from projector_bundle.projections import UMAP, umap_available
+
+    if UMAP in kinds and not umap_available():
+        raise ExportError("--projections umap: needs the umap-learn package (pip install umap-learn)")
 
 
 def run_tokenize(args: argparse.Namespace, argv: list[str]) -> int:
@@ -152,11 +171,6 @@ def run_validate(args: argparse.Namespace, argv: list[str]) -> int:
 
 def format_shape(shape: tuple[int, ...] | None) -> str:
     return "none" if shape is None else " x ".join(str(n) for n in shape)
-
-
-def short_name(model_name: str) -> str:
-    """The last part of a hub id or folder path, for tensor names."""
-    return Path(model_name.rstrip("/")).name or model_name
 
 
 def build_time() -> str:
@@ -243,6 +257,31 @@ def label_keys(text: str) -> list[str]:
     return keys
 
 
+def key_list(choices: tuple[str, ...], what: str, allow_none: bool = False):
+    """A comma-separated list of keys from `choices` (or `none`, for an empty list)."""
+
+    def parse(text: str) -> list[str]:
+        if allow_none and text.strip() == "none":
+            return []
+        keys = [k.strip() for k in text.split(",") if k.strip()]
+        unknown = [k for k in keys if k not in choices]
+        if unknown or not keys:
+            extra = " or none" if allow_none else ""
+            raise argparse.ArgumentTypeError(
+                f"unknown {what} {', '.join(unknown) or repr(text)}; choose from {', '.join(choices)}{extra}"
+            )
+        return list(dict.fromkeys(keys))
+
+    return parse
+
+
+def layer_list(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",") if part.strip()] or [int(text)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected layer numbers such as 6 or 3,6, got {text!r}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="export.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -251,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     model_help = "hub id or local folder (default: the packaged all-MiniLM-L6-v2, offline)"
 
     bundle = commands.add_parser("bundle", help="write a static projector bundle")
-    bundle.add_argument("--model", help=model_help)
+    bundle.add_argument("--model", action="append", metavar="M", help=model_help + "; repeat it to compare models")
     bundle.add_argument("--out", type=Path, default=DEFAULT_OUT, help="bundle folder (default: site)")
     bundle.add_argument("--limit", type=positive_int, help="export only the first N vocabulary rows")
     bundle.add_argument(
@@ -259,6 +298,34 @@ def build_parser() -> argparse.ArgumentParser:
         type=label_keys,
         default=list(DEFAULT_LABELS),
         help=f"comma-separated metadata columns (default: {','.join(DEFAULT_LABELS)})",
+    )
+    bundle.add_argument(
+        "--tensors",
+        metavar="KIND,...",
+        type=key_list(TENSOR_KINDS, "tensor"),
+        default=[WORD],
+        help=f"comma-separated embedding tables per model (default: word; choose from {','.join(TENSOR_KINDS)})",
+    )
+    bundle.add_argument(
+        "--sentences", metavar="FILE", help="add contextual embeddings of these sentences (one a line; - for stdin)"
+    )
+    bundle.add_argument(
+        "--layer",
+        metavar="L,...",
+        type=layer_list,
+        action="extend",
+        help="hidden layer(s) for --sentences, 0 = embedding output (default: the last); repeatable",
+    )
+    bundle.add_argument("--keep-special", action="store_true", help="keep [CLS]/[SEP] points of --sentences")
+    bundle.add_argument(
+        "--projections",
+        metavar="KIND,...",
+        type=key_list(PROJECTION_KINDS, "projection", allow_none=True),
+        default=[PCA],
+        help="full-data projections shipped as bookmarks (default: pca; umap needs umap-learn; none)",
+    )
+    bundle.add_argument(
+        "--neighbors", type=positive_int, metavar="K", help="add a column with each point's K nearest points"
     )
     bundle.add_argument(
         "--base-url",

@@ -11,7 +11,7 @@ import signal
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +21,7 @@ import numpy as np
 from . import ExportError
 from .formats import (
     CONFIG_JSON,
+    KEY_BOOKMARKS_PATH,
     KEY_EMBEDDINGS,
     KEY_METADATA_PATH,
     KEY_TENSOR_NAME,
@@ -47,6 +48,7 @@ class Tensor:
     header: Sequence[str]
     rows: Sequence[Sequence[str]]
     files: TensorFiles
+    bookmarks: Sequence[Mapping[str, object]] = ()  # the projector's saved `State`s, if any
 
     def __post_init__(self) -> None:
         if len(self.rows) != self.matrix.shape[0]:
@@ -65,6 +67,7 @@ def build_config(tensors: Sequence[Tensor]) -> dict[str, object]:
                 KEY_TENSOR_PATH: t.files.bytes,
                 KEY_METADATA_PATH: t.files.metadata,
             }
+            | ({KEY_BOOKMARKS_PATH: t.files.bookmarks} if t.bookmarks else {})
             for t in tensors
         ]
     }
@@ -135,6 +138,8 @@ def write_bundle(
                 with progress(f"writing {t.files.tsv}", t.matrix.shape[0]) as advance:
                     write_tensor_tsv(staging / t.files.tsv, t.matrix, advance, digits=tsv_digits)
             write_metadata(staging / t.files.metadata, t.header, t.rows)
+            if t.bookmarks:
+                write_json(staging / t.files.bookmarks, list(t.bookmarks), indent=False)
         config = build_config(tensors)
         write_json(staging / CONFIG_JSON, config)
         if base_url is not None:
@@ -164,6 +169,8 @@ def manifest_entry(tensor: Tensor, tsv: bool) -> TensorEntry:
     files = {"bytes": tensor.files.bytes, "metadata": tensor.files.metadata}
     if tsv:
         files["tsv"] = tensor.files.tsv
+    if tensor.bookmarks:
+        files["bookmarks"] = tensor.files.bookmarks
     rows, dim = tensor.matrix.shape
     return TensorEntry(name=tensor.name, shape=(rows, dim), columns=tuple(tensor.header), files=files)
 

@@ -56,6 +56,9 @@ PROJECTOR_CHUNK_BYTES = 1_000_000
 # GitHub refuses to store a file over 100 MiB, so a bundle meant for GitHub Pages must stay under it.
 GITHUB_FILE_LIMIT = 100 * 1024 * 1024
 
+# Bookmarks: a JSON list of the projector's saved `State`s (vz_projector/data.ts).
+BOOKMARKS_SUFFIX = ".bookmarks.json"
+
 
 @dataclass(frozen=True)
 class TensorFiles:
@@ -71,6 +74,10 @@ class TensorFiles:
     @property
     def bytes(self) -> str:
         return self.stem + BYTES_SUFFIX
+
+    @property
+    def bookmarks(self) -> str:
+        return self.stem + BOOKMARKS_SUFFIX
 
 
 # The first tensor keeps the plain names users of the exercise expect.

@@ -328,3 +328,11 @@ def tokenize(ref: ModelRef, text: str) -> Tokenized:
     tokenizer = load_tokenizer(ref)
     ids = list(tokenizer(text)["input_ids"])
     return Tokenized(ids=ids, tokens=tokenizer.convert_ids_to_tokens(ids), decoded=tokenizer.decode(ids))
+
+
+def read_embedding_table(model: PreTrainedModel, attr: str) -> np.ndarray | None:
+    """`model.embeddings.<attr>.weight` (position or token-type embeddings) as float32, if the model has it."""
+    weight = getattr(getattr(getattr(model, "embeddings", None), attr, None), "weight", None)
+    if weight is None or weight.dim() != 2:
+        return None
+    return np.ascontiguousarray(weight.detach().float().cpu().numpy())

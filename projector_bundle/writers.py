@@ -143,8 +143,10 @@ def format_rows_python(matrix: np.ndarray, digits: int = EXACT_TSV_DIGITS) -> by
     return text.encode("ascii")
 
 
-def write_json(path: Path, value: object) -> None:
-    path.write_bytes(orjson.dumps(value, option=orjson.OPT_INDENT_2) + b"\n")
+def write_json(path: Path, value: object, *, indent: bool = True) -> None:
+    """Indented for files people read; compact for the megabytes of per-point bookmarks."""
+    option = orjson.OPT_INDENT_2 if indent else 0
+    path.write_bytes(orjson.dumps(value, option=option) + b"\n")
 
 
 def read_tensor_tsv(path: Path) -> np.ndarray:

@@ -139,3 +139,22 @@ def run_failing(args: list[str], capsys: pytest.CaptureFixture[str], code: int =
 
 def leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.parent.iterdir() if p.name.startswith(f".{folder.name}."))
+
+
+# Sentences in the tiny vocabulary: "bank" twice, in two senses.
+TINY_SENTENCES = ["the river bank", "Hellow world and welcome", "the bank account"]
+
+
+@pytest.fixture(scope="session")
+def context_bundle(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A bundle with every optional tensor of the tiny model, two contextual layers and neighbours."""
+    import export
+
+    folder = tmp_path_factory.mktemp("context")
+    sentences = folder / "sentences.txt"
+    sentences.write_text("\n".join(TINY_SENTENCES) + "\n", encoding="utf-8")
+    out = folder / "site"
+    args = ["bundle", "--model", str(tiny_model), "--out", str(out), "--sentences", str(sentences)]
+    args += ["--layer", "0,1", "--tensors", "word,position,type", "--neighbors", "2", "--quiet"]
+    assert export.main(args) == 0
+    return out

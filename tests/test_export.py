@@ -50,6 +50,7 @@ def test_config_points_at_the_bytes(tiny_bundle: Path, tiny_model: Path) -> None
         "tensorShape": [len(TINY_VOCAB), 8],
         "tensorPath": "vectors.bytes",
         "metadataPath": "metadata.tsv",
+        "bookmarksPath": "vectors.bookmarks.json",
     }
 
 

@@ -137,8 +137,7 @@ def test_non_finite_embeddings_fail_validation(
     before = snapshot(previous)
     err = run_failing(bundle_args(model, previous), capsys)
     assert err.splitlines()[-1] == (
-        f"error: --out {previous}: the new bundle is invalid, {previous} was left as it was: "
-        "vectors.bytes: 1 NaN or infinite value (the first in row 6) (and 1 more)"
+        f"error: tensor {model.name}/word_embeddings: 1 NaN or infinite value (the first in row 6)"
     )
     assert_untouched(previous, before)
 

@@ -70,4 +70,7 @@ def test_make_bundle_passes_base_url_to_the_export(workflow: dict) -> None:
         check=True,
     ).stdout
     command = " ".join(dry_run.replace("\\\n", " ").split())
-    assert "export.py bundle --out site --base-url https://octo.github.io/repo --no-tsv" in command
+    assert (
+        "export.py bundle --out site --sentences examples/sentences.txt --base-url https://octo.github.io/repo --no-tsv"
+        in command
+    )
