@@ -79,7 +79,7 @@ def run_bundle(args: argparse.Namespace, argv: list[str]) -> int:
         data += read_model_tensors(ref, prefix, request, log, warn)
     if args.neighbors:
         log(f"finding {args.neighbors} nearest neighbours of every point")
-        data = [add_neighbors(t, args.neighbors) for t in data]
+        data = [add_neighbors(t, args.neighbors, log.bar) for t in data]
     if args.projections:
         log(f"computing {', '.join(args.projections)} of every tensor")
     tensors = plan_tensors(data, args.projections)

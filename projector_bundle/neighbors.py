@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -13,11 +13,13 @@ NEIGHBORS_HEADER = "neighbors"
 CHUNK_ROWS = 1024
 
 
-def nearest_neighbors(matrix: np.ndarray, k: int, chunk_rows: int = CHUNK_ROWS) -> np.ndarray:
+def nearest_neighbors(
+    matrix: np.ndarray, k: int, chunk_rows: int = CHUNK_ROWS, progress: Callable[[int], None] | None = None
+) -> np.ndarray:
     """For each row, the indices of its `k` most cosine-similar other rows, most similar first.
 
     A row is never its own neighbour; zero rows have similarity 0 to everything.
-    Equal similarities are listed in index order.
+    Equal similarities are listed in index order. `progress` gets the rows done.
     """
     points = matrix.shape[0]
     k = min(k, points - 1)
@@ -37,6 +39,8 @@ def nearest_neighbors(matrix: np.ndarray, k: int, chunk_rows: int = CHUNK_ROWS) 
         top_sims = np.take_along_axis(sims, top, axis=1)
         order = np.lexsort((top, -top_sims), axis=1)
         result[start:stop] = np.take_along_axis(top, order, axis=1)
+        if progress is not None:
+            progress(stop - start)
     return result
 
 

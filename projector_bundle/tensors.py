@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import ExportError
-from .bundle import Tensor
+from .bundle import ProgressBar, Tensor, no_progress
 from .colouring import ensure_colourable
 from .contextual import CONTEXT_HEADER, check_layers, context_rows, embed_sentences, layer_count
 from .formats import DEFAULT_FILES, tensor_files
@@ -159,10 +159,12 @@ def table_tensor(name: str, kind: str, matrix: np.ndarray) -> TensorData:
     return TensorData(name, matrix, TYPE_HEADER, [[str(i)] for i in range(matrix.shape[0])])
 
 
-def add_neighbors(tensor: TensorData, k: int) -> TensorData:
+def add_neighbors(tensor: TensorData, k: int, progress: ProgressBar = no_progress) -> TensorData:
     """A metadata column with each point's `k` nearest points (by their first column)."""
     labels = [row[0] for row in tensor.rows]
-    cells = neighbor_cells(nearest_neighbors(tensor.matrix, k), labels)
+    with progress(f"neighbours of {tensor.name}", tensor.matrix.shape[0]) as advance:
+        indices = nearest_neighbors(tensor.matrix, k, progress=advance)
+    cells = neighbor_cells(indices, labels)
     rows = [[*row, cell] for row, cell in zip(tensor.rows, cells, strict=True)]
     return replace(tensor, header=(*tensor.header, NEIGHBORS_HEADER), rows=rows)
 
