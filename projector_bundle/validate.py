@@ -90,11 +90,11 @@ def has_errors(problems: list[Problem]) -> bool:
     return any(p.severity == ERROR for p in problems)
 
 
-def validate_bundle(folder: Path, *, check_hashes: bool = True, check_sizes: bool = True) -> list[Problem]:
+def validate_bundle(folder: Path, *, reread: bool = True, check_sizes: bool = True) -> list[Problem]:
     """Every problem the projector would hit loading `folder`, in file order.
 
     The bundle step, which has just hashed the files and reports sizes itself, turns
-    `check_hashes` and `check_sizes` off.
+    `reread` (the manifest's hashes and TSV shapes) and `check_sizes` off.
     """
     if not folder.is_dir():
         return [error(f"{folder}: no such folder")]
@@ -108,7 +108,7 @@ def validate_bundle(folder: Path, *, check_hashes: bool = True, check_sizes: boo
     problems, specs = check_config(config)
     for spec in specs:
         problems += check_embedding_files(folder, spec)
-    problems += check_manifest(folder, check_hashes=check_hashes)
+    problems += check_manifest(folder, reread=reread)
     if check_sizes:
         problems += check_file_sizes(folder)
     return problems
@@ -366,9 +366,10 @@ def check_bookmarks(path: Path, name: str) -> list[Problem]:
 # --- the folder as a whole ---
 
 
-def check_manifest(folder: Path, *, check_hashes: bool = True) -> list[Problem]:
-    """When a manifest is present: every file it lists keeps its size and sha256, and
-    the vectors TSVs it lists (the config names only the `.bytes`) hold their shapes."""
+def check_manifest(folder: Path, *, reread: bool = True) -> list[Problem]:
+    """When a manifest is present: every file it lists keeps its size and, read again,
+    its sha256, and the vectors TSVs it lists (the config names only the `.bytes`) hold
+    their shapes. `reread=False` checks sizes only: for a bundle this process just wrote."""
     path = folder / MANIFEST_JSON
     if not path.is_file():
         return []
@@ -386,9 +387,9 @@ def check_manifest(folder: Path, *, check_hashes: bool = True) -> list[Problem]:
             problems.append(error(f"{name}: missing, but listed in {MANIFEST_JSON}"))
         elif file.stat().st_size != size:
             problems.append(error(f"{name}: {file.stat().st_size:,} bytes, but {MANIFEST_JSON} says {size:,}"))
-        elif check_hashes and sha256_file(file) != digest:
+        elif reread and sha256_file(file) != digest:
             problems.append(error(f"{name}: its sha256 differs from the one in {MANIFEST_JSON}"))
-    for name, rows, dim in tsvs:
+    for name, rows, dim in tsvs if reread else []:
         file = _inside(folder, name) if not check_relative_path(MANIFEST_JSON, "file", name) else None
         if isinstance(file, Path):
             problems += check_tensor_tsv(file, name, rows, dim)
