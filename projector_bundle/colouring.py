@@ -10,14 +10,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
+from .formats import JS_WHITESPACE
 from .labels import LABEL_COLUMNS, LabelColumn, Token
 from .writers import escape_cell
 
 # NUM_COLORS_COLOR_MAP in data-provider.ts.
 MAX_CATEGORIES = 50
 
-# What JavaScript's Number(string) trims: its WhiteSpace and LineTerminator characters.
-_JS_SPACE = "\t\n\v\f\r \u00a0\u1680\u2028\u2029\u202f\u205f\u3000\ufeff" + "".join(map(chr, range(0x2000, 0x200B)))
 # ASCII digits only: JavaScript does not read other scripts' digits as numbers.
 _JS_NUMBER = re.compile(
     r"[+-]?(?:Infinity|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)|0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+"
@@ -26,7 +25,7 @@ _JS_NUMBER = re.compile(
 
 def is_js_number(text: str) -> bool:
     """What `!isNaN(text)` says in the browser: Number(text) is not NaN (so "" and " " count as 0)."""
-    trimmed = text.strip(_JS_SPACE)
+    trimmed = text.strip(JS_WHITESPACE)  # what Number(string) trims, like trim()
     return trimmed == "" or _JS_NUMBER.fullmatch(trimmed) is not None
 
 
