@@ -47,6 +47,7 @@
   const setView = (view) => {
     status.view = view;
     document.documentElement.dataset.view = view;
+    performance.mark(`view-${view}`); // for bench/browser_load.py
   };
   const warn = (text) => {
     status.warnings.push(text);
@@ -230,6 +231,7 @@
   Projector.prototype.updateDataSet = function (ds, metadata, file) {
     const tensor = current;
     if (ds == null || tensor == null) return originalUpdateDataSet.call(this, ds, metadata, file);
+    performance.mark("tensor-parsed"); // vectors and metadata parsed; for bench/browser_load.py
     // Wait for the bookmarks (they are far smaller than the tensor and asked for at
     // the same time, so they are usually here already).
     fetchBookmarks(tensor).then((list) => {

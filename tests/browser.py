@@ -107,6 +107,7 @@ def guard(page, log: PageLog) -> None:
             route.abort()
 
     page.route("**/*", route)
+
     def console(msg) -> None:
         if msg.type == "error":
             log.console_errors.append(msg.text)
