@@ -21,7 +21,7 @@ PORT ?= 8000
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser bundle serve test lint format golden bench clean
+.PHONY: help install browser bundle serve test lint format golden bench bench-browser clean
 
 help: ## list the targets
 	@awk -F':.*## ' '/^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -64,6 +64,9 @@ format: $(STAMP) ## apply ruff's formatting and fixes
 
 bench: $(STAMP) ## time export.py against the TensorBoard route (a benchmark, not a test; minutes)
 	$(PY) bench/bench.py
+
+bench-browser: $(STAMP) browser ## time to the complete view in Chromium: our page, a bare projector, the light first view
+	PYTHONPATH=tests $(PY) bench/browser_load.py
 
 golden: $(STAMP) ## regenerate the golden config and page under tests/golden/, and the README's usage
 	UPDATE_GOLDEN=1 $(PY) -m pytest -q tests/test_golden.py tests/test_readme.py

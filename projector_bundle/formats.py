@@ -19,6 +19,8 @@ PROJECTOR_WEB = "https://projector.tensorflow.org/"
 PAGE_HTML = "index.html"
 PROJECTOR_JS = "projector_binary.js"
 PROJECTOR_NOTICE = "projector_binary.LICENSE.txt"
+# Our page script (templates/view.js): opens each tensor on its exact bookmark, deep links.
+VIEW_JS = "view.js"
 # Written last into every bundle this tool makes: provenance, shapes, sizes and sha256
 # of every other file. Its presence is how `bundle` knows a folder is safe to replace.
 MANIFEST_JSON = "manifest.json"

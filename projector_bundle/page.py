@@ -13,13 +13,14 @@ from typing import TYPE_CHECKING
 import jinja2
 
 from . import ExportError, __version__
-from .formats import CONFIG_JSON, PROJECTOR_JS, PROJECTOR_NOTICE
+from .formats import CONFIG_JSON, PROJECTOR_JS, PROJECTOR_NOTICE, VIEW_JS
 
 if TYPE_CHECKING:
     from .model import ModelRef
     from .tensors import Tensor
 
 PAGE_TEMPLATE = "index.html.j2"
+# Our page script: opens each tensor on its exact PCA bookmark and keeps the view in the hash.
 PROJECTOR_IN_WHEEL = Path("plugins", "projector", "tf_projector_plugin", PROJECTOR_JS)
 
 
@@ -79,7 +80,12 @@ def render_page(info: PageInfo) -> str:
         keep_trailing_newline=True,
     )
     return env.get_template(PAGE_TEMPLATE).render(
-        info=info, info_json=asdict(info), config_path=CONFIG_JSON, projector_js=PROJECTOR_JS, notice=PROJECTOR_NOTICE
+        info=info,
+        info_json=asdict(info),
+        config_path=CONFIG_JSON,
+        projector_js=PROJECTOR_JS,
+        notice=PROJECTOR_NOTICE,
+        view_js=VIEW_JS,
     )
 
 
@@ -91,7 +97,8 @@ def projector_version() -> str:
 
 
 def copy_projector(dest: Path) -> None:
-    """Copy the standalone projector out of the installed tensorboard wheel, with its licence."""
+    """Copy the standalone projector out of the installed tensorboard wheel, with its licence,
+    and our page script that drives it."""
     spec = importlib.util.find_spec("tensorboard")
     if spec is None or not spec.submodule_search_locations:
         raise ExportError("the projector page needs the tensorboard package (see requirements.txt)")
@@ -99,6 +106,7 @@ def copy_projector(dest: Path) -> None:
     if not script.is_file():
         raise ExportError(f"tensorboard {projector_version()} does not ship {PROJECTOR_IN_WHEEL}")
     shutil.copyfile(script, dest / PROJECTOR_JS)
+    shutil.copyfile(templates_folder() / VIEW_JS, dest / VIEW_JS)
     (dest / PROJECTOR_NOTICE).write_text(_notice(), encoding="utf-8")
 
 

@@ -25,6 +25,14 @@ COMPONENTS = 3
 # bookmarks do the same, so they show the exact version of the default view.
 SPHERIZE_MIN_DIM = 50
 
+# The projector's PCA menu offers this many components (NUM_PCA_COMPONENTS in
+# vz-projector-projections-panel.ts); the page shows the exact variance of each.
+MENU_COMPONENTS = 10
+
+# The key of a bookmark that the page script (templates/view.js) reads, and the
+# projector ignores: what makes the bookmark's coordinates the exact PCA view.
+EXACT_VIEW = "exactView"
+
 # Coordinates are rounded to this fraction of their largest magnitude: far below a
 # pixel, and it keeps 30k points x 3 coordinates near 1-2 MB of JSON.
 RELATIVE_PRECISION = 1e-4
@@ -37,6 +45,10 @@ class Projection:
     kind: str  # PCA or UMAP
     coords: np.ndarray  # (points, 3), float64
     label: str
+    # PCA only: the fraction of the total variance along each of the first
+    # MENU_COMPONENTS components, and whether the points were spherized first.
+    variance: tuple[float, ...] = ()
+    spherized: bool = False
 
 
 def spherize(matrix: np.ndarray) -> np.ndarray:
@@ -62,21 +74,24 @@ def compute_pca(matrix: np.ndarray, components: int = COMPONENTS) -> Projection:
     x = spherize(matrix) if spherized else np.asarray(matrix, dtype=np.float64)
     centred = x - x.mean(axis=0)
     coords = np.zeros((x.shape[0], components))
-    variance = np.zeros(components)
+    variance = np.zeros(max(components, min(MENU_COMPONENTS, x.shape[1])))
     if x.shape[0] > 1:
         covariance = centred.T @ centred / (x.shape[0] - 1)
         values, vectors = np.linalg.eigh(covariance)  # ascending
+        ranked = np.argsort(values)[::-1]
         keep = min(components, x.shape[0] - 1, x.shape[1])
-        order = np.argsort(values)[::-1][:keep]
+        order = ranked[:keep]
         axes = vectors[:, order]
         signs = np.sign(axes[np.abs(axes).argmax(axis=0), np.arange(keep)])
         axes = axes * np.where(signs == 0, 1.0, signs)
         coords[:, :keep] = centred @ axes
         total = float(values.clip(min=0).sum())
-        variance[:keep] = values[order].clip(min=0) / total if total > 0 else 0.0
-    explained = ", ".join(f"{v:.1%}" for v in variance)
+        menu = ranked[: min(len(variance), x.shape[0] - 1)]
+        variance[: len(menu)] = values[menu].clip(min=0) / total if total > 0 else 0.0
+    explained = ", ".join(f"{v:.1%}" for v in variance[:components])
     what = "spherized points" if spherized else "points"
-    return Projection(PCA, coords, f"PCA of all {x.shape[0]:,} {what} (variance {explained})")
+    label = f"PCA of all {x.shape[0]:,} {what} (variance {explained})"
+    return Projection(PCA, coords, label, tuple(float(v) for v in variance), spherized)
 
 
 def umap_available() -> bool:
@@ -150,11 +165,20 @@ def bookmark_state(
         "customYDownText": "",
         "customYDownRegex": False,
     }
+    if projection.kind == PCA:
+        state[EXACT_VIEW] = exact_view(projection, "projections")
     if label_option is not None:
         state["selectedLabelOption"] = label_option
     if color_option is not None:
         state["selectedColorOptionName"] = color_option
     return state
+
+
+def exact_view(projection: Projection, coordinates: str) -> dict[str, object]:
+    """What the page needs to open on this PCA without the projector's own: the exact
+    variance per component, the "Spherize data" setting it is exact for, and where the
+    coordinates are ("projections" of this bookmark, or the tensor's own "vectors")."""
+    return {"variance": list(projection.variance), "spherize": projection.spherized, "coordinates": coordinates}
 
 
 def compute_projections(matrix: np.ndarray, kinds: Sequence[str]) -> list[Projection]:

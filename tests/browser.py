@@ -6,6 +6,7 @@ and recorded, and console errors are collected, so tests can assert both are emp
 
 from __future__ import annotations
 
+import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
+from projector_bundle.formats import PROJECTOR_JS
 from projector_bundle.serve import make_server, server_url
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -42,12 +44,32 @@ def serve_folder(folder: Path) -> Iterator[str]:
         server.server_close()
 
 
+# projector.tensorflow.org's page, reduced to what matters here: the same pinned
+# projector in demo mode, with no page script of ours and a config of its own.
+BARE_PAGE = f"""<!doctype html>
+<html><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>bare projector</title>
+<style>html, body {{ margin: 0; height: 100%; }} vz-projector-app {{ display: block; height: 100%; }}</style></head>
+<body><vz-projector-app serving-mode="demo" projector-config-json-path="{{config}}"></vz-projector-app>
+<script src="{PROJECTOR_JS}"></script></body></html>
+"""
+
+
+def write_bare_page(folder: Path, bundle: Path, config: str = "projector_config.json", name: str = "bare.html") -> str:
+    """A bare projector page (`name`) in `folder`, with the bundle's copy of the projector; returns `name`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if not (folder / PROJECTOR_JS).exists():
+        shutil.copyfile(bundle / PROJECTOR_JS, folder / PROJECTOR_JS)
+    (folder / name).write_text(BARE_PAGE.replace("{config}", config), encoding="utf-8")
+    return name
+
+
 @dataclass
 class PageLog:
     """What a page did that a test may want to forbid."""
 
     external_requests: list[str] = field(default_factory=list)
     console_errors: list[str] = field(default_factory=list)
+    console_warnings: list[str] = field(default_factory=list)
 
 
 def guard(page, log: PageLog) -> None:
@@ -62,7 +84,14 @@ def guard(page, log: PageLog) -> None:
             route.abort()
 
     page.route("**/*", route)
-    page.on("console", lambda msg: log.console_errors.append(msg.text) if msg.type == "error" else None)
+
+    def console(msg) -> None:
+        if msg.type == "error":
+            log.console_errors.append(msg.text)
+        elif msg.type == "warning":
+            log.console_warnings.append(msg.text)
+
+    page.on("console", console)
     page.on("pageerror", lambda exc: log.console_errors.append(str(exc)))
 
 

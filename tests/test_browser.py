@@ -11,16 +11,13 @@ import numpy as np
 import pytest
 from browser import colour_by, colour_options, read_dataset, serve_folder, wait_until_drawn
 from safetensors.numpy import load_file
-from support import TINY_VOCAB, save_tiny_bert
+from support import TINY_VOCAB, save_tiny_bert, write_tensors
 from test_colouring import WIDE_VOCAB
 
 from projector_bundle import cli
-from projector_bundle.bundle import write_bundle
 from projector_bundle.cells import escape_cell
 from projector_bundle.formats import CONFIG_JSON, DEFAULT_FILES, REMOTE_CONFIG_JSON
 from projector_bundle.labels import Token, label_rows, select_columns
-from projector_bundle.manifest import Provenance
-from projector_bundle.page import PageInfo, TensorSummary, render_page
 from projector_bundle.publish import projector_link
 from projector_bundle.tensors import Tensor
 
@@ -119,11 +116,7 @@ def write_direct_bundle(out: Path, texts: list[str], keys: list[str]) -> None:
     columns = select_columns(keys)
     matrix = np.random.default_rng(0).standard_normal((len(texts), 4)).astype(np.float32)
     tensor = Tensor("awkward", matrix, [c.header for c in columns], label_rows(tokens, columns), DEFAULT_FILES)
-    page = PageInfo(
-        "awkward", "awkward", (TensorSummary("awkward", *matrix.shape),), "0", "2026-01-01T00:00:00Z", "-", "-"
-    )
-    provenance = Provenance(page.tool_version, page.model_name, None, page.command, page.created)
-    write_bundle(out, [tensor], render_page(page), provenance, tsv=False)
+    write_tensors(out, [tensor], "awkward")
 
 
 def test_awkward_tokens_keep_their_own_rows(tmp_path: Path, projector) -> None:

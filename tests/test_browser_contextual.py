@@ -61,8 +61,7 @@ def test_applying_the_bookmark_shows_the_exported_pca(context_bundle: Path, proj
         page.get_by_text("Points: 24").wait_for(timeout=LOAD_TIMEOUT_MS)
         panel = page.locator("vz-projector-bookmark-panel")
         panel.get_by_text("BOOKMARKS (1)").wait_for(timeout=LOAD_TIMEOUT_MS)
-        assert projected(page, "pca") != exported  # the projector's own PCA, before the bookmark
-        panel.locator('paper-icon-button[icon="radio-button-unchecked"]').click()
+        # The page script (view.js) applies it on load (tests/test_browser_view.py covers the rest).
         panel.locator('paper-icon-button[icon="radio-button-checked"]').wait_for(timeout=LOAD_TIMEOUT_MS)
         assert projected(page, "pca") == exported
         assert page.locator("vz-projector").evaluate("p => p.projection.projectionType") == "pca"
