@@ -20,8 +20,8 @@ NO_WORDS = "n/a (no word occurs in two sentences)"
 ONE_SENTENCE = "n/a (fewer than two sentences)"
 NO_POINTS = "n/a (no points)"
 
-# Cells of the page's table; cosines and MEV lie in [-1, 1], so three decimals show every difference
-# the measures can make on a few thousand points.
+# Decimals of the page's table and tooltips: enough to tell neighbouring layers apart at a glance;
+# layer_geometry.json keeps full precision.
 DECIMALS = 3
 
 
@@ -169,7 +169,7 @@ def measure_layers(
     return [measure_layer(layer, matrix, groups) for layer, matrix in layers.items()]
 
 
-# Keys of layer_geometry.json, with what each value means; the page's table follows this order.
+# Keys of layer_geometry.json (LayerGeometry attributes), with what each value means.
 MEASURES = {
     "anisotropy": "mean cosine over all pairs of points from different sentences",
     "self_similarity": "per word in two or more sentences, mean cosine over pairs of its occurrences "
@@ -178,7 +178,7 @@ MEASURES = {
     "intra_sentence": "mean over sentences of the mean cosine between each token and the sentence's mean vector",
     "intra_sentence_adjusted": "intra_sentence minus anisotropy",
     "mev": "per word in two or more sentences, the share of the variance of its uncentred occurrence "
-    "matrix on the first singular vector (sigma_1^2 / sum sigma^2); mean over those words",
+    "matrix (all its occurrences) on the first singular vector (sigma_1^2 / sum sigma^2); mean over those words",
 }
 
 
