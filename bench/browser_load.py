@@ -29,7 +29,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from browser import CHROMIUM, CHROMIUM_ARGS, PageLog, colour_by, guard  # noqa: E402
 
-import export  # noqa: E402
+from projector_bundle import cli  # noqa: E402
 from projector_bundle.formats import CONFIG_JSON, DEFAULT_FILES  # noqa: E402
 from projector_bundle.serve import make_server, server_url  # noqa: E402
 
@@ -39,7 +39,7 @@ SCREENSHOT_COLOUR = "is subword"
 
 
 def build_default_bundle(out: Path) -> None:
-    if export.main(["bundle", "--out", str(out)]) != 0:
+    if cli.main(["bundle", "--out", str(out)]) != 0:
         raise SystemExit("bench: building the bundle failed")
 
 

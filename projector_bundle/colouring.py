@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
+from .cells import escape_cell
 from .formats import JS_WHITESPACE
 from .labels import LABEL_COLUMNS, LabelColumn, Token
-from .writers import escape_cell
 
 # NUM_COLORS_COLOR_MAP in data-provider.ts.
 MAX_CATEGORIES = 50

@@ -8,7 +8,10 @@ the writers, the page and the tests all take names from here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
+# Where `bundle` writes and `serve` serves, unless told otherwise.
+DEFAULT_OUT = Path("site")
 CONFIG_JSON = "projector_config.json"
 # The same config with absolute URLs (`--base-url`), for projector.tensorflow.org's `?config=`.
 REMOTE_CONFIG_JSON = "projector_config.remote.json"
@@ -19,20 +22,6 @@ PROJECTOR_NOTICE = "projector_binary.LICENSE.txt"
 # Written last into every bundle this tool makes: provenance, shapes, sizes and sha256
 # of every other file. Its presence is how `bundle` knows a folder is safe to replace.
 MANIFEST_JSON = "manifest.json"
-
-# Keys of the standalone projector's config (ProjectorConfig / EmbeddingInfo).
-KEY_EMBEDDINGS = "embeddings"
-KEY_TENSOR_NAME = "tensorName"
-KEY_TENSOR_SHAPE = "tensorShape"
-KEY_TENSOR_PATH = "tensorPath"
-KEY_METADATA_PATH = "metadataPath"
-KEY_BOOKMARKS_PATH = "bookmarksPath"
-KEY_SPRITE = "sprite"
-KEY_SPRITE_IMAGE_PATH = "imagePath"
-KEY_SPRITE_SINGLE_IMAGE_DIM = "singleImageDim"
-# Top-level keys the projector knows besides the embeddings (checkpoint-based, unused here).
-KEY_MODEL_CHECKPOINT_PATH = "modelCheckpointPath"
-KEY_MODEL_CHECKPOINT_DIR = "modelCheckpointDir"
 
 # The projector treats a tensorPath with this suffix as raw little-endian float32.
 BYTES_SUFFIX = ".bytes"
@@ -55,9 +44,15 @@ PROJECTOR_CHUNK_BYTES = 1_000_000
 
 # GitHub refuses to store a file over 100 MiB, so a bundle meant for GitHub Pages must stay under it.
 GITHUB_FILE_LIMIT = 100 * 1024 * 1024
+# Sizes shown to users, and --max-file-mb, are in decimal megabytes.
+MB = 1_000_000
 
 # Bookmarks: a JSON list of the projector's saved `State`s (vz_projector/data.ts).
 BOOKMARKS_SUFFIX = ".bookmarks.json"
+
+
+# Manifest roles: what each file of a tensor is for.
+ROLE_BYTES, ROLE_TSV, ROLE_METADATA, ROLE_BOOKMARKS = "bytes", "tsv", "metadata", "bookmarks"
 
 
 @dataclass(frozen=True)
@@ -66,6 +61,15 @@ class TensorFiles:
 
     stem: str
     metadata: str
+
+    def roles(self, *, tsv: bool, bookmarks: bool) -> dict[str, str]:
+        """Role -> file name, for the files a tensor of this bundle really has."""
+        files = {ROLE_BYTES: self.bytes, ROLE_METADATA: self.metadata}
+        if tsv:
+            files[ROLE_TSV] = self.tsv
+        if bookmarks:
+            files[ROLE_BOOKMARKS] = self.bookmarks
+        return files
 
     @property
     def tsv(self) -> str:

@@ -7,7 +7,7 @@ It is written last, so its presence also marks a folder this tool wrote complete
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,12 +35,29 @@ class TensorEntry:
     name: str
     shape: tuple[int, int]
     columns: Sequence[str]
-    files: dict[str, str]  # role ("bytes", "tsv", "metadata") -> file name
+    files: dict[str, str]  # role (formats.ROLE_*) -> file name
 
 
-def build_manifest(provenance: Provenance, tensors: Sequence[TensorEntry], folder: Path) -> dict[str, object]:
-    """The manifest of the files now in `folder` (all of them but the manifest itself)."""
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.relative_to(folder).as_posix() != MANIFEST_JSON)
+@dataclass(frozen=True)
+class FileRecord:
+    size: int
+    sha256: str
+
+
+def hash_files(folder: Path) -> dict[str, FileRecord]:
+    """Size and sha256 of every file in `folder` but the manifest, by relative POSIX path."""
+    records = {}
+    for path in sorted(folder.rglob("*")):
+        name = path.relative_to(folder).as_posix()
+        if path.is_file() and name != MANIFEST_JSON:
+            records[name] = FileRecord(path.stat().st_size, sha256_file(path))
+    return records
+
+
+def build_manifest(
+    provenance: Provenance, tensors: Sequence[TensorEntry], files: Mapping[str, FileRecord]
+) -> dict[str, object]:
+    """The manifest: provenance, each tensor's shape, columns and files, and every file's size and hash."""
     return {
         "generator": GENERATOR,
         "version": provenance.tool_version,
@@ -51,9 +68,7 @@ def build_manifest(provenance: Provenance, tensors: Sequence[TensorEntry], folde
             {"name": t.name, "shape": list(t.shape), "columns": list(t.columns), "files": dict(sorted(t.files.items()))}
             for t in tensors
         ],
-        "files": {
-            p.relative_to(folder).as_posix(): {"size": p.stat().st_size, "sha256": sha256_file(p)} for p in files
-        },
+        "files": {name: {"size": r.size, "sha256": r.sha256} for name, r in sorted(files.items())},
     }
 
 

@@ -58,6 +58,12 @@ class ModelRef:
     source: str  # "package", "folder" or "hub"
     revision: str | None = None
 
+    @property
+    def public_name(self) -> str:
+        """The name a published bundle shows: the hub id, or only the folder's own name,
+        never a path that tells about the user's file system."""
+        return self.path.resolve().name if self.source == "folder" else self.name
+
 
 @dataclass(frozen=True)
 class WordEmbeddings:

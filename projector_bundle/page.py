@@ -5,15 +5,20 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import shutil
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jinja2
 
-from . import ExportError
+from . import ExportError, __version__
 from .formats import CONFIG_JSON, PROJECTOR_JS, PROJECTOR_NOTICE
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+if TYPE_CHECKING:
+    from .model import ModelRef
+    from .tensors import Tensor
+
 PAGE_TEMPLATE = "index.html.j2"
 PROJECTOR_IN_WHEEL = Path("plugins", "projector", "tf_projector_plugin", PROJECTOR_JS)
 
@@ -39,9 +44,36 @@ class PageInfo:
     projector_link: str | None = None  # projector.tensorflow.org opening the remote config (--base-url)
 
 
+def describe_page(
+    refs: Sequence[ModelRef], tensors: Sequence[Tensor], *, command: str, created: str, projector_link: str | None
+) -> PageInfo:
+    """What the page says: the models by their public names, and each tensor's shape."""
+    names = ", ".join(ref.public_name for ref in refs)
+    return PageInfo(
+        title=f"{names} embeddings",
+        model_name=names,
+        tensors=tuple(TensorSummary(t.name, *t.matrix.shape) for t in tensors),
+        tool_version=__version__,
+        created=created,
+        command=command,
+        projector_version=projector_version(),
+        projector_link=projector_link,
+    )
+
+
+def templates_folder() -> Path:
+    """The page templates: inside the package when installed from a wheel (the build carries
+    them in), else the repository's top-level templates/ beside the package."""
+    package = Path(__file__).resolve().parent
+    for folder in (package / "templates", package.parent / "templates"):
+        if (folder / PAGE_TEMPLATE).is_file():
+            return folder
+    raise ExportError(f"the page template {PAGE_TEMPLATE} is missing from {package} and {package.parent}")
+
+
 def render_page(info: PageInfo) -> str:
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
+        loader=jinja2.FileSystemLoader(templates_folder()),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,

@@ -9,7 +9,7 @@ the full-data view at once. Pure: numpy in, numpy and dicts out.
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -159,5 +159,5 @@ def bookmark_state(
 
 def compute_projections(matrix: np.ndarray, kinds: Sequence[str]) -> list[Projection]:
     """The requested projections of `matrix`, in order; UMAP only where it is installed."""
-    computed = {PCA: compute_pca, UMAP: compute_umap}
+    computed: dict[str, Callable[[np.ndarray], Projection]] = {PCA: compute_pca, UMAP: compute_umap}
     return [computed[kind](matrix) for kind in kinds]

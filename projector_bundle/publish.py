@@ -5,24 +5,14 @@ Everything here is pure: the CLI hands in names, sizes and URLs, and prints what
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from urllib.parse import quote, urlsplit
 
-from .formats import (
-    KEY_BOOKMARKS_PATH,
-    KEY_EMBEDDINGS,
-    KEY_METADATA_PATH,
-    KEY_TENSOR_PATH,
-    PROJECTOR_WEB,
-    REMOTE_CONFIG_JSON,
-)
+from .formats import GITHUB_FILE_LIMIT, MB, PROJECTOR_WEB, REMOTE_CONFIG_JSON
+from .schema import EmbeddingInfo, build_config
 
-# GitHub refuses a pushed file over 100 MiB; a bound in decimal megabytes stays on the safe side.
-DEFAULT_MAX_FILE_MB = 100
-MB = 1_000_000
-
-# The config keys whose values are paths relative to the page.
-_PATH_KEYS = (KEY_TENSOR_PATH, KEY_METADATA_PATH, KEY_BOOKMARKS_PATH)
+# GitHub's limit is 100 MiB; the same number in decimal megabytes is a bound on the safe side.
+DEFAULT_MAX_FILE_MB = GITHUB_FILE_LIMIT // (1024 * 1024)
 
 
 def normalise_base_url(text: str) -> str:
@@ -42,16 +32,9 @@ def normalise_base_url(text: str) -> str:
     return text if text.endswith("/") else text + "/"
 
 
-def build_remote_config(config: Mapping[str, object], base_url: str) -> dict[str, object]:
-    """The same config with every path made absolute, for a page served from another origin."""
-    embeddings = []
-    for embedding in config[KEY_EMBEDDINGS]:  # type: ignore[union-attr]
-        entry = dict(embedding)
-        for key in _PATH_KEYS:
-            if key in entry:
-                entry[key] = base_url + entry[key]
-        embeddings.append(entry)
-    return {**config, KEY_EMBEDDINGS: embeddings}
+def build_remote_config(embeddings: Sequence[EmbeddingInfo], base_url: str) -> dict[str, object]:
+    """The config with every path made absolute, for a page served from another origin."""
+    return build_config([e.with_base_url(base_url) for e in embeddings])
 
 
 def projector_link(base_url: str) -> str:
@@ -67,7 +50,7 @@ def describe_size(size: int) -> str:
     return f"{size / MB:.1f} MB"
 
 
-def check_file_sizes(sizes: Mapping[str, int], max_file_mb: float, vector_tsvs: Collection[str]) -> str | None:
+def size_warning(sizes: Mapping[str, int], max_file_mb: float, vector_tsvs: Collection[str]) -> str | None:
     """A warning naming the files over the bound and the ways to shrink them, or None.
 
     `vector_tsvs` names the vectors TSVs, the files that --no-tsv and --tsv-digits shrink.

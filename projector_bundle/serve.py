@@ -1,32 +1,34 @@
-"""`make serve`: a bundle folder over HTTP on loopback only, announcing the URL to open.
+"""`export.py serve` (`make serve`): a bundle folder over HTTP on loopback only.
 
 The projector fetches its config and data with XMLHttpRequest, which browsers refuse
 on file:// pages, so a bundle needs a server even on one's own machine.
-
-    python -m projector_bundle.serve [--directory site] [--host 127.0.0.1] [--port 8000]
 """
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import errno
 import functools
 import ipaddress
 import socket
-import sys
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from . import ExportError
-from .formats import PAGE_HTML
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 
 
 class QuietHandler(SimpleHTTPRequestHandler):
-    """Files from the folder, without a log line per request."""
+    """Files from the folder, without a log line per request, readable from any origin.
+
+    GitHub Pages sends `Access-Control-Allow-Origin: *` too; with it, projector.tensorflow.org's
+    `?config=` can load a bundle served here.
+    """
+
+    def end_headers(self) -> None:
+        self.send_header("Access-Control-Allow-Origin", "*")
+        super().end_headers()
 
     def log_message(self, format: str, *args: object) -> None:
         pass
@@ -64,30 +66,5 @@ def make_server(folder: Path, host: str = DEFAULT_HOST, port: int = 0) -> Thread
 
 
 def server_url(server: ThreadingHTTPServer) -> str:
-    host, port = server.server_address[:2]
+    host, port = str(server.server_address[0]), server.server_address[1]
     return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="serve", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--directory", type=Path, default=Path("site"), help="the bundle folder (default: site)")
-    parser.add_argument("--host", default=DEFAULT_HOST, help="a loopback address (default: 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port (default: 8000)")
-    args = parser.parse_args(argv)
-    try:
-        if not (args.directory / PAGE_HTML).is_file():
-            raise ExportError(f"--directory {args.directory}: no bundle there (no {PAGE_HTML}); run make bundle first")
-        server = make_server(args.directory, args.host, args.port)
-    except ExportError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    with server:
-        # stdout, flushed: the one line a person (or a script) needs from this command.
-        print(f"serving {args.directory}/ at {server_url(server)} (Ctrl-C stops)", flush=True)
-        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how one stops it: no traceback
-            server.serve_forever()
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

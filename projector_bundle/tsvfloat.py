@@ -73,4 +73,4 @@ def format_rows(matrix: np.ndarray) -> memoryview | None:
     rows, dim = values.shape
     out = np.empty(max(values.size, 1) * lib.tsvfloat_max_bytes(), dtype=np.uint8)
     size = lib.tsvfloat_format_rows(values.ctypes.data, rows, dim, out.ctypes.data)
-    return memoryview(out[:size])
+    return out[:size].data

@@ -14,6 +14,7 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import TypeGuard, cast
 
 import numpy as np
 import orjson
@@ -24,30 +25,21 @@ from .formats import (
     FLOAT32_BYTES,
     GITHUB_FILE_LIMIT,
     JS_WHITESPACE,
-    KEY_BOOKMARKS_PATH,
-    KEY_EMBEDDINGS,
-    KEY_METADATA_PATH,
-    KEY_MODEL_CHECKPOINT_DIR,
-    KEY_MODEL_CHECKPOINT_PATH,
-    KEY_SPRITE,
-    KEY_SPRITE_IMAGE_PATH,
-    KEY_SPRITE_SINGLE_IMAGE_DIM,
-    KEY_TENSOR_NAME,
-    KEY_TENSOR_PATH,
-    KEY_TENSOR_SHAPE,
     MANIFEST_JSON,
     PROJECTOR_CHUNK_BYTES,
+    ROLE_TSV,
 )
 from .manifest import sha256_file
+from .schema import CONFIG_KEYS, JSON_KEYS, KEY_EMBEDDINGS, PATH_FIELDS, SPRITE_JSON_KEYS, EmbeddingInfo, SpriteInfo
 
 ERROR = "error"
 WARNING = "warning"
 
-CONFIG_KEYS = frozenset({KEY_EMBEDDINGS, KEY_MODEL_CHECKPOINT_PATH, KEY_MODEL_CHECKPOINT_DIR})
-EMBEDDING_KEYS = frozenset(
-    {KEY_TENSOR_NAME, KEY_TENSOR_SHAPE, KEY_TENSOR_PATH, KEY_METADATA_PATH, KEY_BOOKMARKS_PATH, KEY_SPRITE}
+KEY_TENSOR_NAME, KEY_TENSOR_SHAPE, KEY_SPRITE = JSON_KEYS["tensor_name"], JSON_KEYS["tensor_shape"], JSON_KEYS["sprite"]
+KEY_SPRITE_IMAGE_PATH, KEY_SPRITE_SINGLE_IMAGE_DIM = (
+    SPRITE_JSON_KEYS["image_path"],
+    SPRITE_JSON_KEYS["single_image_dim"],
 )
-SPRITE_KEYS = frozenset({KEY_SPRITE_IMAGE_PATH, KEY_SPRITE_SINGLE_IMAGE_DIM})
 
 # Bytes a vectors TSV may hold besides tabs and newlines: what `%.9g` and
 # hand-written decimals use. Letters would be labels, "nan" or "inf".
@@ -63,19 +55,6 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.severity}: {self.message}"
-
-
-@dataclass(frozen=True)
-class EmbeddingSpec:
-    """The parts of one `EmbeddingInfo` the file checks need, once the schema holds."""
-
-    where: str  # "embeddings[0] (name)", for messages
-    rows: int
-    dim: int
-    tensor_path: str
-    metadata_path: str | None
-    bookmarks_path: str | None
-    sprite_path: str | None
 
 
 def error(message: str) -> Problem:
@@ -105,9 +84,9 @@ def validate_bundle(folder: Path, *, reread: bool = True, check_sizes: bool = Tr
         config = orjson.loads(config_file.read_bytes())
     except orjson.JSONDecodeError as exc:
         return [error(f"{CONFIG_JSON}: not valid JSON ({exc})")]
-    problems, specs = check_config(config)
-    for spec in specs:
-        problems += check_embedding_files(folder, spec)
+    problems, infos = check_config(config)
+    for info in infos:
+        problems += check_embedding_files(folder, info)
     problems += check_manifest(folder, reread=reread)
     if check_sizes:
         problems += check_file_sizes(folder)
@@ -117,7 +96,7 @@ def validate_bundle(folder: Path, *, reread: bool = True, check_sizes: bool = Tr
 # --- the config: pure checks on the parsed JSON ---
 
 
-def check_config(config: object) -> tuple[list[Problem], list[EmbeddingSpec]]:
+def check_config(config: object) -> tuple[list[Problem], list[EmbeddingInfo]]:
     """The schema of `ProjectorConfig`, and the embeddings whose files can be checked."""
     if not isinstance(config, dict):
         return [error(f"{CONFIG_JSON}: expected a JSON object, got {_json_type(config)}")], []
@@ -126,30 +105,31 @@ def check_config(config: object) -> tuple[list[Problem], list[EmbeddingSpec]]:
     if not isinstance(embeddings, list) or not embeddings:
         got = "an empty list" if embeddings == [] else "nothing" if embeddings is None else _json_type(embeddings)
         return [*problems, error(f"{CONFIG_JSON}: {KEY_EMBEDDINGS!r} must be a non-empty list, got {got}")], []
-    specs: list[EmbeddingSpec] = []
+    infos: list[EmbeddingInfo] = []
     names: set[str] = set()
-    for index, info in enumerate(embeddings):
-        found, spec = check_embedding_info(index, info)
+    for index, entry in enumerate(embeddings):
+        found, info = check_embedding_info(index, entry)
         problems += found
-        if spec is None:
+        if info is None:
             continue
-        name = info[KEY_TENSOR_NAME]
-        if name in names:
+        if info.tensor_name in names:
             # The projector looks tensors up by name: the second one could never be shown.
-            problems.append(error(f"{CONFIG_JSON}: {spec.where}: tensorName {name!r} is used twice"))
-        names.add(name)
-        specs.append(spec)
-    return problems, specs
+            where = f"{KEY_EMBEDDINGS}[{index}] ({info.tensor_name})"
+            problems.append(error(f"{CONFIG_JSON}: {where}: tensorName {info.tensor_name!r} is used twice"))
+        names.add(info.tensor_name)
+        infos.append(info)
+    return problems, infos
 
 
-def check_embedding_info(index: int, info: object) -> tuple[list[Problem], EmbeddingSpec | None]:
+def check_embedding_info(index: int, info: object) -> tuple[list[Problem], EmbeddingInfo | None]:
+    """The schema of one `EmbeddingInfo`; the parsed entry when it holds."""
     where = f"{CONFIG_JSON}: {KEY_EMBEDDINGS}[{index}]"
     if not isinstance(info, dict):
         return [error(f"{where}: expected an object, got {_json_type(info)}")], None
     name = info.get(KEY_TENSOR_NAME)
     if isinstance(name, str) and name:
         where = f"{where} ({name})"
-    problems = [warning(f"{where}: unknown key {key!r}") for key in info if key not in EMBEDDING_KEYS]
+    problems = [warning(f"{where}: unknown key {key!r}") for key in info if key not in JSON_KEYS.values()]
     if not isinstance(name, str) or not name:
         problems.append(error(f"{where}: {KEY_TENSOR_NAME} must be a non-empty string, got {_show(name)}"))
     shape = info.get(KEY_TENSOR_SHAPE)
@@ -158,47 +138,47 @@ def check_embedding_info(index: int, info: object) -> tuple[list[Problem], Embed
     elif shape[1] < 2:
         # parseTensors refuses one-dimensional vectors.
         problems.append(error(f"{where}: {KEY_TENSOR_SHAPE} has {shape[1]} dimension; the projector needs 2 or more"))
-    paths: dict[str, str | None] = {}
-    for key in (KEY_TENSOR_PATH, KEY_METADATA_PATH, KEY_BOOKMARKS_PATH):
-        value = info.get(key)
-        if value is None and key == KEY_TENSOR_PATH:
+    for field in PATH_FIELDS:
+        key, value = JSON_KEYS[field], info.get(JSON_KEYS[field])
+        if value is None and field == "tensor_path":
             # Without a tensorPath the projector reads a TensorFlow checkpoint, which a static bundle has not.
-            problems.append(error(f"{where}: no {KEY_TENSOR_PATH}; a static bundle has no checkpoint to read from"))
+            problems.append(error(f"{where}: no {key}; a static bundle has no checkpoint to read from"))
         elif value is not None:
-            found = check_relative_path(where, key, value)
-            problems += found
-            paths[key] = None if found else value
-    sprite_path = None
+            problems += check_relative_path(where, key, value)
     sprite = info.get(KEY_SPRITE)
     if sprite is not None:
-        found, sprite_path = check_sprite(where, sprite)
-        problems += found
+        problems += check_sprite(where, sprite)
     if has_errors(problems):
         return problems, None
-    spec = EmbeddingSpec(
-        where=where.removeprefix(f"{CONFIG_JSON}: "),
-        rows=shape[0],
-        dim=shape[1],
-        tensor_path=info[KEY_TENSOR_PATH],
-        metadata_path=paths.get(KEY_METADATA_PATH),
-        bookmarks_path=paths.get(KEY_BOOKMARKS_PATH),
-        sprite_path=sprite_path,
+    # Every field has passed its check above: the entry holds the schema's types.
+    rows, dim = cast(list[int], shape)
+    sprite_info = None
+    if sprite is not None:
+        width, height = sprite[KEY_SPRITE_SINGLE_IMAGE_DIM]
+        sprite_info = SpriteInfo(sprite[KEY_SPRITE_IMAGE_PATH], (width, height))
+    parsed = EmbeddingInfo(
+        tensor_name=cast(str, name),
+        tensor_shape=(rows, dim),
+        tensor_path=info[JSON_KEYS["tensor_path"]],
+        metadata_path=info.get(JSON_KEYS["metadata_path"]),
+        bookmarks_path=info.get(JSON_KEYS["bookmarks_path"]),
+        sprite=sprite_info,
     )
-    return problems, spec
+    return problems, parsed
 
 
-def check_sprite(where: str, sprite: object) -> tuple[list[Problem], str | None]:
+def check_sprite(where: str, sprite: object) -> list[Problem]:
     if not isinstance(sprite, dict):
-        return [error(f"{where}: {KEY_SPRITE} must be an object, got {_json_type(sprite)}")], None
-    problems = [warning(f"{where}: {KEY_SPRITE}: unknown key {key!r}") for key in sprite if key not in SPRITE_KEYS]
+        return [error(f"{where}: {KEY_SPRITE} must be an object, got {_json_type(sprite)}")]
+    known = SPRITE_JSON_KEYS.values()
+    problems = [warning(f"{where}: {KEY_SPRITE}: unknown key {key!r}") for key in sprite if key not in known]
     dims = sprite.get(KEY_SPRITE_SINGLE_IMAGE_DIM)
     if not _is_pair_of_positive_ints(dims):
         problems.append(
             error(f"{where}: {KEY_SPRITE}.{KEY_SPRITE_SINGLE_IMAGE_DIM} must be [width, height] > 0, got {_show(dims)}")
         )
     path = sprite.get(KEY_SPRITE_IMAGE_PATH)
-    found = check_relative_path(where, f"{KEY_SPRITE}.{KEY_SPRITE_IMAGE_PATH}", path)
-    return problems + found, None if found else path
+    return problems + check_relative_path(where, f"{KEY_SPRITE}.{KEY_SPRITE_IMAGE_PATH}", path)
 
 
 def check_relative_path(where: str, key: str, value: object) -> list[Problem]:
@@ -223,26 +203,27 @@ def check_relative_path(where: str, key: str, value: object) -> list[Problem]:
 # --- the files the config names ---
 
 
-def check_embedding_files(folder: Path, spec: EmbeddingSpec) -> list[Problem]:
+def check_embedding_files(folder: Path, info: EmbeddingInfo) -> list[Problem]:
     problems: list[Problem] = []
-    tensor = _inside(folder, spec.tensor_path)
+    rows, dim = info.tensor_shape
+    tensor = _inside(folder, info.tensor_path)
     if isinstance(tensor, Problem):
         problems.append(tensor)
-    elif spec.tensor_path.endswith(BYTES_SUFFIX):
-        problems += check_tensor_bytes(tensor, spec.tensor_path, spec.rows, spec.dim)
+    elif info.tensor_path.endswith(BYTES_SUFFIX):
+        problems += check_tensor_bytes(tensor, info.tensor_path, rows, dim)
     else:
-        problems += check_tensor_tsv(tensor, spec.tensor_path, spec.rows, spec.dim)
-    if spec.metadata_path is not None:
-        metadata = _inside(folder, spec.metadata_path)
+        problems += check_tensor_tsv(tensor, info.tensor_path, rows, dim)
+    if info.metadata_path is not None:
+        metadata = _inside(folder, info.metadata_path)
         if isinstance(metadata, Problem):
             problems.append(metadata)
         else:
-            problems += check_metadata(metadata, spec.metadata_path, spec.rows)
-    if spec.bookmarks_path is not None:
-        bookmarks = _inside(folder, spec.bookmarks_path)
-        problems += [bookmarks] if isinstance(bookmarks, Problem) else check_bookmarks(bookmarks, spec.bookmarks_path)
-    if spec.sprite_path is not None:
-        sprite = _inside(folder, spec.sprite_path)
+            problems += check_metadata(metadata, info.metadata_path, rows)
+    if info.bookmarks_path is not None:
+        bookmarks = _inside(folder, info.bookmarks_path)
+        problems += [bookmarks] if isinstance(bookmarks, Problem) else check_bookmarks(bookmarks, info.bookmarks_path)
+    if info.sprite is not None:
+        sprite = _inside(folder, info.sprite.image_path)
         if isinstance(sprite, Problem):
             problems.append(sprite)
     return problems
@@ -376,7 +357,7 @@ def check_manifest(folder: Path, *, reread: bool = True) -> list[Problem]:
     try:
         manifest = orjson.loads(path.read_bytes())
         files = [(str(name), int(entry["size"]), str(entry["sha256"])) for name, entry in manifest["files"].items()]
-        tsvs = [(t["files"]["tsv"], *t["shape"]) for t in manifest.get("tensors", []) if "tsv" in t["files"]]
+        tsvs = [(t["files"][ROLE_TSV], *t["shape"]) for t in manifest.get("tensors", []) if ROLE_TSV in t["files"]]
         tsvs = [(str(name), int(rows), int(dim)) for name, rows, dim in tsvs]
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
         return [error(f"{MANIFEST_JSON}: not a manifest of this tool (expected 'files' with size and sha256)")]
@@ -425,7 +406,7 @@ def _mib(size: int) -> str:
     return f"{math.floor(size / (1024 * 1024) * 10) / 10:.1f}"
 
 
-def _is_pair_of_positive_ints(value: object) -> bool:
+def _is_pair_of_positive_ints(value: object) -> TypeGuard[list[int]]:
     return (
         isinstance(value, list)
         and len(value) == 2

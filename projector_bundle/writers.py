@@ -1,10 +1,9 @@
-"""Writers for the bundle's files: the only module besides `bundle` that touches disk."""
+"""Writers for the files of one tensor (vectors, metadata) and for JSON; `bundle` decides what goes where."""
 
 from __future__ import annotations
 
 import itertools
 import os
-import re
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -13,32 +12,12 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from .formats import JS_WHITESPACE, PROJECTOR_CHUNK_BYTES
+from .cells import escape_cell
+from .formats import PROJECTOR_CHUNK_BYTES
 
 # Values per chunk of the TSV writer: memory stays bounded (about 12 bytes of text per
 # value, a few chunks in flight) whatever the vocabulary size.
 TSV_CHUNK_VALUES = 1 << 18
-
-# The projector splits metadata rows on raw "\n" and fields on raw "\t", with no
-# quoting, and skips lines that are blank after JavaScript's trim(); so control
-# characters become their visible Unicode "control pictures" (U+2400 + code), and
-# an empty cell, or one that trim() would empty (BOM and U+3000 included), is
-# spelled out as code points.
-_CONTROL_PICTURES = {code: 0x2400 + code for code in range(0x20)} | {0x7F: 0x2421}
-# A lone surrogate (possible in a tokenizer.json) cannot be written as UTF-8.
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def escape_cell(text: str) -> str:
-    """A metadata cell that keeps its row and stays visible in the projector."""
-    if text == "":
-        return "[empty]"
-    if not text.strip(JS_WHITESPACE):
-        return "".join(f"[U+{ord(ch):04X}]" for ch in text)
-    if text.isprintable():  # the common case: no control character to replace (a fast check)
-        return text
-    text = _SURROGATE.sub(lambda m: f"[U+{ord(m.group()):04X}]", text)
-    return text.translate(_CONTROL_PICTURES)
 
 
 def write_metadata(path: Path, header: Sequence[str], rows: Iterable[Sequence[str]]) -> None:

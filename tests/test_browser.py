@@ -10,17 +10,19 @@ from urllib.parse import quote, urlsplit
 import numpy as np
 import pytest
 from browser import colour_by, colour_options, read_dataset, serve_folder, wait_until_drawn
-from conftest import TINY_VOCAB, save_tiny_bert
 from safetensors.numpy import load_file
+from support import TINY_VOCAB, save_tiny_bert
 from test_colouring import WIDE_VOCAB
 
-import export
-from projector_bundle.bundle import Tensor, write_bundle
+from projector_bundle import cli
+from projector_bundle.bundle import write_bundle
+from projector_bundle.cells import escape_cell
 from projector_bundle.formats import CONFIG_JSON, DEFAULT_FILES, REMOTE_CONFIG_JSON
 from projector_bundle.labels import Token, label_rows, select_columns
-from projector_bundle.page import PageInfo, TensorSummary
+from projector_bundle.manifest import Provenance
+from projector_bundle.page import PageInfo, TensorSummary, render_page
 from projector_bundle.publish import projector_link
-from projector_bundle.writers import escape_cell
+from projector_bundle.tensors import Tensor
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -88,7 +90,7 @@ def test_remote_config_opens_the_same_data(tiny_model: Path, tmp_path: Path, pro
     site.mkdir()
     with serve_folder(site) as url:
         args = ["bundle", "--model", str(tiny_model), "--out", str(site), "--base-url", url, "--quiet"]
-        assert export.main(args) == 0
+        assert cli.main(args) == 0
         page.goto(url)
         wait_until_drawn(page, len(TINY_VOCAB), 8)
         link = page.locator("#projector-link")
@@ -120,7 +122,8 @@ def write_direct_bundle(out: Path, texts: list[str], keys: list[str]) -> None:
     page = PageInfo(
         "awkward", "awkward", (TensorSummary("awkward", *matrix.shape),), "0", "2026-01-01T00:00:00Z", "-", "-"
     )
-    write_bundle(out, [tensor], page, tsv=False)
+    provenance = Provenance(page.tool_version, page.model_name, None, page.command, page.created)
+    write_bundle(out, [tensor], render_page(page), provenance, tsv=False)
 
 
 def test_awkward_tokens_keep_their_own_rows(tmp_path: Path, projector) -> None:
@@ -159,7 +162,7 @@ def test_words_alone_still_offer_colouring(labels: str | None, offered: list[str
         write_direct_bundle(site, WIDE_VOCAB, ["word"])
     else:
         model = save_tiny_bert(tmp_path / "wide", vocab=WIDE_VOCAB)
-        assert export.main(["bundle", "--model", str(model), "--out", str(site), "--labels", labels, "--quiet"]) == 0
+        assert cli.main(["bundle", "--model", str(model), "--out", str(site), "--labels", labels, "--quiet"]) == 0
     with serve_folder(site) as url:
         page.goto(url)
         wait_until_drawn(page, len(WIDE_VOCAB), 4 if labels is None else 8)

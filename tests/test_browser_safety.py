@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 from browser import LOAD_TIMEOUT_MS, serve_folder
-from conftest import TINY_VOCAB, save_tiny_bert
+from support import TINY_VOCAB, save_tiny_bert
 
-import export
+from projector_bundle import cli
 
 pytestmark = pytest.mark.browser
 
@@ -22,7 +22,7 @@ def hostile_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("hostile")
     model = save_tiny_bert(folder / "model", vocab=VOCAB)
     out = folder / "site"
-    assert export.main(["bundle", "--model", str(model), "--out", str(out), "--labels", "word", "--quiet"]) == 0
+    assert cli.main(["bundle", "--model", str(model), "--out", str(out), "--labels", "word", "--quiet"]) == 0
     return out
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT, TINY_VOCAB, save_tiny_bert
+from support import ROOT, TINY_VOCAB, save_tiny_bert
 
 from projector_bundle.checkpoint import StoredTensor, find_word_embeddings, read_special_tokens
 from projector_bundle.model import (
@@ -124,7 +124,7 @@ def test_without_a_tokenizer_json_the_vocabulary_comes_from_transformers(tiny_mo
 def test_the_direct_route_imports_neither_torch_nor_transformers(tiny_model: Path, tmp_path: Path) -> None:
     args = ["bundle", "--model", str(tiny_model), "--out", str(tmp_path / "site"), "--quiet"]
     script = (
-        f"import sys, export\ncode = export.main({args!r})\n"
+        f"import sys\nfrom projector_bundle import cli\ncode = cli.main({args!r})\n"
         "print(code, sorted(m for m in ('torch', 'transformers') if m in sys.modules))\n"
     )
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)

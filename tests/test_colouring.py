@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import TINY_VOCAB, save_tiny_bert
+from support import TINY_VOCAB, save_tiny_bert
 
-import export
+from projector_bundle import cli
 from projector_bundle.colouring import MAX_CATEGORIES, ensure_colourable, is_colourable, is_js_number
 from projector_bundle.formats import DEFAULT_FILES
 from projector_bundle.labels import Token, select_columns
@@ -67,7 +67,7 @@ def test_ensure_colourable_adds_a_column_only_when_none_qualifies(
 def test_words_alone_get_a_colourable_column(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     model = save_tiny_bert(tmp_path / "wide", vocab=WIDE_VOCAB)
     out = tmp_path / "site"
-    assert export.main(["bundle", "--model", str(model), "--out", str(out), "--labels", "word"]) == 0
+    assert cli.main(["bundle", "--model", str(model), "--out", str(out), "--labels", "word"]) == 0
     lines = (out / DEFAULT_FILES.metadata).read_text(encoding="utf-8").splitlines()
     assert lines[0] == "Word\tLength"
     assert lines[1 + WIDE_VOCAB.index("hello")] == "hello\t5"

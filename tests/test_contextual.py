@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TINY_SENTENCES, TINY_VOCAB, leftovers, run_failing, save_tiny_bert, snapshot
 from safetensors.numpy import load_file
+from support import TINY_SENTENCES, TINY_VOCAB, leftovers, run_failing, save_tiny_bert, snapshot
 
-import export
+from projector_bundle import cli
 from projector_bundle.contextual import CONTEXT_HEADER
 from projector_bundle.formats import CONFIG_JSON, DEFAULT_FILES, tensor_files
 from projector_bundle.projections import umap_available
@@ -133,7 +133,7 @@ def test_keep_special_adds_cls_and_sep(tiny_model: Path, tmp_path: Path, monkeyp
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"the\triver bank\n")))
     out = tmp_path / "site"
     args = ["bundle", "--model", str(tiny_model), "--out", str(out), "--sentences", "-", "--keep-special"]
-    assert export.main([*args, "--tensors", "type", "--projections", "none", "--quiet"]) == 0
+    assert cli.main([*args, "--tensors", "type", "--projections", "none", "--quiet"]) == 0
     config = config_of(out)
     assert list(config) == ["tiny-bert/token_type_embeddings", "tiny-bert/contextual_layer1"]
     assert all("bookmarksPath" not in e for e in config.values())
@@ -146,7 +146,7 @@ def test_keep_special_adds_cls_and_sep(tiny_model: Path, tmp_path: Path, monkeyp
 def test_several_models_in_one_bundle(tiny_model: Path, tmp_path: Path) -> None:
     other = save_tiny_bert(tmp_path / "other" / "tiny-bert", seed=1)  # the same folder name
     out = tmp_path / "site"
-    assert export.main(["bundle", "--model", str(tiny_model), "--model", str(other), "--out", str(out), "--quiet"]) == 0
+    assert cli.main(["bundle", "--model", str(tiny_model), "--model", str(other), "--out", str(out), "--quiet"]) == 0
     config = config_of(out)
     assert list(config) == ["tiny-bert/word_embeddings", "tiny-bert-2/word_embeddings"]
     assert config["tiny-bert-2/word_embeddings"]["tensorPath"] == "tiny-bert-2.word_embeddings.bytes"
@@ -154,7 +154,7 @@ def test_several_models_in_one_bundle(tiny_model: Path, tmp_path: Path) -> None:
         weights = load_file(folder / "model.safetensors")["embeddings.word_embeddings.weight"]
         np.testing.assert_array_equal(matrix_of(out, config[name]), weights)
     page = (out / "index.html").read_text()
-    assert f'<h1 id="model-name">{tiny_model}, {other}</h1>' in page
+    assert f'<h1 id="model-name">{tiny_model.name}, {other.name}</h1>' in page  # folder names, never paths
 
 
 # --- bad input ---
@@ -228,7 +228,7 @@ def test_model_without_token_types(previous: Path, tmp_path: Path, capsys: pytes
 )
 def test_usage_errors(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
-        export.main(["bundle", *args])
+        cli.main(["bundle", *args])
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.splitlines()[-1].endswith(message)
 
@@ -237,7 +237,7 @@ def test_umap_projection(tiny_model: Path, tmp_path: Path, capsys: pytest.Captur
     out = tmp_path / "site"
     args = ["bundle", "--model", str(tiny_model), "--out", str(out), "--projections", "pca,umap", "--quiet"]
     if umap_available():
-        assert export.main(args) == 0
+        assert cli.main(args) == 0
         states = json.loads((out / DEFAULT_FILES.bookmarks).read_text())
         assert [s["selectedProjection"] for s in states] == ["pca", "umap"]
         assert set(states[1]["projections"][0]) == {"umap-0", "umap-1", "umap-2"}

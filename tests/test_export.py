@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TINY_VOCAB, leftovers, run_failing, save_tiny_bert, snapshot
 from safetensors.numpy import load_file
+from support import TINY_VOCAB, leftovers, run_failing, save_tiny_bert, snapshot
 
-import export
+from projector_bundle import cli
 from projector_bundle.formats import CONFIG_JSON, DEFAULT_FILES, PAGE_HTML, PROJECTOR_JS, PROJECTOR_NOTICE
 from projector_bundle.writers import read_tensor_bytes, read_tensor_tsv
 
@@ -56,7 +56,7 @@ def test_config_points_at_the_bytes(tiny_bundle: Path, tiny_model: Path) -> None
 
 def test_limit_takes_the_first_rows(tiny_model: Path, tmp_path: Path) -> None:
     out = tmp_path / "site"
-    assert export.main(["bundle", "--model", str(tiny_model), "--out", str(out), "--limit", "5", "--quiet"]) == 0
+    assert cli.main(["bundle", "--model", str(tiny_model), "--out", str(out), "--limit", "5", "--quiet"]) == 0
     assert read_tensor_bytes(out / DEFAULT_FILES.bytes, 8).shape == (5, 8)
     assert len((out / DEFAULT_FILES.metadata).read_text().splitlines()) == 1 + 5
 
@@ -64,7 +64,7 @@ def test_limit_takes_the_first_rows(tiny_model: Path, tmp_path: Path) -> None:
 def test_labels_pick_columns_and_a_single_column_has_no_header(tiny_model: Path, tmp_path: Path) -> None:
     out = tmp_path / "site"
     args = ["bundle", "--model", str(tiny_model), "--out", str(out), "--labels", "word", "--quiet"]
-    assert export.main(args) == 0
+    assert cli.main(args) == 0
     assert (out / DEFAULT_FILES.metadata).read_text(encoding="utf-8").splitlines() == TINY_VOCAB
 
 
@@ -74,14 +74,14 @@ def test_rows_without_a_token_keep_a_placeholder(tmp_path: Path) -> None:
     vocab = [*TINY_VOCAB[:7], " ", "\u3000", "hello", "world"]
     model = save_tiny_bert(tmp_path / "gappy", vocab=vocab)
     out = tmp_path / "site"
-    assert export.main(["bundle", "--model", str(model), "--out", str(out), "--labels", "word", "--quiet"]) == 0
+    assert cli.main(["bundle", "--model", str(model), "--out", str(out), "--labels", "word", "--quiet"]) == 0
     words = (out / DEFAULT_FILES.metadata).read_text(encoding="utf-8").splitlines()
     assert len(words) == len(vocab)
     assert words[7:] == ["[id 7]", "[empty]", "hello", "world"]
 
 
 def test_tokenize_prints_ids_and_decoded_text(tiny_model: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert export.main(["tokenize", "--model", str(tiny_model), "Hellow world and welcome"]) == 0
+    assert cli.main(["tokenize", "--model", str(tiny_model), "Hellow world and welcome"]) == 0
     lines = capsys.readouterr().out.splitlines()
     ids = [TINY_VOCAB.index(t) for t in ["[CLS]", "hello", "##w", "world", "and", "welcome", "[SEP]"]]
     assert lines[:-1] == [f"{i}\t{TINY_VOCAB[i]}" for i in ids]
@@ -89,7 +89,7 @@ def test_tokenize_prints_ids_and_decoded_text(tiny_model: Path, capsys: pytest.C
 
 
 def test_inspect_reports_shapes(tiny_model: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert export.main(["inspect", "--model", str(tiny_model)]) == 0
+    assert cli.main(["inspect", "--model", str(tiny_model)]) == 0
     facts = dict(line.split(":", 1) for line in capsys.readouterr().out.splitlines())
     assert facts["vocabulary size"].strip() == str(len(TINY_VOCAB))
     assert facts["hidden size"].strip() == "8"
@@ -149,7 +149,7 @@ def test_model_without_input_embeddings(previous: Path, tmp_path: Path, capsys: 
 def test_bad_limit_is_a_usage_error(limit: str, got: str, previous: Path, capsys: pytest.CaptureFixture[str]) -> None:
     before = snapshot(previous)
     with pytest.raises(SystemExit) as exit_info:
-        export.main(["bundle", "--out", str(previous), f"--limit={limit}"])
+        cli.main(["bundle", "--out", str(previous), f"--limit={limit}"])
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.splitlines()
     assert err[-1] == f"export.py bundle: error: argument --limit: expected a positive integer, got {got}"
@@ -158,7 +158,7 @@ def test_bad_limit_is_a_usage_error(limit: str, got: str, previous: Path, capsys
 
 def test_unknown_label_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
-        export.main(["bundle", "--labels", "word,colour"])
+        cli.main(["bundle", "--labels", "word,colour"])
     assert exit_info.value.code == 2
     assert "unknown label colour; choose from word, length, vowels," in capsys.readouterr().err
 
@@ -181,6 +181,6 @@ def test_out_under_a_file(tiny_model: Path, tmp_path: Path, capsys: pytest.Captu
 
 def test_rebuild_replaces_the_bundle_and_leaves_no_staging(tiny_model: Path, previous: Path) -> None:
     (previous / "stale.txt").write_text("from an older build")
-    assert export.main(["bundle", "--model", str(tiny_model), "--out", str(previous), "--quiet"]) == 0
+    assert cli.main(["bundle", "--model", str(tiny_model), "--out", str(previous), "--quiet"]) == 0
     assert not (previous / "stale.txt").exists()
     assert leftovers(previous) == []

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import export
+from projector_bundle import cli
 from projector_bundle.formats import DEFAULT_FILES
 from projector_bundle.writers import read_tensor_bytes
 
@@ -15,14 +15,14 @@ pytestmark = pytest.mark.packaged
 
 
 def test_exercise_token_ids(capsys: pytest.CaptureFixture[str]) -> None:
-    assert export.main(["tokenize", "Hellow world and welcome"]) == 0
+    assert cli.main(["tokenize", "Hellow world and welcome"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [int(line.split("\t")[0]) for line in lines[:-1]] == [101, 7592, 2860, 2088, 1998, 6160, 102]
     assert lines[-1] == "decoded: [CLS] hellow world and welcome [SEP]"
 
 
 def test_inspect_packaged_model(capsys: pytest.CaptureFixture[str]) -> None:
-    assert export.main(["inspect"]) == 0
+    assert cli.main(["inspect"]) == 0
     out = capsys.readouterr().out
     assert "vocabulary size:        30,522" in out
     assert "hidden size:            384" in out
@@ -32,7 +32,7 @@ def test_inspect_packaged_model(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_bundle_of_the_packaged_model(tmp_path: Path) -> None:
     out = tmp_path / "site"
-    assert export.main(["bundle", "--out", str(out), "--limit", "2000", "--quiet"]) == 0
+    assert cli.main(["bundle", "--out", str(out), "--limit", "2000", "--quiet"]) == 0
     matrix = read_tensor_bytes(out / DEFAULT_FILES.bytes, 384)
     assert matrix.shape == (2000, 384)
     assert np.isfinite(matrix).all()

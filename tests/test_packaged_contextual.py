@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import export
+from projector_bundle import cli
 from projector_bundle.formats import CONFIG_JSON
 from projector_bundle.writers import read_tensor_bytes
 
@@ -21,7 +21,7 @@ CONTEXTUAL = "all-MiniLM-L6-v2/contextual_layer6"
 def test_river_banks_and_money_banks_land_apart(tmp_path: Path) -> None:
     out = tmp_path / "site"
     args = ["bundle", "--out", str(out), "--limit", "50", "--sentences", str(EXAMPLES), "--projections", "none"]
-    assert export.main([*args, "--quiet"]) == 0
+    assert cli.main([*args, "--quiet"]) == 0
     entries = {e["tensorName"]: e for e in json.loads((out / CONFIG_JSON).read_text())["embeddings"]}
     assert list(entries) == ["all-MiniLM-L6-v2/word_embeddings", CONTEXTUAL]
     entry = entries[CONTEXTUAL]

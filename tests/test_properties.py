@@ -17,9 +17,10 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from projector_bundle import writers
+from projector_bundle.cells import escape_cell
 from projector_bundle.formats import JS_WHITESPACE
 from projector_bundle.page import PageInfo, TensorSummary, render_page
-from projector_bundle.writers import escape_cell, read_tensor_tsv, write_metadata, write_tensor_tsv
+from projector_bundle.writers import read_tensor_tsv, write_metadata, write_tensor_tsv
 
 # Computed here independently of formats.py: ECMAScript's WhiteSpace and LineTerminator.
 JS_TRIMMED = frozenset("\t\n\v\f\r\ufeff\u2028\u2029") | {

@@ -8,11 +8,13 @@ from urllib.parse import unquote
 
 import numpy as np
 import pytest
-from conftest import PUBLISHED_BASE_URL
+from support import PUBLISHED_BASE_URL
 
-import export
+from projector_bundle import cli
 from projector_bundle.formats import CONFIG_JSON, DEFAULT_FILES, REMOTE_CONFIG_JSON
-from projector_bundle.publish import build_remote_config, check_file_sizes, normalise_base_url, projector_link
+from projector_bundle.publish import build_remote_config, normalise_base_url, projector_link, size_warning
+from projector_bundle.schema import EmbeddingInfo
+from projector_bundle.validate import check_config
 from projector_bundle.writers import read_tensor_bytes, write_tensor_tsv
 
 
@@ -42,18 +44,16 @@ def test_base_url_gets_one_trailing_slash(text: str, expected: str) -> None:
 )  # fmt: skip
 def test_bad_base_url_is_a_usage_error(text: str, message: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
-        export.main(["bundle", "--base-url", text])
+        cli.main(["bundle", "--base-url", text])
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.splitlines()[-1] == f"export.py bundle: error: argument --base-url: {message}"
 
 
 def test_remote_config_makes_every_path_absolute() -> None:
-    config = {
-        "embeddings": [
-            {"tensorName": "a", "tensorShape": [2, 3], "tensorPath": "a.bytes", "metadataPath": "a.tsv"},
-            {"tensorName": "b", "tensorShape": [2, 3], "tensorPath": "b.bytes", "bookmarksPath": "b.txt"},
-        ]
-    }
+    config = [
+        EmbeddingInfo("a", (2, 3), "a.bytes", metadata_path="a.tsv"),
+        EmbeddingInfo("b", (2, 3), "b.bytes", bookmarks_path="b.txt"),
+    ]
     remote = build_remote_config(config, "https://o.github.io/r/")
     assert remote == {
         "embeddings": [
@@ -63,7 +63,7 @@ def test_remote_config_makes_every_path_absolute() -> None:
              "bookmarksPath": "https://o.github.io/r/b.txt"},
         ]
     }  # fmt: skip
-    assert config["embeddings"][0]["tensorPath"] == "a.bytes"  # the relative config is left alone
+    assert config[0].tensor_path == "a.bytes"  # the relative entries are left alone
 
 
 def test_projector_link_survives_the_projectors_query_parser() -> None:
@@ -81,7 +81,9 @@ def test_projector_link_survives_the_projectors_query_parser() -> None:
 def test_published_bundle_has_both_configs(published_bundle: Path) -> None:
     local = json.loads((published_bundle / CONFIG_JSON).read_text())
     remote = json.loads((published_bundle / REMOTE_CONFIG_JSON).read_text())
-    assert remote == build_remote_config(local, PUBLISHED_BASE_URL + "/")
+    problems, embeddings = check_config(local)  # the written config parses back into the one schema
+    assert problems == []
+    assert remote == build_remote_config(embeddings, PUBLISHED_BASE_URL + "/")
 
 
 def test_plain_bundle_has_no_remote_config(tiny_bundle: Path) -> None:
@@ -100,12 +102,12 @@ def warnings(stderr: str) -> list[str]:
 
 
 def test_sizes_within_the_bound_say_nothing() -> None:
-    assert check_file_sizes({"vectors.tsv": 100 * MB, "vectors.bytes": 47 * MB}, 100, {"vectors.tsv"}) is None
+    assert size_warning({"vectors.tsv": 100 * MB, "vectors.bytes": 47 * MB}, 100, {"vectors.tsv"}) is None
 
 
 def test_an_oversized_tsv_names_every_way_out() -> None:
     sizes = {"vectors.tsv": 290_412_345, "vectors.bytes": 93_763_584, "metadata.tsv": 600_000}
-    assert check_file_sizes(sizes, 100, {"vectors.tsv"}) == (
+    assert size_warning(sizes, 100, {"vectors.tsv"}) == (
         "vectors.tsv is 290.4 MB: over 100 MB (--max-file-mb), which GitHub refuses in a git push; "
         "ways out: --limit N (fewer rows), --no-tsv (the page reads the .bytes file), "
         "--tsv-digits 4 (a shorter TSV), a larger --max-file-mb where the host allows it"
@@ -114,7 +116,7 @@ def test_an_oversized_tsv_names_every_way_out() -> None:
 
 def test_oversized_bytes_can_only_lose_rows() -> None:
     sizes = {"vectors.bytes": 93_763_584, "metadata.tsv": 600_000}
-    assert check_file_sizes(sizes, 50, {"vectors.tsv"}) == (
+    assert size_warning(sizes, 50, {"vectors.tsv"}) == (
         "vectors.bytes is 93.8 MB: over 50 MB (--max-file-mb), which GitHub refuses in a git push; "
         "ways out: --limit N (fewer rows), a larger --max-file-mb where the host allows it"
     )
@@ -122,7 +124,7 @@ def test_oversized_bytes_can_only_lose_rows() -> None:
 
 def test_several_oversized_files_are_listed_by_name() -> None:
     sizes = {"vectors.tsv": 2_500_000, "vectors.bytes": 1_500_000, "metadata.tsv": 10}
-    assert check_file_sizes(sizes, 1.2, {"vectors.tsv"}) == (
+    assert size_warning(sizes, 1.2, {"vectors.tsv"}) == (
         "vectors.bytes is 1.5 MB, vectors.tsv is 2.5 MB: over 1.2 MB (--max-file-mb), which GitHub refuses "
         "in a git push; ways out: --limit N (fewer rows), --no-tsv (the page reads the .bytes file), "
         "--tsv-digits 4 (a shorter TSV), a larger --max-file-mb where the host allows it"
@@ -134,10 +136,10 @@ def test_export_warns_about_oversized_files_and_still_writes(
 ) -> None:
     out = tmp_path / "site"
     args = ["bundle", "--model", str(tiny_model), "--out", str(out), "--max-file-mb", "0.001", "--quiet"]
-    assert export.main(args) == 0
+    assert cli.main(args) == 0
     sizes = {p.name: p.stat().st_size for p in out.iterdir()}
     assert sizes[DEFAULT_FILES.tsv] > 1000  # the bound is 1000 bytes
-    expected = check_file_sizes(sizes, 0.001, {DEFAULT_FILES.tsv})
+    expected = size_warning(sizes, 0.001, {DEFAULT_FILES.tsv})
     assert warnings(capsys.readouterr().err) == [f"warning: {expected}"]
     assert "vectors.tsv is 0.0 MB" in expected
 
@@ -145,14 +147,14 @@ def test_export_warns_about_oversized_files_and_still_writes(
 def test_no_warning_within_the_default_bound(
     tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert export.main(["bundle", "--model", str(tiny_model), "--out", str(tmp_path / "s"), "--quiet"]) == 0
+    assert cli.main(["bundle", "--model", str(tiny_model), "--out", str(tmp_path / "s"), "--quiet"]) == 0
     assert warnings(capsys.readouterr().err) == []
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "many", "nan", "inf"])
 def test_bad_max_file_mb_is_a_usage_error(value: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
-        export.main(["bundle", f"--max-file-mb={value}"])
+        cli.main(["bundle", f"--max-file-mb={value}"])
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.splitlines()[-1] == (
         f"export.py bundle: error: argument --max-file-mb: expected a positive number of megabytes, got {value!r}"
@@ -164,7 +166,7 @@ def test_bad_max_file_mb_is_a_usage_error(value: str, capsys: pytest.CaptureFixt
 
 def test_no_tsv_leaves_the_vectors_tsv_out(tiny_model: Path, tmp_path: Path) -> None:
     out = tmp_path / "site"
-    assert export.main(["bundle", "--model", str(tiny_model), "--out", str(out), "--no-tsv", "--quiet"]) == 0
+    assert cli.main(["bundle", "--model", str(tiny_model), "--out", str(out), "--no-tsv", "--quiet"]) == 0
     assert not (out / DEFAULT_FILES.tsv).exists()
     assert read_tensor_bytes(out / DEFAULT_FILES.bytes, 8).shape == (24, 8)
     assert json.loads((out / CONFIG_JSON).read_text())["embeddings"][0]["tensorPath"] == DEFAULT_FILES.bytes
@@ -172,7 +174,7 @@ def test_no_tsv_leaves_the_vectors_tsv_out(tiny_model: Path, tmp_path: Path) -> 
 
 def test_tsv_digits_rounds_to_significant_digits(tiny_model: Path, tiny_bundle: Path, tmp_path: Path) -> None:
     out = tmp_path / "site"
-    assert export.main(["bundle", "--model", str(tiny_model), "--out", str(out), "--tsv-digits", "3", "--quiet"]) == 0
+    assert cli.main(["bundle", "--model", str(tiny_model), "--out", str(out), "--tsv-digits", "3", "--quiet"]) == 0
     exact = read_tensor_bytes(out / DEFAULT_FILES.bytes, 8)
     cells = [line.split("\t") for line in (out / DEFAULT_FILES.tsv).read_text().splitlines()]
     assert cells == [[f"{float(x):.3g}" for x in row] for row in exact]
@@ -191,7 +193,7 @@ def test_tsv_writer_digits_default_is_exact(tmp_path: Path) -> None:
 @pytest.mark.parametrize("value", ["0", "10", "-3", "four"])
 def test_bad_tsv_digits_is_a_usage_error(value: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
-        export.main(["bundle", f"--tsv-digits={value}"])
+        cli.main(["bundle", f"--tsv-digits={value}"])
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.splitlines()[-1] == (
         f"export.py bundle: error: argument --tsv-digits: expected an integer from 1 to 9, got {value!r}"
@@ -200,7 +202,7 @@ def test_bad_tsv_digits_is_a_usage_error(value: str, capsys: pytest.CaptureFixtu
 
 def test_no_tsv_and_tsv_digits_exclude_each_other(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
-        export.main(["bundle", "--no-tsv", "--tsv-digits", "4"])
+        cli.main(["bundle", "--no-tsv", "--tsv-digits", "4"])
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.splitlines()[-1] == (
         "export.py bundle: error: argument --tsv-digits: not allowed with argument --no-tsv"

@@ -19,11 +19,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT, TINY_VOCAB, leftovers, run_failing, save_tiny_bert, snapshot
 from safetensors.numpy import load_file, save_file
+from support import ROOT, TINY_VOCAB, leftovers, run_failing, save_tiny_bert, snapshot
 
-import export
-from projector_bundle import bundle
+from projector_bundle import cli, swap
 from projector_bundle.formats import DEFAULT_FILES, MANIFEST_JSON, PAGE_HTML
 from projector_bundle.validate import validate_bundle
 
@@ -104,7 +103,7 @@ def test_plain_pytorch_weights_still_load(tiny_model: Path, tmp_path: Path) -> N
     tensors = {k: torch.from_numpy(v) for k, v in load_file(model / "model.safetensors").items()}
     (model / "model.safetensors").unlink()
     torch.save(tensors, model / "pytorch_model.bin")
-    assert export.main(bundle_args(model, tmp_path / "site")) == 0
+    assert cli.main(bundle_args(model, tmp_path / "site")) == 0
     expected = tensors[WORD_EMBEDDINGS].numpy()
     assert (tmp_path / "site" / DEFAULT_FILES.bytes).read_bytes() == expected.astype("<f4").tobytes()
 
@@ -149,7 +148,7 @@ def test_limit_larger_than_the_vocabulary_is_clamped_with_a_warning(
     tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "site"
-    assert export.main(bundle_args(tiny_model, out, "--limit", "100000")) == 0
+    assert cli.main(bundle_args(tiny_model, out, "--limit", "100000")) == 0
     assert capsys.readouterr().err.splitlines() == [
         f"warning: --limit 100,000 is more than the {len(TINY_VOCAB)} vocabulary rows; exporting all of them"
     ]
@@ -159,7 +158,7 @@ def test_limit_larger_than_the_vocabulary_is_clamped_with_a_warning(
 def test_limit_equal_to_the_vocabulary_gives_no_warning(
     tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert export.main(bundle_args(tiny_model, tmp_path / "site", "--limit", str(len(TINY_VOCAB)))) == 0
+    assert cli.main(bundle_args(tiny_model, tmp_path / "site", "--limit", str(len(TINY_VOCAB)))) == 0
     assert capsys.readouterr().err == ""
 
 
@@ -179,7 +178,7 @@ def test_a_folder_we_did_not_write_needs_force(
     )
     assert snapshot(home) == {"notes.txt": b"precious"}
     assert leftovers(home) == []
-    assert export.main(bundle_args(tiny_model, home, "--force")) == 0
+    assert cli.main(bundle_args(tiny_model, home, "--force")) == 0
     assert not (home / "notes.txt").exists()
     assert validate_bundle(home) == []
 
@@ -194,7 +193,7 @@ def test_a_foreign_manifest_is_not_ours(tiny_model: Path, tmp_path: Path, capsys
 
 def test_an_empty_folder_needs_no_force(tiny_model: Path, tmp_path: Path) -> None:
     (tmp_path / "site").mkdir()
-    assert export.main(bundle_args(tiny_model, tmp_path / "site")) == 0
+    assert cli.main(bundle_args(tiny_model, tmp_path / "site")) == 0
 
 
 def test_the_root_folder_is_refused(tiny_model: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -265,7 +264,7 @@ def test_a_read_only_output(
             def read_only_mkdtemp(*args: object, **kwargs: object) -> str:
                 raise OSError(30, os.strerror(30))
 
-            monkeypatch.setattr(bundle.tempfile, "mkdtemp", read_only_mkdtemp)
+            monkeypatch.setattr(swap.tempfile, "mkdtemp", read_only_mkdtemp)
         err = run_failing(bundle_args(tiny_model, out), capsys)
     assert err == f"error: --out {out}: cannot create a folder in {parent}: {why}\n"
     assert_untouched(out, before)
@@ -321,7 +320,7 @@ def test_an_interrupt_mid_export(previous: Path, tmp_path: Path) -> None:
 
 
 def test_an_interrupt_during_the_swap_waits_for_it() -> None:
-    with pytest.raises(KeyboardInterrupt), bundle._interrupts_deferred():
+    with pytest.raises(KeyboardInterrupt), swap.interrupts_deferred():
         os.kill(os.getpid(), signal.SIGINT)
         time.sleep(0.05)  # the signal has been handled by now, and only noted
         finished = True
@@ -334,9 +333,9 @@ def test_an_interrupt_during_the_swap_waits_for_it() -> None:
 
 def test_a_rebuild_is_byte_identical(tiny_model: Path, tmp_path: Path) -> None:
     out = tmp_path / "site"
-    assert export.main(bundle_args(tiny_model, out)) == 0
+    assert cli.main(bundle_args(tiny_model, out)) == 0
     first = snapshot(out)
-    assert export.main(bundle_args(tiny_model, out)) == 0
+    assert cli.main(bundle_args(tiny_model, out)) == 0
     assert snapshot(out) == first
 
 
@@ -344,10 +343,10 @@ def test_only_the_build_time_differs_without_a_fixed_epoch(
     tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     out = tmp_path / "site"
-    assert export.main(bundle_args(tiny_model, out)) == 0
+    assert cli.main(bundle_args(tiny_model, out)) == 0
     first = snapshot(out)
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767312000")  # a day later
-    assert export.main(bundle_args(tiny_model, out)) == 0
+    assert cli.main(bundle_args(tiny_model, out)) == 0
     second = snapshot(out)
     assert sorted(k for k in first if first[k] != second[k]) == [PAGE_HTML, MANIFEST_JSON]
     assert json.loads(second[MANIFEST_JSON])["created"] == "2026-01-02T00:00:00Z"
@@ -364,7 +363,7 @@ def test_awkward_vocabularies_keep_every_row(labels: str, tmp_path: Path) -> Non
     vocab = [*TINY_VOCAB[:7], *AWKWARD]
     model = save_tiny_bert(tmp_path / "awkward", vocab=vocab)
     out = tmp_path / "site"
-    assert export.main(bundle_args(model, out, "--labels", labels)) == 0
+    assert cli.main(bundle_args(model, out, "--labels", labels)) == 0
     assert validate_bundle(out) == []
     lines = (out / DEFAULT_FILES.metadata).read_text(encoding="utf-8").split("\n")
     words = [line.split("\t")[0] for line in lines[(1 if "," in labels else 0) : -1]]
@@ -381,7 +380,7 @@ def test_an_awkward_model_name_is_escaped_in_the_page(tiny_model: Path, tmp_path
     name = "<img src=x onerror=alert(1)>\"'&amp;"
     model = copy_model(tiny_model, tmp_path / name)
     out = tmp_path / "site"
-    assert export.main(bundle_args(model, out)) == 0
+    assert cli.main(bundle_args(model, out)) == 0
     page = (out / PAGE_HTML).read_text(encoding="utf-8")
 
     class Tags(HTMLParser):
@@ -406,4 +405,4 @@ def test_an_awkward_model_name_is_escaped_in_the_page(tiny_model: Path, tmp_path
     parser.feed(page)
     assert "img" not in parser.tags
     assert parser.tags.count("script") == 2
-    assert parser.title == str(model)
+    assert parser.title == model.name  # the folder name: a page never shows a local path

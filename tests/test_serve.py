@@ -11,13 +11,17 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from support import ROOT
 
-from projector_bundle.serve import main
+from projector_bundle import cli
+
+
+def main(args: list[str]) -> int:
+    return cli.main(["serve", *args])
 
 
 def test_serves_the_bundle_and_prints_its_url(tiny_bundle: Path) -> None:
-    command = [sys.executable, "-m", "projector_bundle.serve", "--directory", str(tiny_bundle), "--port", "0"]
+    command = [sys.executable, "export.py", "serve", "--directory", str(tiny_bundle), "--port", "0"]
     server = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = server.stdout.readline()
@@ -27,6 +31,8 @@ def test_serves_the_bundle_and_prints_its_url(tiny_bundle: Path) -> None:
         assert match, line
         with urllib.request.urlopen(match[1], timeout=10) as response:
             assert response.read() == (tiny_bundle / "index.html").read_bytes()
+            # As GitHub Pages does: projector.tensorflow.org's ?config= may read the bundle.
+            assert response.headers["Access-Control-Allow-Origin"] == "*"
     finally:
         server.send_signal(signal.SIGINT)
         _, err = server.communicate(timeout=10)
@@ -57,4 +63,14 @@ def test_port_in_use_is_one_line(tiny_bundle: Path, capsys: pytest.CaptureFixtur
     assert (
         capsys.readouterr().err
         == f"error: --port {port}: already in use on 127.0.0.1; choose another (make serve PORT=...)\n"
+    )
+
+
+@pytest.mark.parametrize("port", ["99999", "-1", "http"])
+def test_a_port_out_of_range_is_a_usage_error(port: str, tiny_bundle: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--directory", str(tiny_bundle), "--port", port])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"export.py serve: error: argument --port: expected a port from 0 to 65535 (0 picks a free one), got {port!r}"
     )

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import export
+from projector_bundle import cli
 from projector_bundle.formats import CONFIG_JSON, DEFAULT_FILES, GITHUB_FILE_LIMIT, MANIFEST_JSON, PAGE_HTML
 from projector_bundle.validate import Problem, check_config, validate_bundle
 
@@ -265,7 +265,7 @@ def test_manifest_sizes_and_hashes(tiny_bundle: Path, tmp_path: Path) -> None:
 
 
 def test_validate_command_on_a_good_bundle(tiny_bundle: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert export.main(["validate", str(tiny_bundle)]) == 0
+    assert cli.main(["validate", str(tiny_bundle)]) == 0
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err == f"validate: {tiny_bundle}: 0 errors, 0 warnings\n"
@@ -274,7 +274,7 @@ def test_validate_command_on_a_good_bundle(tiny_bundle: Path, capsys: pytest.Cap
 def test_validate_command_prints_one_line_per_problem(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     folder = write_hand_made(tmp_path / "b", tensorName="t", extra=1)
     (folder / "meta.tsv").write_text("word\tkind\na\tx\n")
-    assert export.main(["validate", str(folder)]) == 1
+    assert cli.main(["validate", str(folder)]) == 1
     captured = capsys.readouterr()
     assert captured.out.splitlines() == [
         "warning: projector_config.json: embeddings[0] (t): unknown key 'extra'",
@@ -285,7 +285,7 @@ def test_validate_command_prints_one_line_per_problem(tmp_path: Path, capsys: py
 
 def test_validate_command_warnings_alone_pass(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     folder = write_hand_made(tmp_path / "b", extra=1)
-    assert export.main(["validate", str(folder)]) == 0
+    assert cli.main(["validate", str(folder)]) == 0
     assert capsys.readouterr().out == "warning: projector_config.json: embeddings[0] (t): unknown key 'extra'\n"
 
 
@@ -300,10 +300,10 @@ def test_validate_command_on_a_folder_without_config(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], setup, expected: str
 ) -> None:
     setup(tmp_path)
-    assert export.main(["validate", str(tmp_path)]) == 1
+    assert cli.main(["validate", str(tmp_path)]) == 1
     assert capsys.readouterr().out.startswith(expected)
 
 
 def test_validate_command_on_a_missing_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert export.main(["validate", str(tmp_path / "nope")]) == 1
+    assert cli.main(["validate", str(tmp_path / "nope")]) == 1
     assert capsys.readouterr().err == f"error: {tmp_path / 'nope'}: no such folder\n"

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 import yaml
-from conftest import ROOT
+from support import ROOT
 
 WORKFLOW = ROOT / ".github" / "workflows" / "pages.yml"
 PAGES_ACTIONS = [
@@ -25,8 +25,8 @@ def workflow() -> dict:
     return yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))
 
 
-def steps(workflow: dict) -> list[dict]:
-    return [step for job in workflow["jobs"].values() for step in job["steps"]]
+def steps(workflow: dict, job: str = "build") -> list[dict]:
+    return workflow["jobs"][job]["steps"] + (workflow["jobs"]["deploy"]["steps"] if job == "build" else [])
 
 
 def test_runs_on_push_to_main_and_by_hand(workflow: dict) -> None:
@@ -39,6 +39,14 @@ def test_uses_githubs_pages_actions_pinned_to_a_major_version(workflow: dict) ->
     uses = [step["uses"] for step in steps(workflow) if "uses" in step]
     assert [u.split("@")[0] for u in uses] == PAGES_ACTIONS
     assert all(re.fullmatch(r"v\d+", u.split("@")[1]) for u in uses), uses
+
+
+def test_tests_pass_before_anything_is_built_or_deployed(workflow: dict) -> None:
+    test = workflow["jobs"]["test"]
+    assert workflow["jobs"]["build"]["needs"] == "test"
+    assert [s["uses"].split("@")[0] for s in test["steps"] if "uses" in s] == ["actions/checkout"]
+    assert any(s.get("run", "").split()[:3] == ["make", "lint", "test"] for s in test["steps"])
+    assert test["container"].split(":")[1].endswith("bookworm")  # Debian: the chromium the tests need
 
 
 def test_may_deploy_pages(workflow: dict) -> None:

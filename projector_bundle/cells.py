@@ -1,0 +1,31 @@
+"""Metadata cells as the projector's parser will read them (`vz_projector/data-provider.ts`).
+
+Pure: the writer, the colour check and the tests all escape through here.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .formats import JS_WHITESPACE
+
+# The projector splits metadata rows on raw "\n" and fields on raw "\t", with no
+# quoting, and skips lines that are blank after JavaScript's trim(); so control
+# characters become their visible Unicode "control pictures" (U+2400 + code), and
+# an empty cell, or one that trim() would empty (BOM and U+3000 included), is
+# spelled out as code points.
+_CONTROL_PICTURES = {code: 0x2400 + code for code in range(0x20)} | {0x7F: 0x2421}
+# A lone surrogate (possible in a tokenizer.json) cannot be written as UTF-8.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def escape_cell(text: str) -> str:
+    """A metadata cell that keeps its row and stays visible in the projector."""
+    if text == "":
+        return "[empty]"
+    if not text.strip(JS_WHITESPACE):
+        return "".join(f"[U+{ord(ch):04X}]" for ch in text)
+    if text.isprintable():  # the common case: no control character to replace (a fast check)
+        return text
+    text = _SURROGATE.sub(lambda m: f"[U+{ord(m.group()):04X}]", text)
+    return text.translate(_CONTROL_PICTURES)

@@ -1,0 +1,361 @@
+"""The command line: argparse at the edge, the library below, one error handler for every command.
+
+bundle    resolve -> read -> label -> project -> render -> write (`pipeline.build_bundle`)
+tokenize  the tokenizer walk-through of one text
+inspect   vocabulary, hidden size and embedding shapes
+validate  check a bundle folder the way the projector will read it
+serve     a bundle folder over HTTP on loopback
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import math
+import os
+import shlex
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from . import ExportError, __version__
+from .formats import DEFAULT_OUT
+from .labels import DEFAULT_LABELS, LABEL_COLUMNS
+from .projections import PCA, PROJECTION_KINDS
+from .publish import DEFAULT_MAX_FILE_MB, normalise_base_url
+from .serve import DEFAULT_HOST, DEFAULT_PORT
+from .tensors import TENSOR_KINDS, WORD
+from .writers import EXACT_TSV_DIGITS
+
+PROG = "export.py"
+MODEL_HELP = "hub id or local folder (default: the packaged all-MiniLM-L6-v2, offline)"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; library errors become one `error: ...` line and exit 1."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args, argv))
+    except ExportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+# --- the commands: options in, library call, result out ---
+
+
+def run_bundle(args: argparse.Namespace, argv: list[str]) -> int:
+    from .model import show_progress_bars
+    from .pipeline import BundleOptions, build_bundle
+    from .progress import on_stderr
+
+    try:
+        created = build_time()
+    except ValueError as exc:
+        args.parser.error(str(exc))  # a usage error: exit 2 before any work
+    progress = on_stderr(args.quiet)
+    show_progress_bars(progress.bars)
+    options = BundleOptions(
+        out=args.out,
+        models=tuple(args.model or [None]),
+        limit=args.limit,
+        labels=tuple(args.labels),
+        tensors=tuple(k for k in TENSOR_KINDS if k in args.tensors),
+        sentences=args.sentences,
+        layers=tuple(args.layer or ()),
+        keep_special=args.keep_special,
+        projections=tuple(args.projections),
+        neighbors=args.neighbors,
+        base_url=args.base_url,
+        tsv=not args.no_tsv,
+        tsv_digits=args.tsv_digits,
+        max_file_mb=args.max_file_mb,
+        force=args.force,
+        command=public_command(argv),
+        created=created,
+    )
+    result = build_bundle(options, progress)
+    for message in result.warnings:
+        warn(message)
+    count = len(result.tensors)
+    progress(f"done: {result.out}/ ({count} tensor{'s' if count > 1 else ''}, {result.points:,} points)")
+    return 0
+
+
+def run_tokenize(args: argparse.Namespace, argv: list[str]) -> int:
+    from .model import resolve_model, tokenize
+
+    result = tokenize(resolve_model(args.model), args.text)
+    for token_id, token in zip(result.ids, result.tokens, strict=False):
+        print(f"{token_id}\t{token}")
+    print(f"decoded: {result.decoded}")
+    return 0
+
+
+def run_inspect(args: argparse.Namespace, argv: list[str]) -> int:
+    from .model import inspect_model, resolve_model
+
+    facts = inspect_model(resolve_model(args.model))
+    rows = [
+        ("model", facts.name),
+        ("type", facts.model_type),
+        ("vocabulary size", f"{facts.vocab_size:,}"),
+        ("hidden size", f"{facts.hidden_size:,}"),
+        ("word-embedding weights", f"{facts.word_embedding_weights:,}"),
+        ("position embeddings", format_shape(facts.position_embeddings)),
+        ("token-type embeddings", format_shape(facts.token_type_embeddings)),
+    ]
+    width = max(len(key) for key, _ in rows)
+    for key, value in rows:
+        print(f"{key + ':':<{width + 1}} {value}")
+    return 0
+
+
+def run_validate(args: argparse.Namespace, argv: list[str]) -> int:
+    from .validate import ERROR, plural, validate_bundle
+
+    if not args.dir.is_dir():
+        raise ExportError(f"{args.dir}: no such folder")
+    problems = validate_bundle(args.dir)
+    for problem in problems:
+        print(problem)
+    errors = sum(p.severity == ERROR for p in problems)
+    warnings = plural(len(problems) - errors, "warning")
+    print(f"validate: {args.dir}: {plural(errors, 'error')}, {warnings}", file=sys.stderr)
+    return 1 if errors else 0
+
+
+def run_serve(args: argparse.Namespace, argv: list[str]) -> int:
+    from .formats import PAGE_HTML
+    from .serve import make_server, server_url
+
+    if not (args.directory / PAGE_HTML).is_file():
+        raise ExportError(f"--directory {args.directory}: no bundle there (no {PAGE_HTML}); run make bundle first")
+    with make_server(args.directory, args.host, args.port) as server:
+        # stdout, flushed: the one line a person (or a script) needs from this command.
+        print(f"serving {args.directory}/ at {server_url(server)} (Ctrl-C stops)", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how one stops it: no traceback
+            server.serve_forever()
+    return 0
+
+
+def format_shape(shape: tuple[int, ...] | None) -> str:
+    return "none" if shape is None else " x ".join(str(n) for n in shape)
+
+
+def warn(message: str) -> None:
+    """A warning is shown even with --quiet: the run went on, but the user should know."""
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+def public_command(argv: Sequence[str]) -> str:
+    """The command line as a published bundle shows it: absolute and home paths cut to their
+    last part, so the page never tells about the user's file system."""
+
+    def public(arg: str) -> str:
+        flag, equals, value = arg.partition("=") if arg.startswith("--") else ("", "", arg)
+        if value.startswith(("/", "~")):
+            value = Path(value).name or value
+        return f"{flag}{equals}{value}"
+
+    return shlex.join([PROG, *(public(a) for a in argv)])
+
+
+def build_time() -> str | None:
+    """SOURCE_DATE_EPOCH as an ISO time, so a rebuild can be byte-identical; None when unset."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch is None:
+        return None
+    try:
+        return datetime.fromtimestamp(int(epoch), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (ValueError, OverflowError, OSError):
+        raise ValueError(
+            f"SOURCE_DATE_EPOCH: expected whole seconds since 1970 such as 1767225600, got {epoch!r}"
+        ) from None
+
+
+# --- argument types: each raises a usage error naming what was expected ---
+
+
+def number_within(
+    convert: Callable[[str], float], fits: Callable[[float], bool], expected: str
+) -> Callable[[str], float]:
+    """An argparse type: `convert(text)` when `fits` it, else a usage error naming what was expected."""
+
+    def parse(text: str) -> float:
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not fits(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+
+    return parse
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+positive_mb = number_within(float, lambda v: 0 < v < math.inf, "a positive number of megabytes")
+tsv_digits = number_within(int, lambda v: 1 <= v <= EXACT_TSV_DIGITS, f"an integer from 1 to {EXACT_TSV_DIGITS}")
+port_number = number_within(int, lambda v: 0 <= v <= 65535, "a port from 0 to 65535 (0 picks a free one)")
+
+
+def base_url(text: str) -> str:
+    try:
+        return normalise_base_url(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def key_list(choices: Sequence[str], what: str, allow_none: bool = False) -> Callable[[str], list[str]]:
+    """A comma-separated list of keys from `choices` (or `none`, for an empty list)."""
+
+    def parse(text: str) -> list[str]:
+        if allow_none and text.strip() == "none":
+            return []
+        keys = [k.strip() for k in text.split(",") if k.strip()]
+        unknown = [k for k in keys if k not in choices]
+        if unknown or not keys:
+            extra = " or none" if allow_none else ""
+            raise argparse.ArgumentTypeError(
+                f"unknown {what} {', '.join(unknown) or repr(text)}; choose from {', '.join(choices)}{extra}"
+            )
+        return list(dict.fromkeys(keys))
+
+    return parse
+
+
+def layer_list(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",") if part.strip()] or [int(text)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected layer numbers such as 6 or 3,6, got {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Export a transformers model's embeddings as a static TensorFlow Embedding Projector bundle.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    bundle = commands.add_parser("bundle", help="write a static projector bundle")
+    bundle.add_argument("--model", action="append", metavar="M", help=MODEL_HELP + "; repeat it to compare models")
+    bundle.add_argument("--out", type=Path, default=DEFAULT_OUT, help="bundle folder (default: site)")
+    bundle.add_argument("--limit", type=positive_int, metavar="N", help="export only the first N vocabulary rows")
+    bundle.add_argument(
+        "--labels",
+        metavar="KEY,...",
+        type=key_list(tuple(LABEL_COLUMNS), "label"),
+        default=list(DEFAULT_LABELS),
+        help=f"comma-separated metadata columns (default: {','.join(DEFAULT_LABELS)})",
+    )
+    bundle.add_argument(
+        "--tensors",
+        metavar="KIND,...",
+        type=key_list(TENSOR_KINDS, "tensor"),
+        default=[WORD],
+        help=f"comma-separated embedding tables per model (default: word; choose from {','.join(TENSOR_KINDS)})",
+    )
+    bundle.add_argument(
+        "--sentences", metavar="FILE", help="add contextual embeddings of these sentences (one a line; - for stdin)"
+    )
+    bundle.add_argument(
+        "--layer",
+        metavar="L,...",
+        type=layer_list,
+        action="extend",
+        help="hidden layer(s) for --sentences, 0 = embedding output (default: the last); repeatable",
+    )
+    bundle.add_argument("--keep-special", action="store_true", help="keep [CLS]/[SEP] points of --sentences")
+    bundle.add_argument(
+        "--projections",
+        metavar="KIND,...",
+        type=key_list(PROJECTION_KINDS, "projection", allow_none=True),
+        default=[PCA],
+        help="full-data projections shipped as bookmarks (default: pca; umap needs umap-learn; none)",
+    )
+    bundle.add_argument(
+        "--neighbors", type=positive_int, metavar="K", help="add a column with each point's K nearest points"
+    )
+    bundle.add_argument(
+        "--base-url",
+        type=base_url,
+        metavar="URL",
+        help="where the bundle will be served (e.g. https://OWNER.github.io/REPO/): also write "
+        "a config with absolute URLs and show its projector.tensorflow.org link",
+    )
+    tsv = bundle.add_mutually_exclusive_group()
+    tsv.add_argument("--no-tsv", action="store_true", help="skip the vectors TSV (the page reads the .bytes file)")
+    tsv.add_argument(
+        "--tsv-digits",
+        type=tsv_digits,
+        metavar="N",
+        help=f"significant digits in the vectors TSV (default: exact, {EXACT_TSV_DIGITS})",
+    )
+    bundle.add_argument(
+        "--max-file-mb",
+        type=positive_mb,
+        default=DEFAULT_MAX_FILE_MB,
+        metavar="MB",
+        help=f"warn about any file larger than this (default: {DEFAULT_MAX_FILE_MB}, GitHub's limit for a pushed file)",
+    )
+    bundle.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    bundle.add_argument(
+        "--force", action="store_true", help="replace --out even if it is a non-empty folder export.py did not write"
+    )
+    bundle.set_defaults(run=run_bundle, parser=bundle)
+
+    tok = commands.add_parser("tokenize", help="show the token ids of TEXT and decode them")
+    tok.add_argument("--model", metavar="M", help=MODEL_HELP)
+    tok.add_argument("text", metavar="TEXT")
+    tok.set_defaults(run=run_tokenize)
+
+    insp = commands.add_parser("inspect", help="vocabulary, hidden size and embedding shapes")
+    insp.add_argument("--model", metavar="M", help=MODEL_HELP)
+    insp.set_defaults(run=run_inspect)
+
+    check = commands.add_parser("validate", help="check a projector bundle folder; one line per problem")
+    check.add_argument("dir", metavar="DIR", type=Path)
+    check.set_defaults(run=run_validate)
+
+    serve = commands.add_parser("serve", help="serve a bundle folder on loopback (the projector cannot load file://)")
+    serve.add_argument("--directory", type=Path, default=DEFAULT_OUT, help="the bundle folder (default: site)")
+    serve.add_argument("--host", default=DEFAULT_HOST, help=f"a loopback address (default: {DEFAULT_HOST})")
+    serve.add_argument(
+        "--port", type=port_number, default=DEFAULT_PORT, help=f"0 picks a free port (default: {DEFAULT_PORT})"
+    )
+    serve.set_defaults(run=run_serve)
+    return parser
+
+
+def usage_text(width: int = 100) -> str:
+    """Every command's --help at a fixed width, as the README's Usage section shows it."""
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    parsers = [(f"{PROG} --help", parser), *((f"{PROG} {n} --help", p) for n, p in commands.choices.items())]
+    parts = []
+    for command, each in parsers:
+        each.formatter_class = functools.partial(argparse.HelpFormatter, width=width)
+        parts.append(f"$ {command}\n{each.format_help()}")
+    return "\n".join(parts)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,239 @@
+"""The bundle pipeline, top to bottom as the data flows:
+
+    resolve the models -> read their matrices and vocabularies (and run them over sentences)
+    -> label -> project -> render the page -> write the files and swap them in.
+
+`build_bundle` takes one `BundleOptions`, built once by the caller (the CLI), and returns
+a `BundleResult` for the caller to report. Progress goes to the `Progress` it is given;
+warnings come back in the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from . import ExportError, __version__
+from .colouring import ensure_colourable
+from .formats import DEFAULT_OUT
+from .labels import DEFAULT_LABELS, select_columns
+from .progress import SILENT, Progress
+from .projections import PCA, UMAP, bookmark_state, compute_projections, umap_available
+from .publish import DEFAULT_MAX_FILE_MB, projector_link, size_warning
+from .tensors import (
+    POSITION,
+    TENSOR_KINDS,
+    TYPE,
+    WORD,
+    TensorData,
+    add_neighbors,
+    assign_files,
+    check_finite,
+    contextual_tensors,
+    model_prefixes,
+    table_tensor,
+    word_tensor,
+)
+
+if TYPE_CHECKING:
+    from .contextual import ContextualEmbeddings
+    from .model import ModelRef, WordEmbeddings
+    from .sentences import Sentence
+
+# The model attribute that holds each extra table.
+TABLE_ATTRS = {POSITION: "position_embeddings", TYPE: "token_type_embeddings"}
+
+
+@dataclass(frozen=True)
+class BundleOptions:
+    """What to export and how; the defaults are `export.py bundle` without flags."""
+
+    out: Path = DEFAULT_OUT
+    models: tuple[str | None, ...] = (None,)  # hub ids or folders; None is the packaged default
+    limit: int | None = None  # first N vocabulary rows
+    labels: tuple[str, ...] = DEFAULT_LABELS  # label column keys, in order
+    tensors: tuple[str, ...] = (WORD,)  # TENSOR_KINDS per model
+    sentences: str | None = None  # a file of sentences (or "-") for contextual tensors
+    layers: tuple[int, ...] = ()  # hidden layers for the sentences; () is the last
+    keep_special: bool = False  # keep [CLS]/[SEP] points of the sentences
+    projections: tuple[str, ...] = (PCA,)  # full-data projections shipped as bookmarks
+    neighbors: int | None = None  # a column with each point's K nearest points
+    base_url: str | None = None  # where the bundle will be served (adds the remote config)
+    tsv: bool = True  # write the vectors TSV besides the .bytes
+    tsv_digits: int | None = None  # significant digits in the TSV; None is exact
+    max_file_mb: float = DEFAULT_MAX_FILE_MB  # warn about larger files
+    force: bool = False  # replace a non-empty folder this tool did not write
+    command: str = "export.py bundle"  # how the bundle was made, as shown on the page and in the manifest
+    created: str | None = None  # ISO 8601 UTC build time; None is now
+
+
+@dataclass(frozen=True)
+class BundleResult:
+    """What the export wrote, and what the user should know about it."""
+
+    out: Path
+    tensors: tuple[tuple[str, int, int], ...]  # (name, points, dimensions)
+    sizes: dict[str, int]  # file name -> bytes
+    warnings: tuple[str, ...]
+
+    @property
+    def points(self) -> int:
+        return sum(points for _, points, _ in self.tensors)
+
+
+@dataclass
+class ModelData:
+    """What was read from one model: its word table and vocabulary, other tables, contextual layers."""
+
+    words: WordEmbeddings | None = None
+    tables: dict[str, np.ndarray] = field(default_factory=dict)
+    context: ContextualEmbeddings | None = None
+
+
+def build_bundle(options: BundleOptions, progress: Progress = SILENT) -> BundleResult:
+    """Export the bundle `options` describe into `options.out`."""
+    from .bundle import write_bundle
+    from .manifest import Provenance
+    from .model import resolve_model
+    from .page import describe_page, render_page
+    from .sentences import read_sentences
+    from .swap import check_target
+
+    warnings: list[str] = []
+    check_options(options)
+    check_target(options.out, force=options.force)  # before loading a model that may be large
+    sentences = read_sentences(options.sentences) if options.sentences else []
+
+    progress("resolving the model" + ("s" if len(options.models) > 1 else ""))
+    refs = [resolve_model(name) for name in options.models]
+
+    data: list[TensorData] = []
+    for ref, prefix in zip(refs, model_prefixes([r.public_name for r in refs]), strict=True):
+        read = read_model(ref, options, sentences, progress, warnings)
+        data += label_model(prefix, read, options, [s.text for s in sentences], progress)
+    data = [check_finite(t) for t in data]
+    if options.neighbors:
+        progress(f"finding {options.neighbors} nearest neighbours of every point")
+        data = [add_neighbors(t, options.neighbors, progress.bar) for t in data]
+
+    if options.projections:
+        progress(f"computing {', '.join(options.projections)} of every tensor")
+    tensors = assign_files(data, [compute_bookmarks(t, options.projections) for t in data])
+
+    page = describe_page(
+        refs,
+        tensors,
+        command=options.command,
+        created=options.created or now(),
+        projector_link=None if options.base_url is None else projector_link(options.base_url),
+    )
+    html = render_page(page)
+
+    progress(f"writing {options.out}")
+    revision = refs[0].revision if len(refs) == 1 else None
+    provenance = Provenance(__version__, page.model_name, revision, options.command, page.created)
+    written = write_bundle(
+        options.out,
+        tensors,
+        html,
+        provenance,
+        tsv=options.tsv,
+        tsv_digits=options.tsv_digits,
+        base_url=options.base_url,
+        force=options.force,
+        progress=progress.bar,
+    )
+    warnings += [p.message for p in written.warnings]
+    vector_tsvs = {t.files.tsv for t in tensors}
+    oversize = size_warning(written.sizes, options.max_file_mb, vector_tsvs)
+    if oversize:
+        warnings.append(oversize)
+    summary = tuple((t.name, *t.matrix.shape) for t in tensors)
+    return BundleResult(options.out, summary, written.sizes, tuple(warnings))
+
+
+def check_options(options: BundleOptions) -> None:
+    """The checks that need no model: fail before any slow step."""
+    unknown = [k for k in options.tensors if k not in TENSOR_KINDS]
+    if unknown:
+        raise ExportError(f"--tensors {unknown[0]}: unknown; choose from {', '.join(TENSOR_KINDS)}")
+    if UMAP in options.projections and not umap_available():
+        raise ExportError("--projections umap: needs the umap-learn package (pip install umap-learn)")
+    if options.layers and not options.sentences:
+        raise ExportError(f"--layer {options.layers[0]}: needs --sentences (layers are read from running the model)")
+
+
+def read_model(
+    ref: ModelRef, options: BundleOptions, sentences: Sequence[Sentence], progress: Progress, warnings: list[str]
+) -> ModelData:
+    """Read every table `options` asks of one model, and run it over the sentences."""
+    from .contextual import check_layers, embed_sentences, layer_count
+    from .model import load_model, load_tokenizer, read_embedding_table, read_word_embeddings
+    from .sentences import truncation_warning
+
+    read = ModelData()
+    if WORD in options.tensors:
+        progress(f"reading the embedding matrix and vocabulary of {ref.name}")
+        read.words = read_word_embeddings(ref, options.limit)
+        if options.limit is not None and options.limit > read.words.vocab_rows:
+            rows = f"{read.words.vocab_rows:,} vocabulary rows"
+            warnings.append(f"--limit {options.limit:,} is more than the {rows}; exporting all of them")
+    tables = [kind for kind in (POSITION, TYPE) if kind in options.tensors]
+    if not tables and not sentences:
+        return read
+    model = load_model(ref)
+    for kind in tables:
+        matrix = read_embedding_table(model, TABLE_ATTRS[kind])
+        if matrix is None:
+            raise ExportError(f"--tensors {kind}: {ref.name} has no {TABLE_ATTRS[kind]} ({type(model).__name__})")
+        read.tables[kind] = matrix
+    if sentences:
+        layers = check_layers(options.layers, layer_count(model), ref.name)
+        progress(f"running {ref.name} over {len(sentences):,} sentences (layers {', '.join(map(str, layers))})")
+        texts = [s.text for s in sentences]
+        read.context = embed_sentences(model, load_tokenizer(ref), texts, layers, keep_special=options.keep_special)
+        counts, max_tokens = read.context.token_counts, read.context.max_tokens
+        cut = truncation_warning(options.sentences or "", sentences, counts, max_tokens)
+        if cut:
+            warnings.append(cut)
+        if not read.context.occurrences:
+            raise ExportError(f"--sentences: {ref.name} found no tokens in the sentences")
+    return read
+
+
+def label_model(
+    prefix: str, read: ModelData, options: BundleOptions, sentences: Sequence[str], progress: Progress
+) -> list[TensorData]:
+    """The model's tensors with their metadata: label columns for the vocabulary, indices for
+    the other tables, token and sentence for the contextual layers."""
+    tensors = []
+    if read.words is not None:
+        progress(f"labelling {len(read.words.tokens):,} tokens")
+        chosen = select_columns(options.labels)
+        columns = ensure_colourable(chosen, read.words.tokens)
+        if len(columns) > len(chosen):
+            keys = ",".join(options.labels)
+            progress(f"no column of --labels {keys} can colour points; adding {columns[-1].key}")
+        tensors.append(word_tensor(prefix, read.words.matrix, read.words.tokens, columns))
+    tensors += [table_tensor(prefix, kind, matrix) for kind, matrix in read.tables.items()]
+    if read.context is not None:
+        tensors += contextual_tensors(prefix, read.context, sentences)
+    return tensors
+
+
+def compute_bookmarks(tensor: TensorData, kinds: Sequence[str]) -> list[dict[str, object]]:
+    """One bookmark per projection of the full tensor (the costly step: PCA, UMAP)."""
+    dim = tensor.matrix.shape[1]
+    return [
+        bookmark_state(p, dim, label_option=tensor.label_by, color_option=tensor.colour_by)
+        for p in compute_projections(tensor.matrix, kinds)
+    ]
+
+
+def now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,61 @@
+"""Helpers the tests share: a tiny real BERT saved to disk, and checks that a failed run lost nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from projector_bundle import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# A small WordPiece vocabulary covering the label cases: specials, unused slots,
+# whole words, continuations, numbers and prepositions.
+TINY_VOCAB = [
+    "[PAD]", "[unused0]", "[unused1]", "[UNK]", "[CLS]", "[SEP]", "[MASK]",
+    "the", "of", "in", "hello", "world", "and", "welcome", "##w", "##ing",
+    "42", "1990", "café", "into", "river", "bank", "account", "##s",
+]  # fmt: skip
+
+# Sentences in the tiny vocabulary: "bank" twice, in two senses.
+TINY_SENTENCES = ["the river bank", "Hellow world and welcome", "the bank account"]
+
+# Without a trailing slash, to exercise its normalisation.
+PUBLISHED_BASE_URL = "https://example.github.io/tiny"
+
+
+def save_tiny_bert(folder: Path, vocab: list[str] = TINY_VOCAB, seed: int = 0) -> Path:
+    """A real BertModel (hidden 8) and BertTokenizer written with save_pretrained."""
+    import torch
+    from transformers import BertConfig, BertModel, BertTokenizer
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    BertTokenizer(str(folder / "vocab.txt")).save_pretrained(folder)
+    torch.manual_seed(seed)
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=8,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=16,
+        max_position_embeddings=32,
+    )
+    BertModel(config).save_pretrained(folder)
+    return folder
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def run_failing(args: list[str], capsys: pytest.CaptureFixture[str], code: int = 1) -> str:
+    assert cli.main(args) == code
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return err
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.parent.iterdir() if p.name.startswith(f".{folder.name}."))
