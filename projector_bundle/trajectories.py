@@ -23,16 +23,15 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from . import ExportError
+from .formats import SEQ_NEXT
 
 if TYPE_CHECKING:
     from .contextual import Occurrence
 
 PATHS_SUFFIX = "contextual_paths"
-# Its last-layer cells must reach the file empty: `writers.escape_cell` spells an empty cell
-# "[empty]", which the projector reads as NaN (the paths still end there, by luck, not by design).
-SEQ_NEXT = "__seq_next__"
 PATHS_HEADER = ("Token", "Sentence #", "Position", "Layer", SEQ_NEXT)
 ALL_LAYERS = "all"
+NEEDS_SENTENCES = "--trajectories needs --sentences (the paths run through the layers of the sentences' tokens)"
 
 
 def parse_layer_text(text: str) -> list[int | str]:
