@@ -107,7 +107,7 @@ def test_the_geometry_section_opens_over_the_projector(paths_site: Path, project
             assert shown["MEV"] == f"{record['mev']:.{DECIMALS}f}"
         assert page.locator("#layer-geometry svg").count() == 4
         panel = page.locator("#layer-geometry > div").bounding_box()
-        assert panel is not None and 0 <= panel["x"] and panel["x"] + panel["width"] <= page.viewport_size["width"]
+        assert panel is not None and panel["x"] >= 0 and panel["x"] + panel["width"] <= page.viewport_size["width"]
         # The panel floats over the projector instead of pushing it down (the projector keeps its size).
         assert page.locator("vz-projector-app").bounding_box() == app
         ARTIFACTS.mkdir(exist_ok=True)
