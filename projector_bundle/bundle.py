@@ -3,7 +3,7 @@ so a failed run leaves the last good bundle as it was."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,17 +39,19 @@ def write_bundle(
     base_url: str | None = None,
     force: bool = False,
     progress: ProgressBar = no_bar,
+    extra_json: Mapping[str, object] | None = None,
 ) -> WrittenBundle:
     """Write every file of the bundle into a fresh folder, validate it, then swap it in for `out`.
 
-    `tsv_digits=None` writes exact TSVs; a `base_url` adds the config with absolute URLs.
+    `tsv_digits=None` writes exact TSVs; a `base_url` adds the config with absolute URLs;
+    `extra_json` maps more file names to the values to write there as JSON (e.g. layer_geometry.json).
     The validator's errors abort the export before the swap.
     """
     check_target(out, force=force)  # again: the folder may have changed since the run began
     with staging_folder(out) as staging:
         try:
             write_files(staging, tensors, page_html, provenance, tsv=tsv, tsv_digits=tsv_digits,
-                        base_url=base_url, progress=progress)  # fmt: skip
+                        base_url=base_url, progress=progress, extra_json=extra_json or {})  # fmt: skip
             problems = validate_bundle(staging, reread=False, check_sizes=False)
             errors = [p for p in problems if p.severity == ERROR]
             if errors:
@@ -74,6 +76,7 @@ def write_files(
     tsv_digits: int | None,
     base_url: str | None,
     progress: ProgressBar,
+    extra_json: Mapping[str, object],
 ) -> None:
     """The bundle's files: per tensor vectors, metadata and bookmarks; the configs, the page,
     the projector, and last the manifest of them all."""
@@ -91,6 +94,8 @@ def write_files(
         write_json(folder / REMOTE_CONFIG_JSON, build_remote_config(embeddings, base_url))
     copy_projector(folder)
     (folder / PAGE_HTML).write_text(page_html, encoding="utf-8")
+    for name, value in extra_json.items():
+        write_json(folder / name, value)
     entries = [manifest_entry(t, tsv) for t in tensors]
     write_manifest(folder, build_manifest(provenance, entries, hash_files(folder)))
 

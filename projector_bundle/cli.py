@@ -27,6 +27,7 @@ from .projections import PCA, PROJECTION_KINDS
 from .publish import DEFAULT_MAX_FILE_MB, normalise_base_url
 from .serve import DEFAULT_HOST, DEFAULT_PORT
 from .tensors import TENSOR_KINDS, WORD
+from .trajectories import NEEDS_SENTENCES, parse_layer_text
 from .writers import EXACT_TSV_DIGITS
 
 PROG = "export.py"
@@ -59,6 +60,8 @@ def run_bundle(args: argparse.Namespace, argv: list[str]) -> int:
         created = build_time()
     except ValueError as exc:
         args.parser.error(str(exc))  # a usage error: exit 2 before any work
+    if args.trajectories and not args.sentences:
+        args.parser.error(NEEDS_SENTENCES)
     progress = on_stderr(args.quiet)
     show_progress_bars(progress.bars)
     options = BundleOptions(
@@ -70,6 +73,7 @@ def run_bundle(args: argparse.Namespace, argv: list[str]) -> int:
         sentences=args.sentences,
         layers=tuple(args.layer or ()),
         keep_special=args.keep_special,
+        trajectories=args.trajectories,
         projections=tuple(args.projections),
         neighbors=args.neighbors,
         base_url=args.base_url,
@@ -240,11 +244,11 @@ def key_list(choices: Sequence[str], what: str, allow_none: bool = False) -> Cal
     return parse
 
 
-def layer_list(text: str) -> list[int]:
+def layer_list(text: str) -> list[int | str]:
     try:
-        return [int(part) for part in text.split(",") if part.strip()] or [int(text)]
+        return parse_layer_text(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected layer numbers such as 6 or 3,6, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected layer numbers such as 6 or 3,6, or all, got {text!r}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -281,7 +285,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="L,...",
         type=layer_list,
         action="extend",
-        help="hidden layer(s) for --sentences, 0 = embedding output (default: the last); repeatable",
+        help="hidden layer(s) for --sentences, 0 = embedding output, all = every one (default: the last); repeatable",
+    )
+    bundle.add_argument(
+        "--trajectories",
+        action="store_true",
+        help="with --sentences: add <model>/contextual_paths, each token's path through the selected layers",
     )
     bundle.add_argument("--keep-special", action="store_true", help="keep [CLS]/[SEP] points of --sentences")
     bundle.add_argument(

@@ -49,6 +49,11 @@ GITHUB_FILE_LIMIT = 100 * 1024 * 1024
 # Sizes shown to users, and --max-file-mb, are in decimal megabytes.
 MB = 1_000_000
 
+# The metadata column that links point i to the next point of its polyline, by index
+# (`getSequenceNextPointIndex` in vz_projector/data.ts). Its cells are written raw:
+# the projector reads an empty cell as null, which ends the path there.
+SEQ_NEXT = "__seq_next__"
+
 # Bookmarks: a JSON list of the projector's saved `State`s (vz_projector/data.ts).
 BOOKMARKS_SUFFIX = ".bookmarks.json"
 

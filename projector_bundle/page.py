@@ -16,6 +16,7 @@ from . import ExportError, __version__
 from .formats import CONFIG_JSON, PROJECTOR_JS, PROJECTOR_NOTICE, VIEW_JS
 
 if TYPE_CHECKING:
+    from .geometry import GeometryView
     from .model import ModelRef
     from .tensors import Tensor
 
@@ -43,10 +44,17 @@ class PageInfo:
     command: str
     projector_version: str
     projector_link: str | None = None  # projector.tensorflow.org opening the remote config (--base-url)
+    geometry: tuple[GeometryView, ...] = ()  # per-layer geometry tables and charts (--sentences); not in info_json
 
 
 def describe_page(
-    refs: Sequence[ModelRef], tensors: Sequence[Tensor], *, command: str, created: str, projector_link: str | None
+    refs: Sequence[ModelRef],
+    tensors: Sequence[Tensor],
+    *,
+    command: str,
+    created: str,
+    projector_link: str | None,
+    geometry: Sequence[GeometryView] = (),
 ) -> PageInfo:
     """What the page says: the models by their public names, and each tensor's shape."""
     names = ", ".join(ref.public_name for ref in refs)
@@ -59,6 +67,7 @@ def describe_page(
         command=command,
         projector_version=projector_version(),
         projector_link=projector_link,
+        geometry=tuple(geometry),
     )
 
 
@@ -79,9 +88,11 @@ def render_page(info: PageInfo) -> str:
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
     )
+    # The page's data script keeps to the bundle's facts; the geometry is drawn as HTML instead.
+    info_json = {key: value for key, value in asdict(info).items() if key != "geometry"}
     return env.get_template(PAGE_TEMPLATE).render(
         info=info,
-        info_json=asdict(info),
+        info_json=info_json,
         config_path=CONFIG_JSON,
         projector_js=PROJECTOR_JS,
         notice=PROJECTOR_NOTICE,

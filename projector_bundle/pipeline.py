@@ -21,6 +21,7 @@ import numpy as np
 from . import ExportError, __version__
 from .colouring import ensure_colourable
 from .formats import DEFAULT_OUT
+from .geometry import GEOMETRY_JSON, LayerGeometry, geometry_document, geometry_views, measure_layers
 from .labels import DEFAULT_LABELS, select_columns
 from .progress import SILENT, Progress
 from .projections import PCA, UMAP, bookmark_state, compute_projections, umap_available
@@ -39,6 +40,7 @@ from .tensors import (
     table_tensor,
     word_tensor,
 )
+from .trajectories import NEEDS_SENTENCES, build_paths, expand_layers
 
 if TYPE_CHECKING:
     from .contextual import ContextualEmbeddings
@@ -59,8 +61,9 @@ class BundleOptions:
     labels: tuple[str, ...] = DEFAULT_LABELS  # label column keys, in order
     tensors: tuple[str, ...] = (WORD,)  # TENSOR_KINDS per model
     sentences: str | None = None  # a file of sentences (or "-") for contextual tensors
-    layers: tuple[int, ...] = ()  # hidden layers for the sentences; () is the last
+    layers: tuple[int | str, ...] = ()  # hidden layers for the sentences ("all" is every one); () is the last
     keep_special: bool = False  # keep [CLS]/[SEP] points of the sentences
+    trajectories: bool = False  # add the paths tensor through the layers of the sentences
     projections: tuple[str, ...] = (PCA,)  # full-data projections shipped as bookmarks
     neighbors: int | None = None  # a column with each point's K nearest points
     base_url: str | None = None  # where the bundle will be served (adds the remote config)
@@ -113,9 +116,13 @@ def build_bundle(options: BundleOptions, progress: Progress = SILENT) -> BundleR
     refs = [resolve_model(name) for name in options.models]
 
     data: list[TensorData] = []
+    geometry: dict[str, list[LayerGeometry]] = {}
     for ref, prefix in zip(refs, model_prefixes([r.public_name for r in refs]), strict=True):
         read = read_model(ref, options, sentences, progress, warnings)
         data += label_model(prefix, read, options, [s.text for s in sentences], progress)
+        if read.context is not None:
+            progress(f"measuring the geometry of {len(read.context.layers)} layer(s) of {ref.name}")
+            geometry[prefix] = measure_context(read.context)
     data = [check_finite(t) for t in data]
     if options.neighbors:
         progress(f"finding {options.neighbors} nearest neighbours of every point")
@@ -131,6 +138,7 @@ def build_bundle(options: BundleOptions, progress: Progress = SILENT) -> BundleR
         command=options.command,
         created=options.created or now(),
         projector_link=None if options.base_url is None else projector_link(options.base_url),
+        geometry=geometry_views(geometry),
     )
     html = render_page(page)
 
@@ -147,6 +155,7 @@ def build_bundle(options: BundleOptions, progress: Progress = SILENT) -> BundleR
         base_url=options.base_url,
         force=options.force,
         progress=progress.bar,
+        extra_json={GEOMETRY_JSON: geometry_document(geometry)} if geometry else {},
     )
     warnings += [p.message for p in written.warnings]
     vector_tsvs = {t.files.tsv for t in tensors}
@@ -164,6 +173,8 @@ def check_options(options: BundleOptions) -> None:
         raise ExportError(f"--tensors {unknown[0]}: unknown; choose from {', '.join(TENSOR_KINDS)}")
     if UMAP in options.projections and not umap_available():
         raise ExportError("--projections umap: needs the umap-learn package (pip install umap-learn)")
+    if options.trajectories and not options.sentences:
+        raise ExportError(NEEDS_SENTENCES)
     if options.layers and not options.sentences:
         raise ExportError(f"--layer {options.layers[0]}: needs --sentences (layers are read from running the model)")
 
@@ -193,7 +204,8 @@ def read_model(
             raise ExportError(f"--tensors {kind}: {ref.name} has no {TABLE_ATTRS[kind]} ({type(model).__name__})")
         read.tables[kind] = matrix
     if sentences:
-        layers = check_layers(options.layers, layer_count(model), ref.name)
+        count = layer_count(model)
+        layers = check_layers(expand_layers(options.layers, count), count, ref.name)
         progress(f"running {ref.name} over {len(sentences):,} sentences (layers {', '.join(map(str, layers))})")
         texts = [s.text for s in sentences]
         read.context = embed_sentences(model, load_tokenizer(ref), texts, layers, keep_special=options.keep_special)
@@ -223,7 +235,15 @@ def label_model(
     tensors += [table_tensor(prefix, kind, matrix) for kind, matrix in read.tables.items()]
     if read.context is not None:
         tensors += contextual_tensors(prefix, read.context, sentences)
+        if options.trajectories:
+            tensors.append(TensorData(*build_paths(prefix, read.context.layers, read.context.occurrences)))
     return tensors
+
+
+def measure_context(context: ContextualEmbeddings) -> list[LayerGeometry]:
+    """The geometry of each layer, on its raw vectors, over the kept token occurrences."""
+    occurrences = context.occurrences
+    return measure_layers(context.layers, [o.sentence for o in occurrences], [o.token for o in occurrences])
 
 
 def compute_bookmarks(tensor: TensorData, kinds: Sequence[str]) -> list[dict[str, object]]:

@@ -14,7 +14,7 @@ import numpy as np
 
 from . import ExportError
 from .contextual import CONTEXT_HEADER, ContextualEmbeddings, context_rows
-from .formats import DEFAULT_FILES, TensorFiles, tensor_files
+from .formats import DEFAULT_FILES, SEQ_NEXT, TensorFiles, tensor_files
 from .labels import LabelColumn, Token, label_rows
 from .neighbors import NEIGHBORS_HEADER, nearest_neighbors, neighbor_cells
 from .progress import ProgressBar, no_bar
@@ -34,6 +34,8 @@ TYPE_HEADER = ("Token type",)
 
 # What a bookmark colours by, when the tensor has that column.
 COLOUR_BY = ("is subword", "Sentence #", POSITION_HEADER[1])
+# A tensor of paths through the layers (`trajectories`) is coloured by layer, so each path shows its direction.
+PATHS_COLOUR_BY = "Layer"
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,8 @@ class TensorData:
 
     @property
     def colour_by(self) -> str | None:
+        if SEQ_NEXT in self.header:
+            return PATHS_COLOUR_BY
         return next((h for h in COLOUR_BY if h in self.header), None)
 
     @property

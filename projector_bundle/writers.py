@@ -13,7 +13,7 @@ import numpy as np
 import orjson
 
 from .cells import escape_cell
-from .formats import PROJECTOR_CHUNK_BYTES
+from .formats import PROJECTOR_CHUNK_BYTES, SEQ_NEXT
 
 # Values per chunk of the TSV writer: memory stays bounded (about 12 bytes of text per
 # value, a few chunks in flight) whatever the vocabulary size.
@@ -22,12 +22,16 @@ TSV_CHUNK_VALUES = 1 << 18
 
 def write_metadata(path: Path, header: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
     """A metadata TSV; the header row is written only when there are two or more columns,
-    because the projector takes a first line with a tab as the header and one without as data."""
+    because the projector takes a first line with a tab as the header and one without as data.
+    `SEQ_NEXT` cells (point indices or empty) are written raw: escaped, an empty one would
+    read as NaN, not as the null that ends its path."""
     lines = [header] if len(header) > 1 else []
+    raw = {index for index, column in enumerate(header) if column == SEQ_NEXT}
     position = 0
     with open(path, "wb") as out:
         for row in itertools.chain(lines, rows):
-            line = ("\t".join(escape_cell(cell) for cell in row) + "\n").encode("utf-8")
+            cells = (c if i in raw else escape_cell(c) for i, c in enumerate(row)) if raw else map(escape_cell, row)
+            line = ("\t".join(cells) + "\n").encode("utf-8")
             line = b"\n" * boundary_padding(position, line) + line
             out.write(line)
             position += len(line)

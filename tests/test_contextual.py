@@ -222,7 +222,7 @@ def test_model_without_token_types(previous: Path, tmp_path: Path, capsys: pytes
     [
         (["--tensors", "word,colour"], "argument --tensors: unknown tensor colour; choose from word, position, type"),
         (["--projections", "tsne"], "argument --projections: unknown projection tsne; choose from pca, umap or none"),
-        (["--layer", "last"], "argument --layer: expected layer numbers such as 6 or 3,6, got 'last'"),
+        (["--layer", "last"], "argument --layer: expected layer numbers such as 6 or 3,6, or all, got 'last'"),
         (["--neighbors", "0"], "argument --neighbors: expected a positive integer, got 0"),
     ],
 )

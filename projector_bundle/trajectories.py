@@ -1,0 +1,89 @@
+"""Each token occurrence's path through the layers, as one tensor the projector draws with polylines.
+
+The projector links point i to point j when i's `__seq_next__` metadata cell holds j
+(tensorboard `tensorboard/plugins/projector/vz_projector/data.ts`, read at commit b25eea2:
+`getSequenceNextPointIndex`, lines 89-103, takes the first of `__next__`/`__seq_next__`
+that is present and not '' and returns it as a number, null otherwise; `DataSet.computeSequences`,
+lines 148-190, follows those links from each unseen point into one polyline each). Its
+metadata parser (`parseMetadata` in `data-provider.ts`) turns an empty cell into null, so
+an empty cell ends a path. The same code is in the `projector_binary.js` of tensorboard 2.21.
+
+Points are ordered layer-major: all occurrences at the first selected layer, then all at the
+next, and so on. The matrix is then the per-layer matrices stacked as they are, row i of each
+block is row i of that layer's own tensor, and each link is a fixed step of n rows. Every path
+starts in the first block, before its other points, which is the order `computeSequences` needs
+to find each path whole from its first point.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, NamedTuple
+
+import numpy as np
+
+from . import ExportError
+from .formats import SEQ_NEXT
+
+if TYPE_CHECKING:
+    from .contextual import Occurrence
+
+PATHS_SUFFIX = "contextual_paths"
+PATHS_HEADER = ("Token", "Sentence #", "Position", "Layer", SEQ_NEXT)
+ALL_LAYERS = "all"
+NEEDS_SENTENCES = "--trajectories needs --sentences (the paths run through the layers of the sentences' tokens)"
+
+
+def parse_layer_text(text: str) -> list[int | str]:
+    """One `--layer` value: "all", or layer numbers separated by commas (ValueError otherwise)."""
+    if text.strip().lower() == ALL_LAYERS:
+        return [ALL_LAYERS]
+    return [int(part) for part in text.split(",") if part.strip()] or [int(text)]
+
+
+def expand_layers(requested: Sequence[int | str], count: int) -> list[int]:
+    """The requested layers with "all" replaced by every hidden state, 0 (the embedding output) to `count`;
+    repeats are left for `contextual.check_layers` to drop."""
+    layers: list[int] = []
+    for item in requested:
+        layers += range(count + 1) if item == ALL_LAYERS else [int(item)]
+    return layers
+
+
+def path_links(occurrences: int, layers: int) -> list[int | None]:
+    """Per point, layer-major, the index of the same occurrence's point at the next layer (None at the last)."""
+    points = occurrences * layers
+    return [index + occurrences if index + occurrences < points else None for index in range(points)]
+
+
+class PathsTensor(NamedTuple):
+    """The combined tensor, field for field a `tensors.TensorData`: `TensorData(*paths)` makes one."""
+
+    name: str
+    matrix: np.ndarray
+    header: tuple[str, ...]
+    rows: list[list[str]]
+
+
+def build_paths(prefix: str, layers: Mapping[int, np.ndarray], occurrences: Sequence[Occurrence]) -> PathsTensor:
+    """One point per occurrence per layer (in the order of `layers`), linked layer to layer."""
+    if not layers:
+        raise ExportError("--trajectories needs at least one layer")
+    n = len(occurrences)
+    for layer, matrix in layers.items():
+        if matrix.shape[0] != n:
+            raise ExportError(f"layer {layer} has {matrix.shape[0]:,} rows but there are {n:,} token occurrences")
+    matrix = np.concatenate([np.asarray(m, dtype=np.float32) for m in layers.values()])
+    links = path_links(n, len(layers))
+    rows = [
+        [
+            o.token,
+            str(o.sentence),
+            str(o.position),
+            str(layer),
+            "" if (link := links[block * n + i]) is None else str(link),
+        ]
+        for block, layer in enumerate(layers)
+        for i, o in enumerate(occurrences)
+    ]
+    return PathsTensor(f"{prefix}/{PATHS_SUFFIX}", matrix, PATHS_HEADER, rows)
