@@ -61,9 +61,9 @@ def check_target(out: Path, *, force: bool = False) -> None:
     target = resolve_target(out)
     if target.parent == target:
         raise ExportError(f"--out {out}: cannot replace the root folder")
+    check_name_lengths(out, target)
     clear_leftovers(target)
     check_replaceable(out, target, force=force)
-    check_name_lengths(out, target)
 
 
 def check_replaceable(out: Path, target: Path, *, force: bool) -> None:
@@ -111,7 +111,7 @@ def resolve_target(out: Path) -> Path:
 
 def check_name_lengths(out: Path, target: Path) -> None:
     """Refuse a name the file system would refuse at the end of the run (ENAMETOOLONG)."""
-    existing = next((p for p in (target, *target.parents) if p.is_dir()), None)
+    existing = next((p for p in (target, *target.parents) if os.path.isdir(p)), None)
     if existing is None:
         return
     try:
