@@ -60,7 +60,7 @@ def write_bundle(
                     f"--out {out}: the new bundle is invalid, {out} was left as it was: {errors[0].message}{more}"
                 )
             sizes = {p.name: p.stat().st_size for p in staging.iterdir() if p.is_file()}
-            swap_in(staging, out)
+            swap_in(staging, out, force=force)
         except OSError as exc:
             raise ExportError(f"--out {out}: writing the bundle failed: {exc.strerror or exc}") from None
     return WrittenBundle(sizes, [p for p in problems if p.severity != ERROR])

@@ -15,6 +15,7 @@ import functools
 import math
 import os
 import shlex
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ from .labels import DEFAULT_LABELS, LABEL_COLUMNS
 from .projections import PCA, PROJECTION_KINDS
 from .publish import DEFAULT_MAX_FILE_MB, normalise_base_url
 from .serve import DEFAULT_HOST, DEFAULT_PORT
+from .swap import Interrupted, interrupts_raised
 from .tensors import TENSOR_KINDS, WORD
 from .trajectories import NEEDS_SENTENCES, parse_layer_text
 from .writers import EXACT_TSV_DIGITS
@@ -35,17 +37,22 @@ MODEL_HELP = "hub id or local folder (default: the packaged all-MiniLM-L6-v2, of
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; library errors become one `error: ...` line and exit 1."""
+    """Run one command; library errors become one `error: ...` line and exit 1, and SIGINT,
+    SIGTERM or SIGHUP one `error: interrupted` line and exit 128 + the signal's number."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     try:
-        return int(args.run(args, argv))
+        with interrupts_raised():
+            return int(args.run(args, argv))
     except ExportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        # As a shell reports a process a signal stopped: 128 + the signal's number.
+        signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+        by = "" if signum == signal.SIGINT else f" by {signal.Signals(signum).name}"
+        print(f"error: interrupted{by}", file=sys.stderr)
+        return 128 + signum
 
 
 # --- the commands: options in, library call, result out ---

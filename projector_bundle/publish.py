@@ -5,6 +5,7 @@ Everything here is pure: the CLI hands in names, sizes and URLs, and prints what
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Collection, Mapping, Sequence
 from urllib.parse import quote, urlsplit
 
@@ -21,11 +22,20 @@ def normalise_base_url(text: str) -> str:
     Raises:
         ValueError: with the message argparse shows after `argument --base-url:`.
     """
+    # urlsplit drops tabs and newlines silently, but the text is written as given: refuse them.
+    if any(c.isspace() or unicodedata.category(c).startswith("C") for c in text):
+        raise ValueError(f"expected a URL without spaces or control characters, got {text!r}")
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https"):
         raise ValueError(f"expected an http:// or https:// URL, got {text!r}")
     if not parts.hostname:
         raise ValueError(f"expected a URL with a host, got {text!r}")
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or over 65535
+        port = 0
+    if port == 0:
+        raise ValueError(f"expected a port from 1 to 65535 in the URL, got {text!r}")
     if parts.query or parts.fragment:
         raise ValueError(f"expected a folder URL without ?query or #fragment, got {text!r}")
     # The bundle's files lie inside the folder, so "https://o.github.io/repo" means "…/repo/".

@@ -9,9 +9,12 @@ from __future__ import annotations
 import errno
 import functools
 import ipaddress
+import os
 import socket
+from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import BinaryIO
 
 from . import ExportError
 
@@ -26,12 +29,31 @@ class QuietHandler(SimpleHTTPRequestHandler):
     `?config=` can load a bundle served here.
     """
 
+    def send_head(self) -> BinaryIO | None:
+        """The file or listing for the request, refusing paths the folder does not hold."""
+        path = self.translate_path(self.path)
+        if "\0" in path:  # `%00` in the URL: open() would raise, dropping the connection
+            self.send_error(HTTPStatus.BAD_REQUEST, "NUL byte in the path")
+            return None
+        if not inside(path, self.directory):
+            # A link inside the bundle that points out of it: neither served nor listed.
+            self.send_error(HTTPStatus.FORBIDDEN, "link out of the served folder")
+            return None
+        return super().send_head()
+
     def end_headers(self) -> None:
         self.send_header("Access-Control-Allow-Origin", "*")
         super().end_headers()
 
     def log_message(self, format: str, *args: object) -> None:
         pass
+
+
+def inside(path: str, folder: str) -> bool:
+    """Whether `path`, with every link followed, lies in `folder`."""
+    root = os.path.realpath(folder)
+    real = os.path.realpath(path)
+    return real == root or real.startswith(root.rstrip(os.sep) + os.sep)
 
 
 class _IPv6Server(ThreadingHTTPServer):

@@ -2,13 +2,21 @@
 
 `check_target` is the policy (what may be replaced); `staging_folder` and `swap_in` are the
 mechanism (a temporary folder beside the target, and one atomic exchange where Linux has it).
+
+Every run claims a token with a lock file `.NAME.TOKEN.lock` holding its pid and start time,
+and names its folders after it: `.NAME.TOKEN.partial` (the new bundle being built) and, where
+the exchange is missing, `.NAME.TOKEN.old` (the old bundle between two renames). A run killed
+with SIGKILL leaves them behind; the next run finds their owner gone, puts an `.old` back if
+the target is missing, and removes the rest.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import os
+import re
 import shutil
 import signal
 import sys
@@ -17,6 +25,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 
 from . import ExportError
 from .formats import MANIFEST_JSON
@@ -24,18 +33,51 @@ from .manifest import is_our_bundle
 
 STAGING_SUFFIX = ".partial"
 RETIRED_SUFFIX = ".old"
+LOCK_SUFFIX = ".lock"
+# tempfile's random names: 8 characters of this alphabet.
+_TOKEN = r"[a-z0-9_]{8}"
+# The signals that stop a run as Ctrl-C does: a terminal closing, `kill`, a CI timeout.
+INTERRUPTS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class Interrupted(KeyboardInterrupt):
+    """A stop signal other than SIGINT, turned into the same unwinding as Ctrl-C."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+# --- the policy ---
 
 
 def check_target(out: Path, *, force: bool = False) -> None:
     """Fail before any work if `out` cannot become a bundle folder, or is a folder
-    this tool did not write and --force was not given."""
-    if out.exists() and not out.is_dir():
-        raise ExportError(f"--out {out}: is a file, not a folder")
-    target = out.resolve()
+    this tool did not write and --force was not given.
+
+    Leftovers of earlier killed runs are cleared first, so the check sees the bundle
+    that a kill between two renames left aside.
+    """
+    target = resolve_target(out)
     if target.parent == target:
         raise ExportError(f"--out {out}: cannot replace the root folder")
+    check_name_lengths(out, target)
+    clear_leftovers(target)
+    check_replaceable(out, target, force=force)
+
+
+def check_replaceable(out: Path, target: Path, *, force: bool) -> None:
+    """The part of `check_target` that is checked again at swap time: what is at `target` now."""
+    if target.exists() and not target.is_dir():
+        raise ExportError(f"--out {out}: is a file, not a folder")
     if target.parent.exists() and not target.parent.is_dir():
         raise ExportError(f"--out {out}: {target.parent} is not a folder")
+    if os.path.ismount(target):
+        # rename(2) cannot move a mount point: the swap would fail after all the work.
+        raise ExportError(
+            f"--out {out}: is a mount point, which export.py cannot swap for a new folder; "
+            f"use a folder inside it, such as --out {out / 'site'}"
+        )
     if force or not target.is_dir() or is_our_bundle(target):
         return
     try:
@@ -50,41 +92,117 @@ def check_target(out: Path, *, force: bool = False) -> None:
         )
 
 
+def resolve_target(out: Path) -> Path:
+    """`out` as an absolute path with its links followed, or one error line saying why not."""
+    try:
+        return out.resolve()
+    except RuntimeError:  # Python 3.11 reports a loop of links this way
+        raise ExportError(f"--out {out}: cannot follow it: a loop of symbolic links") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ExportError(f"--out {out}: cannot follow it: a loop of symbolic links") from None
+        if exc.errno == errno.ENOENT:  # a relative path from a folder that was removed
+            raise ExportError(
+                f"--out {out}: the current folder no longer exists (an earlier run may have replaced it); "
+                "cd into it again"
+            ) from None
+        raise ExportError(f"--out {out}: {exc.strerror}") from None
+
+
+def check_name_lengths(out: Path, target: Path) -> None:
+    """Refuse a name the file system would refuse at the end of the run (ENAMETOOLONG)."""
+    existing = next((p for p in (target, *target.parents) if os.path.isdir(p)), None)
+    if existing is None:
+        return
+    try:
+        limit = os.pathconf(existing, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return  # no limit known: the file system will say so itself
+    if existing == target:
+        missing: list[str] = []
+    else:
+        missing = list(target.relative_to(existing).parts[:-1])
+    for part in missing:
+        if len(os.fsencode(part)) > limit:
+            raise ExportError(
+                f"--out {out}: the name {part[:20]}… is {len(os.fsencode(part))} bytes; this file system allows {limit}"
+            )
+    length = len(os.fsencode(staging_name(target.name, "x" * 8)))
+    if length > limit:
+        room = limit - (length - len(os.fsencode(target.name)))
+        raise ExportError(
+            f"--out {out}: the folder name is {len(os.fsencode(target.name))} bytes; the staging folder "
+            f"beside it needs {length - len(os.fsencode(target.name))} more and this file system allows "
+            f"{limit}, so use a name of at most {room} bytes"
+        )
+
+
+# --- the mechanism ---
+
+
+def staging_name(name: str, token: str) -> str:
+    return f".{name}.{token}{STAGING_SUFFIX}"
+
+
 @contextmanager
 def staging_folder(out: Path) -> Iterator[Path]:
     """A fresh, servable folder beside `out`, removed again unless it was swapped in."""
-    target = out.resolve()
+    target = resolve_target(out)
+    lock: Path | None = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=STAGING_SUFFIX, dir=target.parent))
+        clear_leftovers(target)
+        lock = claim_token(target)
+        staging = target.with_name(staging_name(target.name, lock.name.split(".")[-2]))
+        staging.mkdir()
+        os.chmod(staging, 0o755)  # a bundle is meant to be served, whatever the umask
     except OSError as exc:
+        if lock is not None:
+            lock.unlink(missing_ok=True)
         raise ExportError(f"--out {out}: cannot create a folder in {target.parent}: {exc.strerror}") from None
     try:
-        os.chmod(staging, 0o755)  # mkdtemp makes it private; a bundle is meant to be served
         yield staging
     finally:
         shutil.rmtree(staging, ignore_errors=True)  # after a swap it holds the old bundle, or is gone
+        lock.unlink(missing_ok=True)  # last: until now it marks the folder as a living run's
 
 
-def swap_in(staging: Path, out: Path) -> None:
+def claim_token(target: Path) -> Path:
+    """A lock file `.NAME.TOKEN.lock` beside `target` naming this process, made before any
+    folder with its token, so no folder of a living run is ever without its lock."""
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=LOCK_SUFFIX, dir=target.parent)
+    with os.fdopen(fd, "w", encoding="ascii") as file:
+        file.write(owner_line(os.getpid()))
+    return Path(name)
+
+
+def swap_in(staging: Path, out: Path, *, force: bool = False) -> None:
     """Put `staging` in place of `out`; the old bundle is removed only once the new one is there.
 
-    Ctrl-C is held back meanwhile, so an interrupt cannot fall between the two renames.
+    Stop signals are held back meanwhile, so none can fall between the check and the swap,
+    or between two renames.
     """
-    out = out.resolve()
+    target = resolve_target(out)
     with interrupts_deferred():
-        if not out.exists():
-            staging.rename(out)
+        # Again, at the last moment: a folder may have appeared at --out during the run.
+        check_replaceable(out, target, force=force)
+        if not target.exists():
+            try:
+                os.rename(staging, target)
+            except OSError as exc:
+                if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+                    check_replaceable(out, target, force=force)
+                raise
             return
-        if _exchange(staging, out):  # one atomic step: `out` never disappears, even for a web server
+        if _exchange(staging, target):  # one atomic step: `out` never disappears, even for a web server
             return  # `staging` now holds the old bundle; the caller removes it
-        retired = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=RETIRED_SUFFIX, dir=out.parent))
-        retired.rmdir()
-        out.rename(retired)
+        retired = staging.with_name(staging.name.removesuffix(STAGING_SUFFIX) + RETIRED_SUFFIX)
+        os.rename(target, retired)
+        # A SIGKILL here leaves no bundle at `out`; the next run puts `retired` back (clear_leftovers).
         try:
-            staging.rename(out)
-        except OSError:
-            retired.rename(out)
+            os.rename(staging, target)
+        except BaseException:
+            os.rename(retired, target)
             raise
         shutil.rmtree(retired, ignore_errors=True)
 
@@ -107,17 +225,119 @@ def _exchange(a: Path, b: Path) -> bool:
     raise OSError(code, os.strerror(code), str(b))
 
 
+# --- leftovers of killed runs ---
+
+
+def clear_leftovers(target: Path) -> None:
+    """Remove the folders and locks that killed runs left beside `target`, after putting back
+    the old bundle if a kill between two renames left `target` missing.
+
+    Only names of our own pattern whose owner is gone are touched: a lock naming a living
+    process keeps its folders.
+    """
+    pattern = re.compile(rf"\.{re.escape(target.name)}\.({_TOKEN})(\.partial|\.old|\.lock)")
+    try:
+        entries = list(target.parent.iterdir())
+    except OSError:
+        return  # no parent yet, or unreadable: nothing of ours there
+    found: dict[str, dict[str, Path]] = {}
+    for entry in entries:
+        if match := pattern.fullmatch(entry.name):
+            found.setdefault(match[1], {})[match[2]] = entry
+    orphans = {token: paths for token, paths in found.items() if not lock_is_alive(paths.get(LOCK_SUFFIX))}
+    retired = [paths[RETIRED_SUFFIX] for paths in orphans.values() if RETIRED_SUFFIX in paths]
+    keep: Path | None = None
+    if retired and not os.path.lexists(target):
+        keep = max(retired, key=lambda p: p.stat().st_mtime)
+        with contextlib.suppress(OSError):  # another run may have put it back first
+            os.rename(keep, target)
+    for paths in orphans.values():
+        for suffix in (STAGING_SUFFIX, RETIRED_SUFFIX):
+            if paths.get(suffix) == keep and not os.path.lexists(target):
+                continue  # the only copy of the old bundle, which could not be put back
+            if suffix in paths and paths[suffix].is_dir() and not paths[suffix].is_symlink():
+                shutil.rmtree(paths[suffix], ignore_errors=True)
+        if LOCK_SUFFIX in paths:
+            paths[LOCK_SUFFIX].unlink(missing_ok=True)
+
+
+def owner_line(pid: int) -> str:
+    """What a lock file holds: the pid, and its start time so a reused pid is told apart."""
+    return f"{pid} {process_start(pid) or '-'}\n"
+
+
+def process_start(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (/proc/PID/stat, field 22); None without /proc."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return None
+    fields = stat.rpartition(")")[2].split()  # the command name in parentheses may hold spaces
+    return fields[19] if len(fields) > 19 else None
+
+
+def lock_is_alive(lock: Path | None) -> bool:
+    """Whether the run that wrote `lock` may still be running; a missing lock means it is not."""
+    if lock is None:
+        return False
+    try:
+        text = lock.read_text(encoding="ascii")
+    except FileNotFoundError:
+        return False
+    except (OSError, UnicodeDecodeError):
+        return True  # cannot tell: leave it alone
+    parts = text.split()
+    if len(parts) != 2 or not parts[0].isdigit() or int(parts[0]) <= 0:
+        return True  # being written right now, or not ours to judge
+    pid, started = int(parts[0]), parts[1]
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # alive, under another user
+    except OverflowError:
+        return False
+    now = process_start(pid)
+    return started == "-" or now is None or now == started
+
+
+# --- signals ---
+
+
+@contextmanager
+def interrupts_raised() -> Iterator[None]:
+    """Within the block, SIGTERM and SIGHUP raise `Interrupted` as SIGINT raises KeyboardInterrupt,
+    so every stop unwinds through the same cleanup."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise Interrupted(signum)
+
+    previous = {s: signal.signal(s, stop) for s in INTERRUPTS if s != signal.SIGINT}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
 @contextmanager
 def interrupts_deferred() -> Iterator[None]:
-    """Hold SIGINT until the block ends, then raise KeyboardInterrupt as usual."""
+    """Hold SIGINT, SIGTERM and SIGHUP until the block ends, then stop as the first of them asks."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     caught: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    previous = {s: signal.signal(s, lambda signum, frame: caught.append(signum)) for s in INTERRUPTS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
     if caught:
-        raise KeyboardInterrupt
+        if caught[0] == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise Interrupted(caught[0])

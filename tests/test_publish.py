@@ -8,7 +8,7 @@ from urllib.parse import unquote
 
 import numpy as np
 import pytest
-from support import PUBLISHED_BASE_URL
+from support import PUBLISHED_BASE_URL, leftovers, snapshot
 
 from projector_bundle import cli
 from projector_bundle.formats import CONFIG_JSON, DEFAULT_FILES, REMOTE_CONFIG_JSON
@@ -47,6 +47,27 @@ def test_bad_base_url_is_a_usage_error(text: str, message: str, capsys: pytest.C
         cli.main(["bundle", "--base-url", text])
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.splitlines()[-1] == f"export.py bundle: error: argument --base-url: {message}"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        *((url, "a port from 1 to 65535 in the URL") for url in
+          ["https://o.github.io:99999/", "https://o.github.io:0/", "https://o.github.io:-1/", "https://o.github.io:http/"]),
+        *((url, "a URL without spaces or control characters") for url in
+          ["https://o.github.io/re\npo/", "https://o.github.io/re\tpo/", "https://o.github.io/my repo/",
+           "https://o.github.io/\r", "\x7fhttps://o.github.io/", "https://o.github.io/\u200brepo/", " https://o.github.io/"]),
+    ],
+)  # fmt: skip
+def test_a_base_url_with_a_bad_port_or_hidden_characters_is_a_usage_error(
+    text: str, expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["bundle", "--base-url", text])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"export.py bundle: error: argument --base-url: expected {expected}, got {text!r}"
+    )
 
 
 def test_remote_config_makes_every_path_absolute() -> None:
@@ -207,3 +228,34 @@ def test_no_tsv_and_tsv_digits_exclude_each_other(capsys: pytest.CaptureFixture[
     assert capsys.readouterr().err.splitlines()[-1] == (
         "export.py bundle: error: argument --tsv-digits: not allowed with argument --no-tsv"
     )
+
+
+# --- the environment and the URL are checked before any work ---
+
+
+@pytest.mark.parametrize("epoch", ["abc", "1e9", "", "1767225600.5", "99999999999999999999"])
+def test_a_bad_source_date_epoch_is_a_usage_error(
+    epoch: str, tiny_model: Path, previous: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", epoch)
+    before = snapshot(previous)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["bundle", "--model", str(tiny_model), "--out", str(previous), "--quiet"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"export.py bundle: error: SOURCE_DATE_EPOCH: expected whole seconds since 1970 such as 1767225600, "
+        f"got {epoch!r}"
+    )
+    assert snapshot(previous) == before
+    assert leftovers(previous) == []
+
+
+def test_a_bad_base_url_writes_nothing(tiny_model: Path, previous: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = snapshot(previous)
+    args = ["bundle", "--model", str(tiny_model), "--out", str(previous), "--base-url", "https://o.github.io:99999/"]
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(args)
+    assert exit_info.value.code == 2
+    assert "Traceback" not in capsys.readouterr().err
+    assert snapshot(previous) == before
+    assert leftovers(previous) == []

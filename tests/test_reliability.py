@@ -264,7 +264,7 @@ def test_a_read_only_output(
             def read_only_mkdtemp(*args: object, **kwargs: object) -> str:
                 raise OSError(30, os.strerror(30))
 
-            monkeypatch.setattr(swap.tempfile, "mkdtemp", read_only_mkdtemp)
+            monkeypatch.setattr(swap.tempfile, "mkstemp", read_only_mkdtemp)
         err = run_failing(bundle_args(tiny_model, out), capsys)
     assert err == f"error: --out {out}: cannot create a folder in {parent}: {why}\n"
     assert_untouched(out, before)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import http.client
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -74,3 +76,61 @@ def test_a_port_out_of_range_is_a_usage_error(port: str, tiny_bundle: Path, caps
     assert capsys.readouterr().err.splitlines()[-1] == (
         f"export.py serve: error: argument --port: expected a port from 0 to 65535 (0 picks a free one), got {port!r}"
     )
+
+
+# --- nothing outside the folder, and no traceback for a bad path ---
+
+
+@pytest.fixture
+def linked_bundle(tiny_bundle: Path, tmp_path: Path) -> Path:
+    """A bundle with links out of it (a folder, a file, /etc/passwd) and one link inside it."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("secret")
+    site = tmp_path / "site"
+    shutil.copytree(tiny_bundle, site)
+    (site / "secrets").symlink_to(outside)
+    (site / "secret.txt").symlink_to(outside / "secret.txt")
+    (site / "passwd").symlink_to("/etc/passwd")
+    (site / "page.html").symlink_to("index.html")
+    return site
+
+
+def serving(folder: Path) -> tuple[subprocess.Popen[str], int]:
+    command = [sys.executable, "export.py", "serve", "--directory", str(folder), "--port", "0"]
+    server = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = server.stdout.readline()
+    match = re.fullmatch(r"serving .* at http://127\.0\.0\.1:(\d+)/ \(Ctrl-C stops\)\n", line)
+    assert match, line
+    return server, int(match[1])
+
+
+def status_of(port: int, path: str) -> tuple[int, bytes]:
+    """The status and body for `path`, sent as written (no client-side quoting)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def test_links_out_of_the_folder_are_refused_and_a_nul_byte_is_a_bad_request(linked_bundle: Path) -> None:
+    server, port = serving(linked_bundle)
+    try:
+        for path in ("/secrets/", "/secrets", "/secrets/secret.txt", "/secret.txt", "/passwd"):
+            status, body = status_of(port, path)
+            assert status == 403, path
+            assert b"secret.txt" not in body and b"root:" not in body
+        assert status_of(port, "/%2e%2e/outside/secret.txt")[0] == 404  # `..` never climbs out
+        assert status_of(port, "/page.html") == (200, (linked_bundle / "index.html").read_bytes())
+        status, body = status_of(port, "/index.html%00.txt")
+        assert status == 400
+        assert b"NUL byte in the path" in body
+        assert status_of(port, "/index.html")[0] == 200  # the server lives on
+    finally:
+        server.send_signal(signal.SIGINT)
+        _, err = server.communicate(timeout=10)
+    assert server.returncode == 0
+    assert err == ""  # no traceback on the console
