@@ -149,22 +149,31 @@ def staging_folder(out: Path) -> Iterator[Path]:
     """A fresh, servable folder beside `out`, removed again unless it was swapped in."""
     target = resolve_target(out)
     lock: Path | None = None
+    staging: Path | None = None
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        clear_leftovers(target)
-        lock = claim_token(target)
-        staging = target.with_name(staging_name(target.name, lock.name.split(".")[-2]))
-        staging.mkdir()
-        os.chmod(staging, 0o755)  # a bundle is meant to be served, whatever the umask
-    except OSError as exc:
+        # Stop signals wait for the few steps that create the lock and the folder, so a
+        # signal never leaves one of them without the other, or a lock without a run.
+        with interrupts_deferred():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            clear_leftovers(target)
+            lock = claim_token(target)
+            staging = target.with_name(staging_name(target.name, lock.name.split(".")[-2]))
+            staging.mkdir()
+            os.chmod(staging, 0o755)  # a bundle is meant to be served, whatever the umask
+    except BaseException as exc:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
         if lock is not None:
             lock.unlink(missing_ok=True)
-        raise ExportError(f"--out {out}: cannot create a folder in {target.parent}: {exc.strerror}") from None
+        if isinstance(exc, OSError):
+            raise ExportError(f"--out {out}: cannot create a folder in {target.parent}: {exc.strerror}") from None
+        raise
     try:
         yield staging
     finally:
-        shutil.rmtree(staging, ignore_errors=True)  # after a swap it holds the old bundle, or is gone
-        lock.unlink(missing_ok=True)  # last: until now it marks the folder as a living run's
+        with interrupts_deferred():
+            shutil.rmtree(staging, ignore_errors=True)  # after a swap it holds the old bundle, or is gone
+            lock.unlink(missing_ok=True)  # last: until now it marks the folder as a living run's
 
 
 def claim_token(target: Path) -> Path:
