@@ -61,16 +61,16 @@ def test_bad_files(data: bytes, expected: str) -> None:
     assert error_of("s.txt", data) == expected
 
 
-def test_binary_noise() -> None:
+def test_binary_noise_stops_at_its_first_fault_in_reading_order() -> None:
     noise = random.Random(0).randbytes(4096)
-    nul = noise.find(bytes(1))
-    assert error_of("noise.bin", noise) == (
-        f"--sentences noise.bin: not text (a NUL byte at offset {nul:,}); expected UTF-8 text"
-    )
-    # The same noise without its NUL bytes: 0xcd opens a two-byte character, but 0x07 cannot continue it.
+    # 0xcd opens a two-byte character, but 0x07 cannot continue it: the first fault, before any NUL.
     assert noise[:2] == b"\xcd\x07"
-    assert error_of("noise.bin", noise.replace(bytes(1), b"")) == (
-        "--sentences noise.bin: not UTF-8 text (byte 0xcd at offset 0)"
+    assert noise.find(bytes(1)) == 323
+    assert error_of("noise.bin", noise) == "--sentences noise.bin: not UTF-8 text (byte 0xcd at offset 0)"
+    nul = noise.find(bytes(1))
+    text_then_noise = b"fine\n" * 10 + noise[nul:]
+    assert error_of("noise.bin", text_then_noise) == (
+        "--sentences noise.bin: not text (a NUL byte at offset 50); expected UTF-8 text"
     )
 
 
