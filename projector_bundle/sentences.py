@@ -98,9 +98,9 @@ def parse_stream(stream: BinaryIO, source: str, max_line_bytes: int = MAX_LINE_B
             number += 1
             _check_no_nul(raw, source, offset)
             clipped = len(raw) > max_line_bytes and not raw.endswith(b"\n")
-            size = len(raw) + (_skip_line(stream, source, offset + len(raw)) if clipped else 0)
             start = len(_BOM) if number == 1 and raw.startswith(_BOM) else 0
             text = _decode(raw[:max_line_bytes] if clipped else raw, source, offset, start, cut=clipped).strip()
+            size = len(raw) + (_skip_line(stream, source, raw, offset + len(raw)) if clipped else 0)
             offset += size
             if text:
                 found = True
@@ -122,15 +122,35 @@ def _check_no_nul(raw: bytes, source: str, offset: int) -> None:
         )
 
 
-def _skip_line(stream: BinaryIO, source: str, offset: int) -> int:
-    """Read past the rest of a clipped line, a bounded piece at a time; the bytes skipped."""
+def _skip_line(stream: BinaryIO, source: str, raw: bytes, offset: int) -> int:
+    """Read past the rest of a clipped line, a bounded piece at a time; the bytes skipped.
+
+    The skipped text is still checked (NUL, UTF-8), so endless noise without a newline
+    stops at its first fault instead of being skipped forever.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    # Start from the last character that began in `raw`: it may continue in the first piece.
+    tail = max((i for i in range(max(0, len(raw) - 4), len(raw)) if raw[i] & 0xC0 != 0x80), default=len(raw) - 1)
+    _feed(decoder, raw[tail:], source, offset - len(raw) + tail)
     skipped = 0
     while piece := stream.readline(MAX_LINE_BYTES):
         _check_no_nul(piece, source, offset + skipped)
+        _feed(decoder, piece, source, offset + skipped)
         skipped += len(piece)
         if piece.endswith(b"\n"):
             break
     return skipped
+
+
+def _feed(decoder: codecs.IncrementalDecoder, data: bytes, source: str, offset: int) -> None:
+    try:
+        decoder.decode(data, final=False)
+    except UnicodeDecodeError as exc:
+        # exc.start counts from the bytes the decoder still held, at most 3 before `data`.
+        at = max(exc.start - len(exc.object) + len(data), 0)
+        raise ExportError(
+            f"--sentences {source}: not UTF-8 text (byte 0x{data[at]:02x} at offset {offset + at:,})"
+        ) from None
 
 
 def _decode(raw: bytes, source: str, offset: int, start: int, *, cut: bool) -> str:
