@@ -166,7 +166,9 @@ class Reduction:
 def check_dims(dims: int, dimension: int) -> None:
     """`--dims` must drop at least one dimension and keep at least the two the projector needs."""
     if not 2 <= dims < dimension:
-        raise ExportError(f"--dims {dims}: expected 2 to {dimension - 1}, fewer than the tensor's {dimension} dimensions")
+        raise ExportError(
+            f"--dims {dims}: expected 2 to {dimension - 1}, fewer than the tensor's {dimension} dimensions"
+        )
 
 
 def reduce_dimensions(matrix: np.ndarray, dims: int, *, block_rows: int = BLOCK_ROWS) -> Reduction:

@@ -82,7 +82,9 @@ def size_advice(
     reasons = []
     if points > max_points:
         reasons.append(f"{points:,} points, more than the {max_points:,} a page stays responsive with")
-    reasons += [f"{f.name} is {_mb(f.size)}, over the {_mb(max_file_bytes)} file limit" for f in sorted(over, key=_name)]
+    reasons += [
+        f"{f.name} is {_mb(f.size)}, over the {_mb(max_file_bytes)} file limit" for f in sorted(over, key=_name)
+    ]
     if not reasons:
         return None
     ways = []

@@ -28,9 +28,7 @@ def similarities(x: np.ndarray) -> np.ndarray:
     rows=st.integers(1, 9),
     threads=st.integers(1, 4),
 )
-def test_any_blocking_and_threading_lists_the_same_similarities(
-    x: np.ndarray, k: int, rows: int, threads: int
-) -> None:
+def test_any_blocking_and_threading_lists_the_same_similarities(x: np.ndarray, k: int, rows: int, threads: int) -> None:
     got = nearest_neighbors(x, k, chunk_rows=rows, threads=threads)
     sims = similarities(x)
     k = min(k, len(x) - 1)

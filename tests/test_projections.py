@@ -186,7 +186,9 @@ def full_matrix_pca(matrix: np.ndarray, components: int = 3) -> tuple[np.ndarray
     block=st.integers(1, 97),
     offset=st.floats(-100, 100),
 )
-def test_blocked_pca_matches_the_full_matrix_formula(seed: int, points: int, dim: int, block: int, offset: float) -> None:
+def test_blocked_pca_matches_the_full_matrix_formula(
+    seed: int, points: int, dim: int, block: int, offset: float
+) -> None:
     rng = np.random.default_rng(seed)
     # Uneven scales so the top components are well separated, and an offset the centring must remove.
     x = (rng.standard_normal((points, dim)) * np.geomspace(10, 0.1, dim) + offset).astype(np.float32)
