@@ -1,10 +1,10 @@
-"""Read a `--sentences` file: UTF-8 text, one sentence a line.
+"""Read a `--sentences` file: UTF-8 text, one sentence a line, lazily.
 
-`parse_sentences` is pure (bytes in, sentences out, or one `ExportError`);
-`read_sentences` adds the file or standard input. Sentences longer than the
-model can take are cut by the tokenizer (truncation=True); `truncation_warning`
-names them so the user knows, and `clip_line` bounds the work a pathological
-multi-megabyte line can cause before it reaches the tokenizer.
+`iter_sentence_batches` reads one line at a time (at most `MAX_LINE_BYTES` of it
+held), so a corpus of any size costs one batch of memory; the first NUL byte or
+invalid UTF-8 stops it with one `ExportError`. Sentences longer than the model
+can take are cut by the tokenizer (truncation=True); `truncation_warning` names
+them, and `clip_line` bounds the work a long line can cause in the tokenizer.
 """
 
 from __future__ import annotations
