@@ -199,11 +199,17 @@ def truncation_warning(
     `token_counts[i]` is the length of sentence i with special tokens, before truncation.
     """
     long = [s.line for s, count in zip(sentences, token_counts, strict=True) if count > max_tokens]
+    return truncation_message(source, long[:LISTED_LINES], len(long), len(sentences), max_tokens)
+
+
+def truncation_message(source: str, listed: Sequence[int], long: int, total: int, max_tokens: int) -> str | None:
+    """`truncation_warning` from running counts, for a corpus read in batches: the first
+    `LISTED_LINES` long lines, how many were long, and how many sentences there were."""
     if not long:
         return None
-    listed = ", ".join(str(n) for n in long[:LISTED_LINES]) + (", ..." if len(long) > LISTED_LINES else "")
-    which = "line" if len(long) == 1 else "lines"
+    shown = ", ".join(str(n) for n in listed[:LISTED_LINES]) + (", ..." if long > LISTED_LINES else "")
+    which = "line" if long == 1 else "lines"
     return (
-        f"--sentences {source}: {len(long):,} of {len(sentences):,} sentences are longer than the model's "
-        f"{max_tokens:,} tokens and are cut to it ({which} {listed})"
+        f"--sentences {source}: {long:,} of {total:,} sentences are longer than the model's "
+        f"{max_tokens:,} tokens and are cut to it ({which} {shown})"
     )

@@ -223,3 +223,13 @@ def test_streaming_matches_splitting_the_whole_text(lines: list[str], limit: int
             list(parse_stream(io.BytesIO(data), "s", max_line_bytes=limit))
         return
     assert list(parse_stream(io.BytesIO(data), "s", max_line_bytes=limit)) == expected
+
+
+def test_the_truncation_warning_from_running_counts() -> None:
+    from projector_bundle.sentences import truncation_message
+
+    assert truncation_message("c.txt", [], 0, 1_000_000, 512) is None
+    assert truncation_message("c.txt", [7, 9, 12, 40, 41], 30, 1_000_000, 512) == (
+        "--sentences c.txt: 30 of 1,000,000 sentences are longer than the model's 512 tokens and are cut to it "
+        "(lines 7, 9, 12, 40, 41, ...)"
+    )
