@@ -131,7 +131,11 @@ def run_inspect(args: argparse.Namespace, argv: list[str]) -> int:
 def run_validate(args: argparse.Namespace, argv: list[str]) -> int:
     from .validate import ERROR, plural, validate_bundle
 
-    if not args.dir.is_dir():
+    try:
+        missing = not args.dir.is_dir()
+    except (OSError, ValueError) as exc:  # a name too long, or a NUL byte in it
+        raise ExportError(f"{args.dir!s:.200}: cannot be opened ({exc})") from None
+    if missing:
         raise ExportError(f"{args.dir}: no such folder")
     problems = validate_bundle(args.dir)
     for problem in problems:

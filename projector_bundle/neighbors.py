@@ -1,25 +1,69 @@
-"""Nearest neighbours by cosine similarity, computed at export time in bounded memory."""
+"""Nearest neighbours by cosine similarity, computed at export time: exact, blocked, on every core."""
 
 from __future__ import annotations
 
+import os
+from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
+from . import ExportError
+
 NEIGHBORS_HEADER = "neighbors"
 
-# Rows compared at once: a block of similarities is CHUNK_ROWS x points float32
-# (1024 x 30522 x 4 bytes = 125 MB at most for BERT's vocabulary).
-CHUNK_ROWS = 1024
+# The most neighbours a point may list: each one adds a label to every metadata row,
+# and a hundred is already more than the projector's inspector shows usefully.
+MAX_NEIGHBORS = 100
+
+# Similarities held per block, in float32 values: a block of rows is compared with
+# every point at once, so it has (BLOCK_VALUES / points) rows; 16M values = 64 MB
+# per thread, whatever the number of points.
+BLOCK_VALUES = 1 << 24
+# Threads comparing blocks at once; numpy's matrix product and partition release the GIL.
+MAX_THREADS = 8
+
+
+def check_neighbor_count(k: int) -> None:
+    """Refuse a `--neighbors` below 1 or above `MAX_NEIGHBORS`, before any work."""
+    if k < 1:
+        raise ExportError(f"--neighbors {k}: expected 1 or more")
+    if k > MAX_NEIGHBORS:
+        raise ExportError(f"--neighbors {k}: expected at most {MAX_NEIGHBORS}, got {k:,}")
+
+
+def check_neighbors(k: int, points: int, tensor: str) -> None:
+    """Refuse a `--neighbors` that cannot be met (K >= points) or is above `MAX_NEIGHBORS`."""
+    check_neighbor_count(k)
+    if k >= points:
+        others = f"{points - 1:,} other" + ("" if points == 2 else "s")
+        raise ExportError(
+            f"--neighbors {k}: tensor {tensor} has {points:,} points, so each has at most {others}; "
+            f"expected fewer than {points:,}, got {k:,}"
+        )
+
+
+def block_rows_for(points: int) -> int:
+    """Rows per block such that a block's similarities stay near `BLOCK_VALUES`."""
+    return max(1, min(points, BLOCK_VALUES // max(points, 1)))
 
 
 def nearest_neighbors(
-    matrix: np.ndarray, k: int, chunk_rows: int = CHUNK_ROWS, progress: Callable[[int], None] | None = None
+    matrix: np.ndarray,
+    k: int,
+    chunk_rows: int | None = None,
+    progress: Callable[[int], None] | None = None,
+    *,
+    threads: int | None = None,
 ) -> np.ndarray:
     """For each row, the indices of its `k` most cosine-similar other rows, most similar first.
 
     A row is never its own neighbour; zero rows have similarity 0 to everything.
-    Equal similarities are listed in index order. `progress` gets the rows done.
+    Equal similarities are listed in index order. `k` above points - 1 is cut to it
+    (`check_neighbors` is where a user's K is refused). `progress` gets the rows done,
+    in the calling thread. Memory: the float32 matrix (none if it already is one, a
+    memory map included) and one block of similarities per thread.
     """
     points = matrix.shape[0]
     k = min(k, points - 1)
@@ -27,11 +71,17 @@ def nearest_neighbors(
     if k <= 0:
         return result
     x = np.asarray(matrix, dtype=np.float32)
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    unit = x / np.where(norms == 0, 1, norms)  # float32: the matrix products are the whole cost
-    for start in range(0, points, chunk_rows):
-        stop = min(start + chunk_rows, points)
-        sims = unit[start:stop] @ unit.T
+    # Dividing each block's dot products by both norms spares a normalised copy of the matrix.
+    norms = np.linalg.norm(x, axis=1)
+    norms[norms == 0] = 1
+    rows = chunk_rows or block_rows_for(points)
+    workers = threads or min(MAX_THREADS, _usable_cores())
+
+    def compare(start: int) -> int:
+        stop = min(start + rows, points)
+        sims = x[start:stop] @ x.T
+        sims /= norms[start:stop, None]
+        sims /= norms[None, :]
         sims[np.arange(stop - start), np.arange(start, stop)] = -np.inf
         # argpartition finds the top k unordered (partitioning `sims` itself spares a
         # negated copy of the block); a sort of (-sim, index) then orders them.
@@ -39,9 +89,30 @@ def nearest_neighbors(
         top_sims = np.take_along_axis(sims, top, axis=1)
         order = np.lexsort((top, -top_sims), axis=1)
         result[start:stop] = np.take_along_axis(top, order, axis=1)
-        if progress is not None:
-            progress(stop - start)
+        return stop - start
+
+    with ThreadPoolExecutor(workers) as pool:
+        # At most one block waiting per thread, so memory stays bounded however many blocks.
+        pending: deque[Future[int]] = deque()
+        for start in range(0, points, rows):
+            pending.append(pool.submit(compare, start))
+            if len(pending) > workers:
+                _report(pending.popleft().result(), progress)
+        while pending:
+            _report(pending.popleft().result(), progress)
     return result
+
+
+def _report(done: int, progress: Callable[[int], None] | None) -> None:
+    if progress is not None:
+        progress(done)
+
+
+def _usable_cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def neighbor_cells(indices: np.ndarray, labels: Sequence[str]) -> list[str]:

@@ -23,6 +23,7 @@ from .colouring import ensure_colourable
 from .formats import DEFAULT_OUT
 from .geometry import GEOMETRY_JSON, LayerGeometry, geometry_document, geometry_views, measure_layers
 from .labels import DEFAULT_LABELS, select_columns
+from .neighbors import check_neighbor_count, check_neighbors
 from .progress import SILENT, Progress
 from .projections import PCA, UMAP, bookmark_state, compute_projections, umap_available
 from .publish import DEFAULT_MAX_FILE_MB, projector_link, size_warning
@@ -125,6 +126,7 @@ def build_bundle(options: BundleOptions, progress: Progress = SILENT) -> BundleR
             geometry[prefix] = measure_context(read.context)
     data = [check_finite(t) for t in data]
     if options.neighbors:
+        check_neighbor_tables(options.neighbors, data, warnings)
         progress(f"finding {options.neighbors} nearest neighbours of every point")
         data = [add_neighbors(t, options.neighbors, progress.bar) for t in data]
 
@@ -175,8 +177,22 @@ def check_options(options: BundleOptions) -> None:
         raise ExportError("--projections umap: needs the umap-learn package (pip install umap-learn)")
     if options.trajectories and not options.sentences:
         raise ExportError(NEEDS_SENTENCES)
+    if options.neighbors is not None:
+        check_neighbor_count(options.neighbors)
     if options.layers and not options.sentences:
         raise ExportError(f"--layer {options.layers[0]}: needs --sentences (layers are read from running the model)")
+
+
+def check_neighbor_tables(k: int, data: Sequence[TensorData], warnings: list[str]) -> None:
+    """K must be below the first tensor's points (the one the user asked about); a smaller
+    table (two token types, say) lists all its other points, with a warning."""
+    check_neighbors(k, data[0].matrix.shape[0], data[0].name)
+    for t in data[1:]:
+        points = t.matrix.shape[0]
+        if k >= points:
+            warnings.append(
+                f"--neighbors {k}: tensor {t.name} has {points:,} points; its column lists the other {points - 1:,}"
+            )
 
 
 def read_model(

@@ -9,10 +9,12 @@ the full-data view at once. Pure: numpy in, numpy and dicts out.
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
+
+from . import ExportError
 
 # The projector names a point's coordinates `<kind>-<component>` (`pca-0`, `umap-2`, ...).
 PCA = "pca"
@@ -51,6 +53,22 @@ class Projection:
     spherized: bool = False
 
 
+# Rows converted to float64 at once: 8,192 x 768 x 8 bytes = 50 MB, whatever the vocabulary size.
+BLOCK_ROWS = 8192
+
+
+@dataclass(frozen=True)
+class PcaFit:
+    """The principal axes of a matrix, and the two shifts that prepare a row for them."""
+
+    mean: np.ndarray  # (dim,) subtracted first
+    spherized: bool  # then each row scaled to unit length
+    centre: np.ndarray  # (dim,) the mean of the rows so far, subtracted before projecting
+    axes: np.ndarray  # (dim, kept) unit columns, largest variance first, largest loading positive
+    fractions: np.ndarray  # (kept,) the share of all variance along each axis
+    points: int
+
+
 def spherize(matrix: np.ndarray) -> np.ndarray:
     """What the projector's "Spherize data" does: centre, then unit length (zero rows stay zero)."""
     x = np.asarray(matrix, dtype=np.float64)
@@ -63,35 +81,117 @@ def should_spherize(matrix: np.ndarray) -> bool:
     return matrix.shape[1] >= SPHERIZE_MIN_DIM
 
 
-def compute_pca(matrix: np.ndarray, components: int = COMPONENTS) -> Projection:
-    """Exact PCA of all rows, from the covariance matrix (dimension x dimension, so cheap),
-    spherized first where the projector would spherize.
+def _blocks(matrix: np.ndarray, block_rows: int) -> Iterator[tuple[int, np.ndarray]]:
+    """(start, float64 copy) per block of rows; a memory map is read one block at a time.
+
+    Always a copy (even of float64 input), because the callers centre it in place.
+    """
+    for start in range(0, matrix.shape[0], block_rows):
+        yield start, np.array(matrix[start : start + block_rows], dtype=np.float64)
+
+
+def _prepare(block: np.ndarray, mean: np.ndarray, spherized: bool) -> np.ndarray:
+    """A float64 block centred by `mean`, then scaled to unit rows when `spherized` (in place)."""
+    block -= mean
+    if spherized:
+        norms = np.sqrt(np.einsum("ij,ij->i", block, block))[:, None]
+        block /= np.where(norms == 0, 1.0, norms)
+    return block
+
+
+def fit_pca(matrix: np.ndarray, components: int, *, spherized: bool, block_rows: int = BLOCK_ROWS) -> PcaFit:
+    """The top `components` principal axes of all rows, from a covariance accumulated block by block.
+
+    Two passes over the rows, each holding one float64 block and dimension x dimension
+    sums: the mean, then (after spherizing, if asked) the sum and the cross products.
+    The same axes as the full-matrix formula, without any copy of the whole matrix.
+    """
+    points, dim = matrix.shape
+    if points == 0:
+        zeros = np.zeros(dim)
+        return PcaFit(zeros, spherized, zeros, np.zeros((dim, 0)), np.zeros(0), 0)
+    total = np.zeros(dim)
+    for _, block in _blocks(matrix, block_rows):
+        total += block.sum(axis=0)
+    mean = total / points
+    # After the first centring the rows' own mean is near zero (exactly zero unless
+    # spherized), so subtracting points * centre centre^T loses no precision.
+    row_sum = np.zeros(dim)
+    products = np.zeros((dim, dim))
+    for _, block in _blocks(matrix, block_rows):
+        block = _prepare(block, mean, spherized)
+        row_sum += block.sum(axis=0)
+        products += block.T @ block
+    centre = row_sum / points
+    kept = min(components, points - 1, dim)
+    if kept <= 0:
+        return PcaFit(mean, spherized, centre, np.zeros((dim, 0)), np.zeros(0), points)
+    covariance = (products - points * np.outer(centre, centre)) / (points - 1)
+    values, vectors = np.linalg.eigh(covariance)  # ascending
+    order = np.argsort(values)[::-1][:kept]
+    axes = vectors[:, order]
+    signs = np.sign(axes[np.abs(axes).argmax(axis=0), np.arange(kept)])
+    axes = axes * np.where(signs == 0, 1.0, signs)
+    variance = float(values.clip(min=0).sum())
+    fractions = values[order].clip(min=0) / variance if variance > 0 else np.zeros(kept)
+    return PcaFit(mean, spherized, centre, axes, fractions, points)
+
+
+def project(matrix: np.ndarray, fit: PcaFit, out: np.ndarray, *, block_rows: int = BLOCK_ROWS) -> np.ndarray:
+    """`matrix`'s coordinates on `fit`'s axes, written block by block into `out` (points x kept or wider)."""
+    kept = fit.axes.shape[1]
+    for start, block in _blocks(matrix, block_rows):
+        block = _prepare(block, fit.mean, fit.spherized)
+        block -= fit.centre
+        out[start : start + len(block), :kept] = block @ fit.axes
+    return out
+
+
+def compute_pca(matrix: np.ndarray, components: int = COMPONENTS, *, block_rows: int = BLOCK_ROWS) -> Projection:
+    """Exact PCA of all rows, spherized first where the projector would spherize.
 
     Missing components (fewer points or dimensions than `components`) are zeros, and
     each axis's sign is fixed (largest loading positive) so rebuilds are identical.
+    Memory: one block of rows and the dimension x dimension covariance, besides the result.
     """
     spherized = should_spherize(matrix)
-    x = spherize(matrix) if spherized else np.asarray(matrix, dtype=np.float64)
-    centred = x - x.mean(axis=0)
-    coords = np.zeros((x.shape[0], components))
-    variance = np.zeros(max(components, min(MENU_COMPONENTS, x.shape[1])))
-    if x.shape[0] > 1:
-        covariance = centred.T @ centred / (x.shape[0] - 1)
-        values, vectors = np.linalg.eigh(covariance)  # ascending
-        ranked = np.argsort(values)[::-1]
-        keep = min(components, x.shape[0] - 1, x.shape[1])
-        order = ranked[:keep]
-        axes = vectors[:, order]
-        signs = np.sign(axes[np.abs(axes).argmax(axis=0), np.arange(keep)])
-        axes = axes * np.where(signs == 0, 1.0, signs)
-        coords[:, :keep] = centred @ axes
-        total = float(values.clip(min=0).sum())
-        menu = ranked[: min(len(variance), x.shape[0] - 1)]
-        variance[: len(menu)] = values[menu].clip(min=0) / total if total > 0 else 0.0
+    # The page shows the exact variance of every component its menu offers; only the
+    # first `components` are projected.
+    menu = max(components, min(MENU_COMPONENTS, matrix.shape[1]))
+    fit = fit_pca(matrix, menu, spherized=spherized, block_rows=block_rows)
+    shown = replace(fit, axes=fit.axes[:, :components])
+    coords = project(matrix, shown, np.zeros((matrix.shape[0], components)), block_rows=block_rows)
+    variance = np.zeros(menu)
+    variance[: len(fit.fractions)] = fit.fractions
     explained = ", ".join(f"{v:.1%}" for v in variance[:components])
     what = "spherized points" if spherized else "points"
-    label = f"PCA of all {x.shape[0]:,} {what} (variance {explained})"
+    label = f"PCA of all {matrix.shape[0]:,} {what} (variance {explained})"
     return Projection(PCA, coords, label, tuple(float(v) for v in variance), spherized)
+
+
+@dataclass(frozen=True)
+class Reduction:
+    """Rows expressed on their top principal axes (`--dims`)."""
+
+    matrix: np.ndarray  # (points, dims), float32
+    variance_kept: float  # the share of all variance the kept axes carry, 0..1
+
+
+def check_dims(dims: int, dimension: int) -> None:
+    """`--dims` must drop at least one dimension and keep at least the two the projector needs."""
+    if not 2 <= dims < dimension:
+        raise ExportError(
+            f"--dims {dims}: expected 2 to {dimension - 1}, fewer than the tensor's {dimension} dimensions"
+        )
+
+
+def reduce_dimensions(matrix: np.ndarray, dims: int, *, block_rows: int = BLOCK_ROWS) -> Reduction:
+    """An exact PCA of the rows to `dims` dimensions: centred, not spherized, so distances
+    within the kept subspace are the original ones and the projector can still spherize."""
+    check_dims(dims, matrix.shape[1])
+    fit = fit_pca(matrix, dims, spherized=False, block_rows=block_rows)
+    reduced = project(matrix, fit, np.zeros((matrix.shape[0], dims), dtype=np.float32), block_rows=block_rows)
+    return Reduction(reduced, float(fit.fractions.sum()))
 
 
 def umap_available() -> bool:

@@ -10,11 +10,13 @@ a tab is the header. Every check returns `Problem`s; nothing here raises or writ
 
 from __future__ import annotations
 
+import codecs
 import math
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TypeGuard, cast
+from typing import Any, TypeGuard, cast
 
 import numpy as np
 import orjson
@@ -75,15 +77,15 @@ def validate_bundle(folder: Path, *, reread: bool = True, check_sizes: bool = Tr
     The bundle step, which has just hashed the files and reports sizes itself, turns
     `reread` (the manifest's hashes and TSV shapes) and `check_sizes` off.
     """
-    if not folder.is_dir():
-        return [error(f"{folder}: no such folder")]
-    config_file = folder / CONFIG_JSON
-    if not config_file.is_file():
-        return [error(f"{CONFIG_JSON}: missing")]
     try:
-        config = orjson.loads(config_file.read_bytes())
-    except orjson.JSONDecodeError as exc:
-        return [error(f"{CONFIG_JSON}: not valid JSON ({exc})")]
+        is_folder = folder.is_dir()
+    except (OSError, ValueError) as exc:  # a name too long, or a NUL byte in it
+        return [error(f"{folder!s:.200}: cannot be opened ({_why(exc)})")]
+    if not is_folder:
+        return [error(f"{folder}: no such folder")]
+    config = read_json(folder, CONFIG_JSON)
+    if isinstance(config, Problem):
+        return [config]
     problems, infos = check_config(config)
     for info in infos:
         problems += check_embedding_files(folder, info)
@@ -234,39 +236,87 @@ def _inside(folder: Path, relative: str) -> Path | Problem:
     path = folder / relative
     try:
         resolved = path.resolve(strict=True)
-    except (OSError, RuntimeError):
+        inside = resolved.is_relative_to(folder.resolve())
+        is_file = resolved.is_file()
+    except (OSError, RuntimeError):  # missing, a link loop, a name too long
         return error(f"{relative}: missing")
-    if not resolved.is_relative_to(folder.resolve()):
+    except ValueError:  # a NUL byte, which no file name can hold
+        return error(f"{relative!r}: not a possible file name (it holds a NUL byte)")
+    if not inside:
         return error(f"{relative}: a link to {resolved}, outside the bundle folder")
-    if not resolved.is_file():
+    if not is_file:
         return error(f"{relative}: not a file")
     return resolved
 
 
+# JSON files a bundle describes itself with are small; a larger one is not ours to read whole.
+MAX_JSON_BYTES = 64 * 1024 * 1024
+
+
+def read_json(folder: Path, name: str) -> object | Problem:
+    """A small JSON file of the bundle, read only when it stays inside the folder."""
+    path = _inside(folder, name)
+    if isinstance(path, Problem):
+        return path
+    try:
+        size = path.stat().st_size
+        if size > MAX_JSON_BYTES:
+            return error(f"{name}: {size:,} bytes; expected a JSON file of at most {MAX_JSON_BYTES:,}")
+        return orjson.loads(path.read_bytes())
+    except orjson.JSONDecodeError as exc:
+        return error(f"{name}: not valid JSON ({exc})")
+    except OSError as exc:
+        return error(f"{name}: cannot be read ({exc.strerror})")
+
+
+def _why(exc: Exception) -> str:
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+
+
+# Bytes read at once by the streaming checks: memory stays near this whatever the file size.
+READ_BYTES = 1 << 22
+
+
 def check_tensor_bytes(path: Path, name: str, rows: int, dim: int) -> list[Problem]:
+    """The size the shape implies, and only finite values, read `READ_BYTES` at a time."""
     expected = rows * dim * FLOAT32_BYTES
     size = path.stat().st_size
     if size != expected:
         return [
             error(f"{name}: {size:,} bytes, expected {rows:,} rows x {dim} dimensions x {FLOAT32_BYTES} = {expected:,}")
         ]
-    values = np.memmap(path, dtype="<f4", mode="r") if size else np.zeros(0, "<f4")
-    return _non_finite(name, values, dim)
-
-
-def _non_finite(name: str, values: np.ndarray, dim: int) -> list[Problem]:
-    bad = np.flatnonzero(~np.isfinite(values))
-    if bad.size == 0:
+    bad = 0
+    first = -1
+    buffer = bytearray(READ_BYTES - READ_BYTES % FLOAT32_BYTES)
+    done = 0  # values checked so far
+    with open(path, "rb") as file:
+        while count := file.readinto(buffer):
+            values = np.frombuffer(buffer, dtype="<f4", count=count // FLOAT32_BYTES)
+            where = np.flatnonzero(~np.isfinite(values))
+            if where.size and first < 0:
+                first = done + int(where[0])
+            bad += where.size
+            done += values.size
+    if bad == 0:
         return []
     # NaN or infinity breaks PCA and t-SNE for every point, not only its own.
-    return [error(f"{name}: {plural(bad.size, 'NaN or infinite value')} (the first in row {bad[0] // dim + 1:,})")]
+    return [error(f"{name}: {plural(bad, 'NaN or infinite value')} (the first in row {first // dim + 1:,})")]
+
+
+# A vectors TSV line longer than this per value is not numbers: `%.9g` needs at most 16 bytes.
+MAX_TSV_BYTES_PER_VALUE = 64
 
 
 def check_tensor_tsv(path: Path, name: str, rows: int, dim: int) -> list[Problem]:
-    """Every non-blank line holds `dim` numbers; there are `rows` of them."""
+    """Every non-blank line holds `dim` numbers; there are `rows` of them. Lines are read
+    one at a time and never beyond what `dim` numbers could take."""
     problems: list[Problem] = []
     count = 0
-    for number, line in _lines(path):
+    limit = dim * MAX_TSV_BYTES_PER_VALUE + 2
+    for number, line in _lines(path, limit):
+        if len(line) >= limit:
+            problems.append(error(f"{name} line {number:,}: over {limit:,} bytes, too long for {dim} numbers"))
+            return problems  # the rest of such a file is not worth reading
         if not line.strip():
             continue  # parseTensors skips blank lines (bytes.strip covers ASCII; other bytes fail below)
         count += 1
@@ -283,51 +333,109 @@ def check_tensor_tsv(path: Path, name: str, rows: int, dim: int) -> list[Problem
     return problems
 
 
+@dataclass
+class _MetadataLine:
+    """What the metadata rules need of one line, gathered piece by piece."""
+
+    number: int
+    tabs: int = 0
+    blank: bool = True  # empty after JavaScript's trim()
+    last: str = ""  # its last character, for the CRLF warning
+
+
 def check_metadata(path: Path, name: str, rows: int) -> list[Problem]:
-    """The header rule, one cell count for every row, no label lost, and one row per vector."""
-    raw = path.read_bytes()
+    """The header rule, one cell count for every row, no label lost, and one row per vector.
+
+    Read in pieces of at most `READ_BYTES`, so memory stays bounded even for one huge line.
+    """
+    problems: list[Problem] = []
+    crlf = False
+    columns = 0  # of the first non-blank line; 0 until it is read
+    data_rows = 0
+    first_blank = 0
+    mismatch: Problem | None = None
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return [error(f"{name}: not UTF-8 (byte {exc.start:,}); the projector would show U+FFFD")]
-    lines = text.split("\n")
-    if lines[-1] == "":
-        lines.pop()  # the final newline ends the last row; it does not start a new one
-    problems = check_chunk_boundaries(raw, name)
-    if any(line.endswith("\r") for line in lines):
+        for line in _metadata_lines(path, name, problems):
+            crlf = crlf or line.last == "\r"
+            if line.blank:
+                # The projector skips lines that are blank after trim(): harmless between rows, but a
+                # label that trims to nothing is lost, and every later label moves up one vector.
+                first_blank = first_blank or line.number
+                continue
+            fields = line.tabs + 1
+            if columns == 0:
+                columns = fields
+                if columns > 1:
+                    continue  # the projector takes a first line with a tab as the header
+            data_rows += 1
+            if fields != columns and mismatch is None:
+                expected = f"{columns} as in the header" if columns > 1 else "1, as the first line has no tab"
+                mismatch = error(f"{name} line {line.number:,}: {plural(fields, 'field')}, expected {expected}")
+    except _NotUtf8 as exc:
+        return [error(f"{name}: not UTF-8 (byte {exc.offset:,}); the projector would show U+FFFD")]
+    if crlf:
         problems.append(warning(f"{name}: CRLF line ends; the projector keeps the \\r in the last column"))
-    # The projector skips lines that are blank after trim(): harmless between rows, but a
-    # label that trims to nothing is lost, and every later label moves up one vector.
-    data = [(number, line) for number, line in enumerate(lines, 1) if line.strip(JS_WHITESPACE)]
-    blank = [number for number, line in enumerate(lines, 1) if not line.strip(JS_WHITESPACE)]
-    if not data:
+    if columns == 0:
         return [*problems, error(f"{name}: no rows, but the tensor has {rows:,}")]
-    first = data[0][1]
-    columns = first.count("\t") + 1
-    if columns > 1:
-        data = data[1:]  # the projector takes a first line with a tab as the header
-    for number, line in data:
-        fields = line.count("\t") + 1
-        if fields != columns:
-            expected = f"{columns} as in the header" if columns > 1 else "1, as the first line has no tab"
-            problems.append(error(f"{name} line {number:,}: {plural(fields, 'field')}, expected {expected}"))
-            break
-    if len(data) != rows:
+    if mismatch is not None:
+        problems.append(mismatch)
+    if data_rows != rows:
         header = " after the header" if columns > 1 else ""
-        lost = f" (line {blank[0]:,} is blank, and the projector skips blank lines)" if blank else ""
-        problems.append(error(f"{name}: {plural(len(data), 'row')}{header}, but the tensor has {rows:,}{lost}"))
+        lost = f" (line {first_blank:,} is blank, and the projector skips blank lines)" if first_blank else ""
+        problems.append(error(f"{name}: {plural(data_rows, 'row')}{header}, but the tensor has {rows:,}{lost}"))
     return problems
 
 
-def check_chunk_boundaries(raw: bytes, name: str) -> list[Problem]:
-    """A character cut in two by a chunk boundary becomes U+FFFD in the projector."""
+class _NotUtf8(Exception):
+    def __init__(self, offset: int) -> None:
+        self.offset = offset
+
+
+def _metadata_lines(path: Path, name: str, warnings: list[Problem]) -> Iterator[_MetadataLine]:
+    """The lines of a metadata file, each summarised; chunk-boundary warnings go to `warnings`."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    line = _MetadataLine(1)
+    started = False  # whether `line` has any byte yet
+    with open(path, "rb") as file:
+        while piece := file.readline(READ_BYTES):
+            warnings += check_chunk_boundaries(piece, name, offset=offset, line=line.number)
+            try:
+                text = decoder.decode(piece, final=False)
+            except UnicodeDecodeError as exc:
+                raise _NotUtf8(offset + exc.start - len(exc.object) + len(piece)) from None
+            offset += len(piece)
+            ends = text.endswith("\n")
+            body = text[:-1] if ends else text
+            started = True
+            line.tabs += body.count("\t")
+            line.blank = line.blank and not body.strip(JS_WHITESPACE)
+            line.last = body[-1:] or line.last
+            if ends:
+                yield line
+                line = _MetadataLine(line.number + 1)
+                started = False
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise _NotUtf8(offset - len(decoder.getstate()[0])) from None
+    if started:  # a last line without a newline
+        yield line
+
+
+def check_chunk_boundaries(raw: bytes, name: str, *, offset: int = 0, line: int = 1) -> list[Problem]:
+    """A character cut in two by a chunk boundary becomes U+FFFD in the projector.
+
+    `raw` starts at byte `offset` of the file, on line `line`; it is a whole file or one piece of a line.
+    """
     problems = []
-    for offset in range(PROJECTOR_CHUNK_BYTES, len(raw), PROJECTOR_CHUNK_BYTES):
-        if raw[offset] & 0xC0 == 0x80:  # a UTF-8 continuation byte: the character began before
-            line = raw.count(b"\n", 0, offset) + 1
+    first = max(PROJECTOR_CHUNK_BYTES, -(-offset // PROJECTOR_CHUNK_BYTES) * PROJECTOR_CHUNK_BYTES)
+    for boundary in range(first, offset + len(raw), PROJECTOR_CHUNK_BYTES):
+        if raw[boundary - offset] & 0xC0 == 0x80:  # a UTF-8 continuation byte: the character began before
+            at = line + raw.count(b"\n", 0, boundary - offset)
             problems.append(
                 warning(
-                    f"{name}: byte {offset:,} is inside a multi-byte character on line {line:,}; the projector "
+                    f"{name}: byte {boundary:,} is inside a multi-byte character on line {at:,}; the projector "
                     f"decodes {PROJECTOR_CHUNK_BYTES:,}-byte chunks separately and will show U+FFFD there"
                 )
             )
@@ -351,15 +459,16 @@ def check_manifest(folder: Path, *, reread: bool = True) -> list[Problem]:
     """When a manifest is present: every file it lists keeps its size and, read again,
     its sha256, and the vectors TSVs it lists (the config names only the `.bytes`) hold
     their shapes. `reread=False` checks sizes only: for a bundle this process just wrote."""
-    path = folder / MANIFEST_JSON
-    if not path.is_file():
+    if not (folder / MANIFEST_JSON).exists() and not (folder / MANIFEST_JSON).is_symlink():
         return []
+    manifest: Any = read_json(folder, MANIFEST_JSON)  # its shape is checked by the reads below
+    if isinstance(manifest, Problem):
+        return [manifest]
     try:
-        manifest = orjson.loads(path.read_bytes())
         files = [(str(name), int(entry["size"]), str(entry["sha256"])) for name, entry in manifest["files"].items()]
         tsvs = [(t["files"][ROLE_TSV], *t["shape"]) for t in manifest.get("tensors", []) if ROLE_TSV in t["files"]]
         tsvs = [(str(name), int(rows), int(dim)) for name, rows, dim in tsvs]
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+    except (KeyError, TypeError, ValueError, AttributeError):
         return [error(f"{MANIFEST_JSON}: not a manifest of this tool (expected 'files' with size and sha256)")]
     problems: list[Problem] = []
     for name, size, digest in files:
@@ -387,14 +496,28 @@ def check_file_sizes(folder: Path) -> list[Problem]:
 
 
 def _file_sizes(folder: Path) -> Iterator[tuple[Path, int]]:
-    for path in folder.rglob("*"):
-        if path.is_file():
-            yield path, path.stat().st_size
+    """Every regular file under `folder`, links not followed; a stack, not recursion,
+    so a folder nested a thousand levels deep is walked like any other."""
+    stack = [folder]
+    while stack:
+        current = stack.pop()
+        try:
+            entries = list(os.scandir(current))
+        except OSError:
+            continue  # unreadable or gone: nothing in it can be served either
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                stack.append(Path(entry.path))
+            elif entry.is_file(follow_symlinks=False):
+                yield Path(entry.path), entry.stat(follow_symlinks=False).st_size
 
 
-def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
+def _lines(path: Path, limit: int) -> Iterator[tuple[int, bytes]]:
+    """Lines without their newline; a line longer than `limit` comes cut to `limit` bytes."""
     with open(path, "rb") as file:
-        for number, line in enumerate(file, 1):
+        number = 0
+        while line := file.readline(limit):
+            number += 1
             yield number, line.rstrip(b"\n")
 
 

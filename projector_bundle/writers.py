@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,21 +22,59 @@ from .formats import PROJECTOR_CHUNK_BYTES, SEQ_NEXT
 TSV_CHUNK_VALUES = 1 << 18
 
 
-def write_metadata(path: Path, header: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
+@dataclass(frozen=True)
+class WrittenFile:
+    """What the manifest needs of a file, taken while its bytes were written."""
+
+    size: int
+    sha256: str
+
+
+# Bytes gathered before one write and one hash update: few system calls, bounded memory.
+WRITE_CHUNK_BYTES = 1 << 20
+
+
+def write_chunks(path: Path, chunks: Iterable[bytes | memoryview]) -> WrittenFile:
+    """Write `chunks` to a new file in order, hashing them on the way, so nothing is read back."""
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "wb") as out:
+        for chunk in chunks:
+            out.write(chunk)
+            digest.update(chunk)
+            size += memoryview(chunk).nbytes
+    return WrittenFile(size, digest.hexdigest())
+
+
+def write_metadata(path: Path, header: Sequence[str], rows: Iterable[Sequence[str]]) -> WrittenFile:
     """A metadata TSV; the header row is written only when there are two or more columns,
     because the projector takes a first line with a tab as the header and one without as data.
     `SEQ_NEXT` cells (point indices or empty) are written raw: escaped, an empty one would
-    read as NaN, not as the null that ends its path."""
+    read as NaN, not as the null that ends its path. `rows` may be a generator: it is
+    consumed once, a megabyte of text at a time."""
+    return write_chunks(path, metadata_chunks(header, rows))
+
+
+def metadata_chunks(header: Sequence[str], rows: Iterable[Sequence[str]]) -> Iterator[bytes]:
+    """The metadata file's bytes, about `WRITE_CHUNK_BYTES` at a time."""
     lines = [header] if len(header) > 1 else []
     raw = {index for index, column in enumerate(header) if column == SEQ_NEXT}
     position = 0
-    with open(path, "wb") as out:
-        for row in itertools.chain(lines, rows):
-            cells = (c if i in raw else escape_cell(c) for i, c in enumerate(row)) if raw else map(escape_cell, row)
-            line = ("\t".join(cells) + "\n").encode("utf-8")
+    pending: list[bytes] = []
+    pending_bytes = 0
+    for row in itertools.chain(lines, rows):
+        cells = (c if i in raw else escape_cell(c) for i, c in enumerate(row)) if raw else map(escape_cell, row)
+        line = ("\t".join(cells) + "\n").encode("utf-8")
+        if position % PROJECTOR_CHUNK_BYTES + len(line) > PROJECTOR_CHUNK_BYTES:  # the line meets a boundary
             line = b"\n" * boundary_padding(position, line) + line
-            out.write(line)
-            position += len(line)
+        pending.append(line)
+        position += len(line)
+        pending_bytes += len(line)
+        if pending_bytes >= WRITE_CHUNK_BYTES:
+            yield b"".join(pending)
+            pending, pending_bytes = [], 0
+    if pending:
+        yield b"".join(pending)
 
 
 def boundary_padding(position: int, line: bytes) -> int:
@@ -49,9 +89,12 @@ def boundary_padding(position: int, line: bytes) -> int:
     raise ValueError("not UTF-8")  # unreachable for encoded text
 
 
-def write_tensor_bytes(path: Path, matrix: np.ndarray) -> None:
-    """Raw little-endian float32, row-major: what the projector reads from a `.bytes` path."""
-    np.ascontiguousarray(matrix, dtype="<f4").tofile(path)
+def write_tensor_bytes(path: Path, matrix: np.ndarray) -> WrittenFile:
+    """Raw little-endian float32, row-major: what the projector reads from a `.bytes` path.
+    Written in blocks, so a memory-mapped matrix is never copied whole."""
+    step = max(1, WRITE_CHUNK_BYTES // (4 * max(matrix.shape[1], 1)))
+    blocks = (np.ascontiguousarray(matrix[start : start + step], dtype="<f4") for start in range(0, len(matrix), step))
+    return write_chunks(path, (block.data.cast("B") for block in blocks))
 
 
 # Nine significant digits are enough for any float32 to parse back to itself.
@@ -60,25 +103,27 @@ EXACT_TSV_DIGITS = 9
 
 def write_tensor_tsv(
     path: Path, matrix: np.ndarray, progress: Callable[[int], None] | None = None, *, digits: int | None = None
-) -> None:
+) -> WrittenFile:
     """One row per vector, tab-separated, no header; `progress` gets the rows written.
 
     With `digits=None` every value is the shortest decimal that round-trips through
     float64 to float32 (how the projector parses it), formatted in C on every core;
     fewer significant digits make a smaller file (`--tsv-digits`) at the cost of exactness.
     """
-    with open(path, "wb") as out:
+
+    def texts() -> Iterator[bytes | memoryview]:
         for rows, text in format_tsv_chunks(matrix, digits):
-            out.write(text)
+            yield text
             if progress is not None:
                 progress(rows)
+
+    return write_chunks(path, texts())
 
 
 def format_tsv_chunks(matrix: np.ndarray, digits: int | None = None) -> Iterator[tuple[int, bytes | memoryview]]:
     """(rows, text) per chunk, in order; exact chunks format in parallel threads."""
     from .tsvfloat import format_rows, load_library
 
-    rows, dim = matrix.shape
     rows, dim = matrix.shape
     step = max(1, TSV_CHUNK_VALUES // max(dim, 1))
     chunks = (matrix[start : start + step] for start in range(0, rows, step))
@@ -126,10 +171,10 @@ def format_rows_python(matrix: np.ndarray, digits: int = EXACT_TSV_DIGITS) -> by
     return text.encode("ascii")
 
 
-def write_json(path: Path, value: object, *, indent: bool = True) -> None:
+def write_json(path: Path, value: object, *, indent: bool = True) -> WrittenFile:
     """Indented for files people read; compact for the megabytes of per-point bookmarks."""
     option = orjson.OPT_INDENT_2 if indent else 0
-    path.write_bytes(orjson.dumps(value, option=option) + b"\n")
+    return write_chunks(path, [orjson.dumps(value, option=option) + b"\n"])
 
 
 def read_tensor_tsv(path: Path) -> np.ndarray:

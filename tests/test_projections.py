@@ -11,7 +11,15 @@ from hypothesis.extra.numpy import arrays
 from projector_bundle import ExportError
 from projector_bundle.contextual import check_layers, shorten
 from projector_bundle.neighbors import nearest_neighbors, neighbor_cells
-from projector_bundle.projections import PCA, Projection, bookmark_state, compute_pca, round_coords
+from projector_bundle.projections import (
+    PCA,
+    Projection,
+    bookmark_state,
+    check_dims,
+    compute_pca,
+    reduce_dimensions,
+    round_coords,
+)
 from projector_bundle.tensors import file_stem, model_prefixes
 
 RNG = np.random.default_rng(7)
@@ -153,3 +161,93 @@ def test_names() -> None:
     assert model_prefixes(["m", "x/m", "m-2"]) == ["m", "m-2", "m-2-2"]
     assert file_stem("all-MiniLM-L6-v2/contextual_layer6") == "all-MiniLM-L6-v2.contextual_layer6"
     assert file_stem("my model/word embeddings") == "my_model.word_embeddings"
+
+
+def full_matrix_pca(matrix: np.ndarray, components: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """The formula `compute_pca` used before blocks: whole float64 copies of the matrix."""
+    x = np.asarray(matrix, dtype=np.float64)
+    if x.shape[1] >= 50:
+        c = x - x.mean(axis=0)
+        n = np.linalg.norm(c, axis=1, keepdims=True)
+        x = c / np.where(n == 0, 1.0, n)
+    centred = x - x.mean(axis=0)
+    values, vectors = np.linalg.eigh(centred.T @ centred / (x.shape[0] - 1))
+    order = np.argsort(values)[::-1][:components]
+    axes = vectors[:, order]
+    signs = np.sign(axes[np.abs(axes).argmax(axis=0), np.arange(components)])
+    return centred @ (axes * signs), values[order].clip(min=0) / values.clip(min=0).sum()
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    points=st.integers(4, 300),
+    dim=st.sampled_from([5, 49, 50, 64]),
+    block=st.integers(1, 97),
+    offset=st.floats(-100, 100),
+)
+def test_blocked_pca_matches_the_full_matrix_formula(
+    seed: int, points: int, dim: int, block: int, offset: float
+) -> None:
+    rng = np.random.default_rng(seed)
+    # Uneven scales so the top components are well separated, and an offset the centring must remove.
+    x = (rng.standard_normal((points, dim)) * np.geomspace(10, 0.1, dim) + offset).astype(np.float32)
+    x[rng.integers(points)] = offset  # a row that spherizes to zero
+    projection = compute_pca(x, block_rows=block)
+    coords, fractions = full_matrix_pca(x)
+    np.testing.assert_allclose(projection.coords, coords, rtol=0, atol=1e-9 * max(1.0, np.abs(coords).max()))
+    np.testing.assert_allclose(projection.variance[: len(fractions)], fractions, rtol=0, atol=1e-12)
+    assert projection.label.endswith("(variance " + ", ".join(f"{v:.1%}" for v in fractions) + ")")
+
+
+def test_pca_reads_a_memory_map_without_changing_it(tmp_path) -> None:
+    x = RNG.normal(size=(1000, 64)).astype(np.float32)
+    x.tofile(tmp_path / "m.bytes")
+    mapped = np.memmap(tmp_path / "m.bytes", dtype=np.float32, mode="r", shape=x.shape)
+    projection = compute_pca(mapped, block_rows=128)
+    np.testing.assert_allclose(projection.coords, full_matrix_pca(x)[0], atol=1e-9)
+    np.testing.assert_array_equal(np.asarray(mapped), x)
+    wide = RNG.normal(size=(30, 60))  # float64 input is centred in block copies, never in place
+    before = wide.copy()
+    compute_pca(wide, block_rows=7)
+    np.testing.assert_array_equal(wide, before)
+
+
+def test_variance_fractions_are_data_and_pad_with_zeros() -> None:
+    x = np.array([[0, 0], [1, 0], [2, 0], [3, 0.001]], dtype=np.float32)
+    projection = compute_pca(x)
+    assert len(projection.variance) == 3
+    assert projection.variance[0] == pytest.approx(1.0, abs=1e-6)
+    assert projection.variance[2] == 0.0
+    assert projection.label == "PCA of all 4 points (variance 100.0%, 0.0%, 0.0%)"
+    assert compute_pca(np.zeros((0, 4), np.float32)).coords.shape == (0, 3)
+
+
+def test_reduce_dimensions_is_an_exact_pca_without_spherizing() -> None:
+    x = (RNG.normal(size=(400, 20)) * np.geomspace(5, 0.01, 20) + 2).astype(np.float32)
+    reduction = reduce_dimensions(x, 4, block_rows=33)
+    assert reduction.matrix.dtype == np.float32
+    assert reduction.matrix.shape == (400, 4)
+    centred = x.astype(np.float64) - x.mean(axis=0, dtype=np.float64)
+    _, s, vt = np.linalg.svd(centred, full_matrices=False)
+    expected = centred @ vt[:4].T
+    for c in range(4):
+        sign = np.sign(expected[:, c] @ reduction.matrix[:, c])
+        np.testing.assert_allclose(reduction.matrix[:, c], sign * expected[:, c], atol=1e-4)
+    assert reduction.variance_kept == pytest.approx(float((s[:4] ** 2).sum() / (s**2).sum()), abs=1e-9)
+    # Pairwise distances in the kept subspace are the full ones, up to what the dropped axes carried.
+    full = np.linalg.norm(centred[0] - centred[1])
+    kept = np.linalg.norm(reduction.matrix[0].astype(np.float64) - reduction.matrix[1])
+    assert kept <= full + 1e-4
+
+
+@pytest.mark.parametrize("dims", [1, 20, 21, 0])
+def test_dims_must_drop_a_dimension_and_keep_two(dims: int) -> None:
+    with pytest.raises(ExportError) as info:
+        reduce_dimensions(np.zeros((5, 20), np.float32), dims)
+    assert str(info.value) == f"--dims {dims}: expected 2 to 19, fewer than the tensor's 20 dimensions"
+
+
+def test_check_dims_passes_a_real_reduction() -> None:
+    check_dims(2, 3)
+    check_dims(64, 768)

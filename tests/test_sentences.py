@@ -7,15 +7,22 @@ import random
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from projector_bundle import ExportError
 from projector_bundle.model import ModelRef, load_tokenizer
 from projector_bundle.sentences import (
     MAX_CHARS_PER_TOKEN,
+    MAX_LINE_BYTES,
     Sentence,
     clip_line,
+    clipped_warning,
+    iter_sentence_batches,
+    iter_sentences,
     model_max_tokens,
     parse_sentences,
+    parse_stream,
     read_sentences,
     truncation_warning,
 )
@@ -61,16 +68,16 @@ def test_bad_files(data: bytes, expected: str) -> None:
     assert error_of("s.txt", data) == expected
 
 
-def test_binary_noise() -> None:
+def test_binary_noise_stops_at_its_first_fault_in_reading_order() -> None:
     noise = random.Random(0).randbytes(4096)
-    nul = noise.find(bytes(1))
-    assert error_of("noise.bin", noise) == (
-        f"--sentences noise.bin: not text (a NUL byte at offset {nul:,}); expected UTF-8 text"
-    )
-    # The same noise without its NUL bytes: 0xcd opens a two-byte character, but 0x07 cannot continue it.
+    # 0xcd opens a two-byte character, but 0x07 cannot continue it: the first fault, before any NUL.
     assert noise[:2] == b"\xcd\x07"
-    assert error_of("noise.bin", noise.replace(bytes(1), b"")) == (
-        "--sentences noise.bin: not UTF-8 text (byte 0xcd at offset 0)"
+    assert noise.find(bytes(1)) == 323
+    assert error_of("noise.bin", noise) == "--sentences noise.bin: not UTF-8 text (byte 0xcd at offset 0)"
+    nul = noise.find(bytes(1))
+    text_then_noise = b"fine\n" * 10 + noise[nul:]
+    assert error_of("noise.bin", text_then_noise) == (
+        "--sentences noise.bin: not text (a NUL byte at offset 50); expected UTF-8 text"
     )
 
 
@@ -127,4 +134,102 @@ def test_many_long_lines_are_counted_not_all_listed() -> None:
     assert truncation_warning("-", sentences, [100] * 8, 10) == (
         "--sentences -: 8 of 8 sentences are longer than the model's 10 tokens and are cut to it "
         "(lines 1, 2, 3, 4, 5, ...)"
+    )
+
+
+class CountingStream(io.RawIOBase):
+    """An endless or finite byte source that records how much was read from it."""
+
+    def __init__(self, data: bytes, repeat: bool = False) -> None:
+        self.data, self.repeat, self.position = data, repeat, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        if not self.repeat and self.position >= len(self.data):
+            return 0
+        n = len(buffer)
+        chunk = (self.data * (n // len(self.data) + 2))[self.position % len(self.data) :][:n]
+        if not self.repeat:
+            chunk = chunk[: len(self.data) - self.position]
+        buffer[: len(chunk)] = chunk
+        self.position += len(chunk)
+        return len(chunk)
+
+
+def test_dev_zero_stops_at_once(tmp_path: Path) -> None:
+    assert error_of("/dev/zero") == "--sentences /dev/zero: not text (a NUL byte at offset 0); expected UTF-8 text"
+    endless = CountingStream(b"\0", repeat=True)
+    with pytest.raises(ExportError, match="NUL byte at offset 0"):
+        next(iter_sentences("-", stdin=io.BufferedReader(endless)))
+    assert endless.position <= 2 * MAX_LINE_BYTES
+
+
+def test_endless_noise_without_newlines_is_never_read_whole() -> None:
+    endless = CountingStream("é".encode() * 1000 + b"\xff", repeat=True)
+    with pytest.raises(ExportError, match=r"not UTF-8 text \(byte 0xff at offset 2,000\)"):
+        list(iter_sentences("-", stdin=io.BufferedReader(endless)))
+    assert endless.position <= 2 * MAX_LINE_BYTES
+
+
+def test_a_line_over_the_byte_limit_is_clipped_at_a_character_and_the_rest_skipped() -> None:
+    head = "a" * 9 + "é"  # the limit of 10 bytes falls inside "é"
+    data = f"one\n{head}{'é' * 50}\ntwo\n".encode()
+    sentences = list(parse_stream(io.BytesIO(data), "s.txt", max_line_bytes=10))
+    assert sentences == [Sentence(1, "one"), Sentence(2, "a" * 9, clipped=True), Sentence(3, "two")]
+    assert clipped_warning("s.txt", [2], 1) == (
+        f"--sentences s.txt: 1 line longer than {MAX_LINE_BYTES:,} bytes was cut to it (line 2)"
+    )
+    assert clipped_warning("s.txt", [], 0) is None
+    assert clipped_warning("-", [1, 2, 3, 4, 5], 7) == (
+        f"--sentences -: 7 lines longer than {MAX_LINE_BYTES:,} bytes were cut to it (lines 1, 2, 3, 4, 5, ...)"
+    )
+
+
+def test_a_nul_in_the_skipped_part_of_a_long_line_still_stops_the_reading() -> None:
+    data = b"x" * 30 + b"\0" + b"\ntwo\n"
+    with pytest.raises(ExportError, match="NUL byte at offset 30"):
+        list(parse_stream(io.BytesIO(data), "s.txt", max_line_bytes=10))
+
+
+def test_batches_are_read_lazily(tmp_path: Path) -> None:
+    path = tmp_path / "s.txt"
+    path.write_text("".join(f"sentence {n}\n" for n in range(1, 26)) + "\0", encoding="utf-8")
+    batches = iter_sentence_batches(str(path), 10)
+    first = next(batches)
+    assert [s.line for s in first] == list(range(1, 11))
+    assert [s.line for s in next(batches)] == list(range(11, 21))
+    with pytest.raises(ExportError, match="NUL byte"):  # the fault is met only when its batch is read
+        next(batches)
+    stdin = io.BytesIO(b"a\nb\nc\n")
+    assert [[s.text for s in b] for b in iter_sentence_batches("-", 2, stdin=stdin)] == [["a", "b"], ["c"]]
+
+
+@settings(max_examples=80, deadline=None)
+@given(lines=st.lists(st.text(st.characters(blacklist_characters="\0\r\n", blacklist_categories=["Cs"]), max_size=30),
+                      min_size=1, max_size=20), limit=st.integers(4, 64))  # fmt: skip
+def test_streaming_matches_splitting_the_whole_text(lines: list[str], limit: int) -> None:
+    data = "\n".join(lines).encode()
+    expected = [
+        Sentence(n, line.encode()[:limit].decode(errors="ignore").strip(), len(line.encode()) > limit)
+        for n, line in enumerate(lines, 1)
+    ]
+    expected = [s for s in expected if s.text]
+    if not data:
+        return
+    if not expected:
+        with pytest.raises(ExportError, match="only blank lines"):
+            list(parse_stream(io.BytesIO(data), "s", max_line_bytes=limit))
+        return
+    assert list(parse_stream(io.BytesIO(data), "s", max_line_bytes=limit)) == expected
+
+
+def test_the_truncation_warning_from_running_counts() -> None:
+    from projector_bundle.sentences import truncation_message
+
+    assert truncation_message("c.txt", [], 0, 1_000_000, 512) is None
+    assert truncation_message("c.txt", [7, 9, 12, 40, 41], 30, 1_000_000, 512) == (
+        "--sentences c.txt: 30 of 1,000,000 sentences are longer than the model's 512 tokens and are cut to it "
+        "(lines 7, 9, 12, 40, 41, ...)"
     )

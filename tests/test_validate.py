@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +16,7 @@ from projector_bundle import cli
 from projector_bundle.formats import CONFIG_JSON, DEFAULT_FILES, GITHUB_FILE_LIMIT, MANIFEST_JSON, PAGE_HTML
 from projector_bundle.validate import Problem, check_config, validate_bundle
 
+ROOT = Path(__file__).resolve().parent.parent
 MATRIX = np.arange(12, dtype=np.float32).reshape(4, 3) / 7
 
 
@@ -307,3 +311,100 @@ def test_validate_command_on_a_folder_without_config(
 def test_validate_command_on_a_missing_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["validate", str(tmp_path / "nope")]) == 1
     assert capsys.readouterr().err == f"error: {tmp_path / 'nope'}: no such folder\n"
+
+
+# --- bounded memory, and nothing read outside the folder ---
+
+
+def peak_rss_mb_of_validate(folder: Path) -> tuple[float, list[str]]:
+    """Validate in a fresh process and return its peak RSS (MB) and messages."""
+    code = (
+        "import json, sys; from pathlib import Path; "
+        "from projector_bundle.validate import validate_bundle; "
+        "found = [str(p) for p in validate_bundle(Path(sys.argv[1]))]; "
+        # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the forking pytest process.
+        "peak = next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1]; "
+        "print(json.dumps([int(peak) / 1024, found]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(folder)], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    rss, found = json.loads(done.stdout)
+    return rss, found
+
+
+def test_a_sparse_bytes_file_is_validated_in_bounded_memory(tmp_path: Path) -> None:
+    rows, dim = 65_536, 800  # 200 MiB of zeros that take no disk
+    folder = write_hand_made(tmp_path / "b", tensorShape=[rows, dim])
+    (folder / "meta.tsv").write_text("w\n" * rows)
+    with open(folder / "t.bytes", "wb") as f:
+        f.truncate(rows * dim * 4)
+        f.seek(rows * dim * 4 - 4)
+        f.write(np.float32(np.inf).tobytes())  # the very last value, so every block is read
+    rss, found = peak_rss_mb_of_validate(folder)
+    assert found == [
+        "warning: t.bytes: 200.0 MiB, over GitHub's 100 MiB file limit",
+        "error: t.bytes: 1 NaN or infinite value (the first in row 65,536)",
+    ] or found == ["error: t.bytes: 1 NaN or infinite value (the first in row 65,536)",
+                   "warning: t.bytes: 200.0 MiB, over GitHub's 100 MiB file limit"]  # fmt: skip
+    assert rss < 150, f"peak RSS {rss:.0f} MB for a 200 MiB file"
+
+
+def test_a_sparse_tsv_and_metadata_are_read_in_bounded_memory(tmp_path: Path) -> None:
+    folder = write_hand_made(tmp_path / "b", tensorPath="t.tsv")
+    for name in ("t.tsv", "meta.tsv"):
+        with open(folder / name, "wb") as f:
+            f.truncate(200 * 1024 * 1024)  # NUL bytes, no newline
+    rss, found = peak_rss_mb_of_validate(folder)
+    assert found[:2] == [
+        "error: t.tsv line 1: over 194 bytes, too long for 3 numbers",
+        "error: meta.tsv: 1 row, but the tensor has 4",
+    ]
+    assert rss < 150, f"peak RSS {rss:.0f} MB for 200 MiB files"
+
+
+@pytest.mark.parametrize("name", [CONFIG_JSON, MANIFEST_JSON])
+def test_the_config_and_manifest_are_not_read_through_a_link_out(tmp_path: Path, name: str) -> None:
+    folder = write_hand_made(tmp_path / "b")
+    outside = tmp_path / "elsewhere.json"
+    outside.write_bytes((folder / CONFIG_JSON).read_bytes() if name == CONFIG_JSON else b'{"files": {}}')
+    (folder / name).unlink(missing_ok=True)
+    (folder / name).symlink_to(outside)
+    assert messages(validate_bundle(folder)) == [f"error: {name}: a link to {outside}, outside the bundle folder"]
+    (folder / name).unlink()
+    (folder / name).symlink_to("/etc/passwd")
+    assert messages(validate_bundle(folder)) == [f"error: {name}: a link to /etc/passwd, outside the bundle folder"]
+
+
+def test_a_nul_byte_in_a_path_is_a_problem_not_a_traceback(tmp_path: Path, capsys) -> None:
+    folder = write_hand_made(tmp_path / "b", metadataPath="meta\u0000.tsv")
+    assert messages(validate_bundle(folder)) == [
+        "error: 'meta\\x00.tsv': not a possible file name (it holds a NUL byte)"
+    ]
+    (folder / MANIFEST_JSON).write_text(json.dumps({"files": {"a\u0000b": {"size": 1, "sha256": "x"}}}))
+    assert "error: a\x00b: missing, but listed in manifest.json" in messages(validate_bundle(folder))
+    assert cli.main(["validate", str(folder) + "\0"]) == 1
+    assert capsys.readouterr().err.startswith("error: ")
+
+
+def test_a_folder_nested_1100_levels_deep(tmp_path: Path) -> None:
+    folder = write_hand_made(tmp_path / "b")
+    deep = str(folder)
+    try:
+        for _ in range(1100):  # one mkdir at a time: pathlib's own mkdir(parents=True) would recurse
+            deep += "/d"
+            os.mkdir(deep)
+        with open(deep + "/big.bin", "wb") as f:
+            f.write(b"x")
+        assert validate_bundle(folder) == []
+        # A name longer than the system allows is a problem too (export.py's own is_dir check is the lead's).
+        (problem,) = validate_bundle(Path(deep + "/d" * 1000))
+        assert problem.severity == "error"
+        assert problem.message.endswith(": cannot be opened (File name too long)")
+    finally:  # pytest's own clean-up would recurse too
+        if os.path.exists(deep + "/big.bin"):
+            os.remove(deep + "/big.bin")
+        while deep != str(folder):
+            if os.path.isdir(deep):
+                os.rmdir(deep)
+            deep = deep.removesuffix("/d")

@@ -1,16 +1,21 @@
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from projector_bundle.formats import PROJECTOR_CHUNK_BYTES
+from projector_bundle.manifest import sha256_file
 from projector_bundle.writers import (
+    WRITE_CHUNK_BYTES,
+    WrittenFile,
     boundary_padding,
     escape_cell,
     read_tensor_bytes,
     read_tensor_tsv,
+    write_json,
     write_metadata,
     write_tensor_bytes,
     write_tensor_tsv,
@@ -111,3 +116,46 @@ def test_a_character_on_the_projectors_chunk_boundary_is_moved_past_it(tmp_path:
 )
 def test_boundary_padding(position: int, line: bytes, pad: int) -> None:
     assert boundary_padding(position, line) == pad
+
+
+def reference_metadata(header: list[str], rows: list[list[str]]) -> bytes:
+    """The writer before it streamed: one line at a time, padding computed for every line."""
+    out = bytearray()
+    for row in ([header] if len(header) > 1 else []) + rows:
+        line = ("\t".join(escape_cell(cell) for cell in row) + "\n").encode("utf-8")
+        out += b"\n" * boundary_padding(len(out), line) + line
+    return bytes(out)
+
+
+def test_streamed_metadata_is_byte_identical_across_chunk_boundaries(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    alphabet = ["a", "é", "🙂", "中", "\t", " ", ""]
+    rows = [["".join(rng.choice(alphabet, rng.integers(0, 400))), str(i)] for i in range(12_000)]
+    path = tmp_path / "m.tsv"
+    written = write_metadata(path, ["Word", "n"], iter(rows))  # a generator is enough
+    raw = path.read_bytes()
+    assert len(raw) > 3 * PROJECTOR_CHUNK_BYTES
+    assert raw == reference_metadata(["Word", "n"], rows)
+    assert written == WrittenFile(len(raw), hashlib.sha256(raw).hexdigest())
+
+
+def test_every_writer_returns_the_size_and_sha256_of_what_it_wrote(tmp_path: Path) -> None:
+    matrix = seeded_matrix(3000, 7)
+    for path, written in [
+        (tmp_path / "v.tsv", write_tensor_tsv(tmp_path / "v.tsv", matrix)),
+        (tmp_path / "v4.tsv", write_tensor_tsv(tmp_path / "v4.tsv", matrix, digits=4)),
+        (tmp_path / "v.bytes", write_tensor_bytes(tmp_path / "v.bytes", matrix)),
+        (tmp_path / "m.tsv", write_metadata(tmp_path / "m.tsv", ["w"], [["x"]] * 10)),
+        (tmp_path / "c.json", write_json(tmp_path / "c.json", {"a": [1, 2]})),
+    ]:
+        assert written == WrittenFile(path.stat().st_size, sha256_file(path)), path.name
+
+
+def test_bytes_are_written_in_blocks_from_a_memory_map(tmp_path: Path) -> None:
+    matrix = seeded_matrix(WRITE_CHUNK_BYTES // 16 + 3, 8)  # two blocks and a bit
+    matrix.astype(np.float64).tofile(tmp_path / "source.f8")
+    mapped = np.memmap(tmp_path / "source.f8", dtype=np.float64, mode="r", shape=matrix.shape)
+    written = write_tensor_bytes(tmp_path / "v.bytes", mapped)
+    assert written.size == matrix.size * 4
+    np.testing.assert_array_equal(read_tensor_bytes(tmp_path / "v.bytes", 8), matrix)
+    assert write_tensor_bytes(tmp_path / "empty.bytes", np.zeros((0, 8), np.float32)).size == 0
