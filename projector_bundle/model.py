@@ -440,12 +440,11 @@ def tokenize(ref: ModelRef, text: str) -> Tokenized:
     tokenizer = load_tokenizer(ref)
     ids = list(tokenizer(text)["input_ids"])
     tokens = tokenizer.convert_ids_to_tokens(ids)
-    return Tokenized(ids, tokens, readable_pieces(tokenizer, tokens), tokenizer.decode(ids))
+    return Tokenized(ids, tokens, readable_pieces(tokenizer_vocabulary(tokenizer), tokens), tokenizer.decode(ids))
 
 
-def readable_pieces(tokenizer: PreTrainedTokenizerBase, pieces: list[str]) -> list[str]:
+def readable_pieces(vocabulary: Vocabulary, pieces: list[str]) -> list[str]:
     """Each piece's readable form (`schemes.WORD_START` for a word's space, `<0xNN>` for bytes)."""
-    vocabulary = tokenizer_vocabulary(tokenizer)
     return [read_piece(p, vocabulary.scheme, p in vocabulary.special, p in vocabulary.added).display for p in pieces]
 
 

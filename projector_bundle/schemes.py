@@ -177,7 +177,7 @@ def read_piece(raw: str, scheme: Scheme, special: bool = False, added: bool = Fa
     """
     if special:
         return Piece(raw, raw, raw, special=True)
-    if added:
+    if added or not raw:
         return Piece(raw, raw, _spaces_shown(raw))
     if scheme.kind == WORDPIECE:
         if _WORDPIECE_RESERVED.fullmatch(raw):

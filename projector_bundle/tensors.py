@@ -18,7 +18,7 @@ from .bundle import ProgressBar, Tensor, no_progress
 from .colouring import ensure_colourable
 from .contextual import CONTEXT_HEADER, check_layers, context_rows, embed_sentences, layer_count
 from .formats import DEFAULT_FILES, tensor_files
-from .labels import LabelColumn, label_rows
+from .labels import LabelColumn, label_rows, needed_columns
 from .neighbors import NEIGHBORS_HEADER, nearest_neighbors, neighbor_cells
 from .projections import bookmark_state, compute_projections
 from .sentences import Sentence, truncation_warning
@@ -95,10 +95,13 @@ def read_model_tensors(
         if request.limit is not None and request.limit > words.vocab_rows:
             rows = f"{words.vocab_rows:,} vocabulary rows"
             warn(f"--limit {request.limit:,} is more than the {rows}; exporting all of them")
+        for warning in words.warnings:
+            warn(warning)
         log(f"labelling {len(words.tokens):,} tokens")
-        columns = ensure_colourable(list(request.labels), words.tokens)
-        if len(columns) > len(request.labels):
-            keys = ",".join(c.key for c in request.labels)
+        chosen = needed_columns(request.labels, words.tokens)
+        columns = ensure_colourable(chosen, words.tokens)
+        if len(columns) > len(chosen):
+            keys = ",".join(c.key for c in chosen)
             log(f"no column of --labels {keys} can colour points; adding {columns[-1].key}")
         tensors.append(
             TensorData(
