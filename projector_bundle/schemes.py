@@ -20,6 +20,7 @@ import re
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
+from typing import NamedTuple
 
 # The one visible mark of a space, in every scheme's readable form (SentencePiece's own).
 WORD_START = "▁"
@@ -65,6 +66,11 @@ def byte_level_table() -> dict[int, int]:
     return table
 
 
+@cache
+def _byte_level_chars() -> frozenset[str]:
+    return frozenset(map(chr, byte_level_table()))
+
+
 @dataclass(frozen=True)
 class Scheme:
     """How a vocabulary spells its pieces; `warning` says what was not recognised (UNKNOWN only)."""
@@ -81,9 +87,8 @@ class Scheme:
         return self.kind == BYTE_LEVEL or self.byte_fallback
 
 
-@dataclass(frozen=True)
-class Piece:
-    """One vocabulary entry read through its scheme."""
+class Piece(NamedTuple):
+    """One vocabulary entry read through its scheme (a tuple: a 128k vocabulary makes 128k of them)."""
 
     raw: str  # as stored in the vocabulary
     text: str  # the characters it stands for, markers and partial bytes removed (for labels)
@@ -205,7 +210,7 @@ def read_piece(raw: str, scheme: Scheme, special: bool = False, added: bool = Fa
 
 def _read_byte_level(raw: str) -> Piece:
     table = byte_level_table()
-    if any(ord(ch) not in table for ch in raw):  # an added token, or not byte-level after all
+    if not _byte_level_chars() >= set(raw):  # an added token, or not byte-level after all
         return Piece(raw, raw, _spaces_shown(raw))
     data = raw.translate(table).encode("latin-1")
     start = data.startswith(b" ")

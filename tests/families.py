@@ -88,12 +88,25 @@ def build_gpt2(folder: Path) -> Path:
     tokenizer.decoder = decoders.ByteLevel()
     _added(tokenizer, ["<|endoftext|>"])
     eot = "<|endoftext|>"
-    config = {"tokenizer_class": "GPT2Tokenizer", "bos_token": eot, "eos_token": eot, "unk_token": eot,
-              "model_max_length": POSITIONS, "add_prefix_space": False}  # fmt: skip
+    config = {
+        "tokenizer_class": "GPT2Tokenizer",
+        "bos_token": eot,
+        "eos_token": eot,
+        "unk_token": eot,
+        "model_max_length": POSITIONS,
+        "add_prefix_space": False,
+    }
     eos = tokenizer.token_to_id(eot)
     model = GPT2Model(
-        GPT2Config(vocab_size=tokenizer.get_vocab_size(), n_embd=HIDDEN, n_layer=1, n_head=2,
-                   n_positions=POSITIONS, bos_token_id=eos, eos_token_id=eos)  # fmt: skip
+        GPT2Config(
+            vocab_size=tokenizer.get_vocab_size(),
+            n_embd=HIDDEN,
+            n_layer=1,
+            n_head=2,
+            n_positions=POSITIONS,
+            bos_token_id=eos,
+            eos_token_id=eos,
+        )
     )
     return _save(folder, tokenizer, config, model)
 
@@ -111,20 +124,39 @@ def build_roberta(folder: Path) -> Path:
     tokenizer.decoder = decoders.ByteLevel()
     _added(tokenizer, head)
     tokenizer.add_special_tokens([AddedToken("<mask>", lstrip=True, special=True, normalized=False)])
-    config = {"tokenizer_class": "RobertaTokenizer", "bos_token": "<s>", "eos_token": "</s>", "sep_token": "</s>",
-              "cls_token": "<s>", "unk_token": "<unk>", "pad_token": "<pad>", "mask_token": "<mask>",
-              "model_max_length": POSITIONS - 2, "add_prefix_space": False}  # fmt: skip
+    config = {
+        "tokenizer_class": "RobertaTokenizer",
+        "bos_token": "<s>",
+        "eos_token": "</s>",
+        "sep_token": "</s>",
+        "cls_token": "<s>",
+        "unk_token": "<unk>",
+        "pad_token": "<pad>",
+        "mask_token": "<mask>",
+        "model_max_length": POSITIONS - 2,
+        "add_prefix_space": False,
+    }
     model = RobertaModel(
-        RobertaConfig(vocab_size=tokenizer.get_vocab_size(), hidden_size=HIDDEN, num_hidden_layers=1,
-                      num_attention_heads=2, intermediate_size=16, max_position_embeddings=POSITIONS + 2,
-                      pad_token_id=1, bos_token_id=0, eos_token_id=2, type_vocab_size=1)  # fmt: skip
+        RobertaConfig(
+            vocab_size=tokenizer.get_vocab_size(),
+            hidden_size=HIDDEN,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=16,
+            max_position_embeddings=POSITIONS + 2,
+            pad_token_id=1,
+            bos_token_id=0,
+            eos_token_id=2,
+            type_vocab_size=1,
+        )
     )
     return _save(folder, tokenizer, config, model)
 
 
 # Llama-3's pre-tokenizer split: contractions, letters with one leading non-letter, digits in threes.
 LLAMA3_SPLIT = (
-    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}"
+    r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
 )
 LLAMA3_SPECIALS = ["<|begin_of_text|>", "<|end_of_text|>", "<|reserved_special_token_0|>",
                    "<|reserved_special_token_1|>", "<|start_header_id|>", "<|end_header_id|>",
@@ -147,8 +179,9 @@ def llama3_tokenizer(pieces: list[str] = WORDS) -> object:
     tokenizer.post_processor = processors.Sequence(
         [
             processors.ByteLevel(trim_offsets=False),
-            processors.TemplateProcessing(single=f"{bos} $A", pair=f"{bos} $A {bos} $B",
-                                          special_tokens=[(bos, len(vocab))]),  # fmt: skip
+            processors.TemplateProcessing(
+                single=f"{bos} $A", pair=f"{bos} $A {bos} $B", special_tokens=[(bos, len(vocab))]
+            ),
         ]
     )
     tokenizer.decoder = decoders.ByteLevel()
@@ -158,12 +191,16 @@ def llama3_tokenizer(pieces: list[str] = WORDS) -> object:
 
 def build_llama3(folder: Path) -> Path:
     """Llama-3: byte-level BPE with 8 `<|...|>` specials, all `special: true`, and no padding token."""
-    from transformers import LlamaConfig, LlamaModel
+    from transformers import LlamaModel
 
     tokenizer = llama3_tokenizer()
-    config = {"tokenizer_class": "PreTrainedTokenizerFast", "bos_token": LLAMA3_SPECIALS[0],
-              "eos_token": LLAMA3_SPECIALS[1], "model_max_length": POSITIONS,
-              "added_tokens_decoder": _decoder_config(tokenizer)}  # fmt: skip
+    config = {
+        "tokenizer_class": "PreTrainedTokenizerFast",
+        "bos_token": LLAMA3_SPECIALS[0],
+        "eos_token": LLAMA3_SPECIALS[1],
+        "model_max_length": POSITIONS,
+        "added_tokens_decoder": _decoder_config(tokenizer),
+    }
     return _save(folder, tokenizer, config, LlamaModel(_llama_config(tokenizer, LLAMA3_SPECIALS[:2])))
 
 
@@ -171,9 +208,17 @@ def _llama_config(tokenizer: object, bos_eos: list[str]) -> object:
     from transformers import LlamaConfig
 
     bos, eos = (tokenizer.token_to_id(t) for t in bos_eos)
-    return LlamaConfig(vocab_size=tokenizer.get_vocab_size(), hidden_size=HIDDEN, intermediate_size=16,
-                       num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=2,
-                       max_position_embeddings=POSITIONS, bos_token_id=bos, eos_token_id=eos)  # fmt: skip
+    return LlamaConfig(
+        vocab_size=tokenizer.get_vocab_size(),
+        hidden_size=HIDDEN,
+        intermediate_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=POSITIONS,
+        bos_token_id=bos,
+        eos_token_id=eos,
+    )
 
 
 def build_llama2(folder: Path) -> Path:
@@ -187,14 +232,23 @@ def build_llama2(folder: Path) -> Path:
     merges = _chains([w.replace(" ", "▁") for w in WORDS if "你" not in w], vocab)
     tokenizer = Tokenizer(models.BPE(vocab, merges, unk_token="<unk>", fuse_unk=True, byte_fallback=True))
     tokenizer.normalizer = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
-    tokenizer.post_processor = processors.TemplateProcessing(single="<s> $A", pair="<s> $A <s> $B",
-                                                             special_tokens=[("<s>", 1)])  # fmt: skip
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", 1)]
+    )
     tokenizer.decoder = decoders.Sequence(
         [decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(), decoders.Strip(" ", 1, 0)]
     )
     _added(tokenizer, head[:3])
-    config = {"tokenizer_class": "LlamaTokenizer", "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>",
-              "add_bos_token": True, "add_eos_token": False, "legacy": False, "model_max_length": POSITIONS}  # fmt: skip
+    config = {
+        "tokenizer_class": "LlamaTokenizer",
+        "bos_token": "<s>",
+        "eos_token": "</s>",
+        "unk_token": "<unk>",
+        "add_bos_token": True,
+        "add_eos_token": False,
+        "legacy": False,
+        "model_max_length": POSITIONS,
+    }
     return _save(folder, tokenizer, config, LlamaForCausalLM(_llama_config(tokenizer, ["<s>", "</s>"])))
 
 
@@ -226,14 +280,31 @@ def build_t5(folder: Path) -> Path:
     vocab, unk_id = _unigram(head, "<unk>")
     tokenizer = Tokenizer(models.Unigram(vocab, unk_id=unk_id, byte_fallback=False))
     _sentencepiece_pipeline(tokenizer)
-    tokenizer.post_processor = processors.TemplateProcessing(single="$A </s>", pair="$A </s> $B </s>",
-                                                             special_tokens=[("</s>", 1)])  # fmt: skip
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="$A </s>", pair="$A </s> $B </s>", special_tokens=[("</s>", 1)]
+    )
     _added(tokenizer, head)
-    config = {"tokenizer_class": "T5Tokenizer", "eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>",
-              "extra_ids": 0, "model_max_length": POSITIONS}  # fmt: skip
+    config = {
+        "tokenizer_class": "T5Tokenizer",
+        "eos_token": "</s>",
+        "unk_token": "<unk>",
+        "pad_token": "<pad>",
+        "extra_ids": 0,
+        "model_max_length": POSITIONS,
+    }
     model = T5Model(
-        T5Config(vocab_size=len(vocab), d_model=HIDDEN, d_kv=4, d_ff=16, num_layers=1, num_decoder_layers=1,
-                 num_heads=2, pad_token_id=0, eos_token_id=1, decoder_start_token_id=0)  # fmt: skip
+        T5Config(
+            vocab_size=len(vocab),
+            d_model=HIDDEN,
+            d_kv=4,
+            d_ff=16,
+            num_layers=1,
+            num_decoder_layers=1,
+            num_heads=2,
+            pad_token_id=0,
+            eos_token_id=1,
+            decoder_start_token_id=0,
+        )
     )
     return _save(folder, tokenizer, config, model)
 
@@ -248,15 +319,34 @@ def build_albert(folder: Path) -> Path:
     tokenizer = Tokenizer(models.Unigram(vocab, unk_id=unk_id, byte_fallback=False))
     _sentencepiece_pipeline(tokenizer)
     tokenizer.post_processor = processors.TemplateProcessing(
-        single="[CLS]:0 $A:0 [SEP]:0", pair="[CLS]:0 $A:0 [SEP]:0 $B:1 [SEP]:1", special_tokens=[("[CLS]", 2), ("[SEP]", 3)]
+        single="[CLS]:0 $A:0 [SEP]:0",
+        pair="[CLS]:0 $A:0 [SEP]:0 $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", 2), ("[SEP]", 3)],
     )
     _added(tokenizer, head)
-    config = {"tokenizer_class": "AlbertTokenizer", "bos_token": "[CLS]", "eos_token": "[SEP]", "unk_token": "<unk>",
-              "sep_token": "[SEP]", "pad_token": "<pad>", "cls_token": "[CLS]", "mask_token": "[MASK]",
-              "do_lower_case": True, "keep_accents": True, "model_max_length": POSITIONS}  # fmt: skip
+    config = {
+        "tokenizer_class": "AlbertTokenizer",
+        "bos_token": "[CLS]",
+        "eos_token": "[SEP]",
+        "unk_token": "<unk>",
+        "sep_token": "[SEP]",
+        "pad_token": "<pad>",
+        "cls_token": "[CLS]",
+        "mask_token": "[MASK]",
+        "do_lower_case": True,
+        "keep_accents": True,
+        "model_max_length": POSITIONS,
+    }
     model = AlbertModel(
-        AlbertConfig(vocab_size=len(vocab), embedding_size=4, hidden_size=HIDDEN, num_hidden_layers=1,
-                     num_attention_heads=2, intermediate_size=16, max_position_embeddings=POSITIONS)  # fmt: skip
+        AlbertConfig(
+            vocab_size=len(vocab),
+            embedding_size=4,
+            hidden_size=HIDDEN,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=16,
+            max_position_embeddings=POSITIONS,
+        )
     )
     return _save(folder, tokenizer, config, model)
 
@@ -276,15 +366,31 @@ def build_bert(folder: Path) -> Path:
     tokenizer.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, lowercase=True)
     tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tokenizer.post_processor = processors.TemplateProcessing(
-        single="[CLS]:0 $A:0 [SEP]:0", pair="[CLS]:0 $A:0 [SEP]:0 $B:1 [SEP]:1", special_tokens=[("[CLS]", 3), ("[SEP]", 4)]
+        single="[CLS]:0 $A:0 [SEP]:0",
+        pair="[CLS]:0 $A:0 [SEP]:0 $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", 3), ("[SEP]", 4)],
     )
     tokenizer.decoder = decoders.WordPiece(prefix="##")
     _added(tokenizer, ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"])
-    config = {"tokenizer_class": "BertTokenizer", "unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]",
-              "cls_token": "[CLS]", "mask_token": "[MASK]", "do_lower_case": True, "model_max_length": POSITIONS}  # fmt: skip
+    config = {
+        "tokenizer_class": "BertTokenizer",
+        "unk_token": "[UNK]",
+        "sep_token": "[SEP]",
+        "pad_token": "[PAD]",
+        "cls_token": "[CLS]",
+        "mask_token": "[MASK]",
+        "do_lower_case": True,
+        "model_max_length": POSITIONS,
+    }
     model = BertModel(
-        BertConfig(vocab_size=len(vocab), hidden_size=HIDDEN, num_hidden_layers=1, num_attention_heads=2,
-                   intermediate_size=16, max_position_embeddings=POSITIONS)  # fmt: skip
+        BertConfig(
+            vocab_size=len(vocab),
+            hidden_size=HIDDEN,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=16,
+            max_position_embeddings=POSITIONS,
+        )
     )
     return _save(folder, tokenizer, config, model)
 
@@ -320,3 +426,61 @@ def build_all(root: Path, seed: int = 0) -> dict[str, Path]:
 
     torch.manual_seed(seed)
     return {name: build(root / name) for name, build in BUILDERS.items()}
+
+
+def synthetic_pieces(count: int) -> list[str]:
+    """`count` distinct pieces in a Llama-3-like mix: Latin, Cyrillic and CJK words and digit groups,
+    about half of them word-initial (for sizing benchmarks; not a trained vocabulary)."""
+    latin = "etaoinshrdlucmfwypvbgkqjxz"
+    cyrillic = "оеаинтсрвлкмдпуяыьгзбчйхжшюцщэфъё"
+    cjk = [chr(c) for c in range(0x4E00, 0x4E00 + 600)]
+    pieces: list[str] = [str(n) for n in range(1000)]
+    n = 0
+    while len(pieces) < count:
+        n += 1
+        alphabet = (latin, cyrillic, cjk)[n % 3] if n % 5 else latin
+        chars, value = [], n
+        while value:
+            value, rest = divmod(value, len(alphabet))
+            chars.append(alphabet[rest])
+        word = "".join(chars)
+        pieces.append(" " + word if n % 2 else word)
+    return pieces[:count]
+
+
+def build_llama3_sized(folder: Path, rows: int = 128_256, dim: int = 64) -> Path:
+    """A Llama-3-sized folder: 256 bytes and synthetic pieces up to `rows` less 256 `<|...|>` specials,
+    Llama-3's tokenizer pipeline, and a one-layer LlamaModel of width `dim`."""
+    import torch
+    from tokenizers.pre_tokenizers import ByteLevel
+    from transformers import LlamaModel
+
+    specials = [
+        *LLAMA3_SPECIALS,
+        *(f"<|reserved_special_token_{i}|>" for i in range(3, 256 - len(LLAMA3_SPECIALS) + 3)),
+    ]
+    tokenizer = llama3_tokenizer([])
+    vocab = json.loads(tokenizer.to_str())["model"]["vocab"]
+    vocab = {t: i for t, i in vocab.items() if i < 256}
+    for piece in synthetic_pieces(rows - len(specials) - len(ByteLevel.alphabet())):
+        vocab.setdefault(_byte_level(piece), len(vocab))
+    described = json.loads(tokenizer.to_str())
+    described["model"]["vocab"] = vocab
+    described["added_tokens"] = [
+        {"id": len(vocab) + i, "content": t, "single_word": False, "lstrip": False, "rstrip": False,
+         "normalized": False, "special": True}
+        for i, t in enumerate(specials)
+    ]  # fmt: skip
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_str(json.dumps(described))
+    config = {
+        "tokenizer_class": "PreTrainedTokenizerFast",
+        "bos_token": LLAMA3_SPECIALS[0],
+        "eos_token": LLAMA3_SPECIALS[1],
+        "added_tokens_decoder": _decoder_config(tokenizer),
+    }
+    torch.manual_seed(0)
+    llama = _llama_config(tokenizer, LLAMA3_SPECIALS[:2])
+    llama.hidden_size, llama.intermediate_size = dim, 2 * dim
+    return _save(folder, tokenizer, config, LlamaModel(llama))

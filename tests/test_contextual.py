@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TINY_SENTENCES, TINY_VOCAB, leftovers, run_failing, save_tiny_bert, snapshot
+from conftest import TINY_SENTENCES, leftovers, run_failing, save_tiny_bert, snapshot
 from safetensors.numpy import load_file
 
 import export

@@ -74,7 +74,7 @@ BASE_HEADER = ["Word", "Length", "# vowels", "is number", "is preposition", "is 
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_bundle_validates_and_labels_read_right(family: str, family_bundles: dict[str, Path]) -> None:
-    scheme, cyrillic, number, prep, inner, byte, special = EXPECTED[family]
+    _, cyrillic, number, prep, inner, byte, special = EXPECTED[family]
     bundle = family_bundles[family]
     assert export.main(["validate", str(bundle)]) == 0
     header = list(metadata(bundle)[0])
@@ -86,7 +86,11 @@ def test_bundle_validates_and_labels_read_right(family: str, family_bundles: dic
     assert (rows[prep]["Word"], rows[prep]["is preposition"], rows[prep]["is subword"]) == ("▁of", "true", "false")
     assert (rows[prep]["Length"], rows[prep]["# vowels"]) == ("2", "1")
     assert (rows[inner]["Word"], rows[inner]["is preposition"], rows[inner]["is subword"]) == ("of", "false", "true")
-    assert (rows[special]["Word"], rows[special]["is special"], rows[special]["is subword"]) == (special, "true", "false")
+    assert (rows[special]["Word"], rows[special]["is special"], rows[special]["is subword"]) == (
+        special,
+        "true",
+        "false",
+    )
     if byte:
         raw, shown = byte
         assert (rows[raw]["Word"], rows[raw]["is byte"]) == (shown, "true")
