@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .schemes import Scheme, detect_scheme
+
 SAFETENSORS = "model.safetensors"
 SAFETENSORS_INDEX = "model.safetensors.index.json"
 TOKENIZER_JSON = "tokenizer.json"
@@ -129,15 +131,18 @@ def read_rows(tensor: StoredTensor, rows: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Vocabulary:
-    """Token text to id, and the texts the tokenizer treats as special."""
+    """Token text to id, the texts the tokenizer treats as special, its other added tokens, and its scheme."""
 
     ids: dict[str, int]
     special: frozenset[str]
+    scheme: Scheme
+    added: frozenset[str] = frozenset()
 
 
 def read_tokenizer_vocabulary(folder: Path) -> Vocabulary | None:
-    """The vocabulary as transformers' tokenizer reports it (`get_vocab()`, `all_special_tokens`),
-    read from tokenizer.json; None when transformers might add or rename tokens on load."""
+    """The vocabulary as transformers' tokenizer reports it (`get_vocab()`, `all_special_tokens` and
+    the added tokens marked special), read from tokenizer.json; None when transformers might add
+    or rename tokens on load."""
     if not (folder / TOKENIZER_JSON).is_file() or not (folder / TOKENIZER_CONFIG).is_file():
         return None
     special = read_special_tokens(folder)
@@ -146,12 +151,21 @@ def read_tokenizer_vocabulary(folder: Path) -> Vocabulary | None:
     from tokenizers import Tokenizer
 
     try:
-        ids = Tokenizer.from_file(str(folder / TOKENIZER_JSON)).get_vocab(with_added_tokens=True)
+        text = (folder / TOKENIZER_JSON).read_text(encoding="utf-8")
+        ids = Tokenizer.from_str(text).get_vocab(with_added_tokens=True)
+        described = json.loads(text)
     except Exception:  # tokenizers raises plain Exception; transformers will load it and report
         return None
     if not special <= ids.keys():  # transformers would append the missing ones as new tokens
         return None
-    return Vocabulary(ids=ids, special=special)
+    special_added, added = split_added_tokens(described.get("added_tokens") or [])
+    return Vocabulary(ids=ids, special=special | special_added, scheme=detect_scheme(described), added=added)
+
+
+def split_added_tokens(entries: list[dict]) -> tuple[frozenset[str], frozenset[str]]:
+    """tokenizer.json's added tokens: (those marked special, the others)."""
+    special = frozenset(str(e["content"]) for e in entries if e.get("special"))
+    return special, frozenset(str(e["content"]) for e in entries if not e.get("special")) - special
 
 
 def read_special_tokens(folder: Path) -> frozenset[str] | None:

@@ -33,6 +33,7 @@ from .trajectories import NEEDS_SENTENCES, parse_layer_text
 from .writers import EXACT_TSV_DIGITS
 
 PROG = "export.py"
+VERBOSE_HELP = "let transformers print its own loading reports and bars"
 MODEL_HELP = "hub id or local folder (default: the packaged all-MiniLM-L6-v2, offline)"
 
 
@@ -59,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run_bundle(args: argparse.Namespace, argv: list[str]) -> int:
-    from .model import show_progress_bars
+    from .model import set_verbose, show_progress_bars
     from .pipeline import BundleOptions, build_bundle
     from .progress import on_stderr
 
@@ -71,6 +72,7 @@ def run_bundle(args: argparse.Namespace, argv: list[str]) -> int:
         args.parser.error(NEEDS_SENTENCES)
     progress = on_stderr(args.quiet)
     show_progress_bars(progress.bars)
+    set_verbose(args.verbose)
     options = BundleOptions(
         out=args.out,
         models=tuple(args.model or [None]),
@@ -100,24 +102,28 @@ def run_bundle(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def run_tokenize(args: argparse.Namespace, argv: list[str]) -> int:
-    from .model import resolve_model, tokenize
+    from .model import resolve_model, set_verbose, tokenize
 
+    set_verbose(args.verbose)
     result = tokenize(resolve_model(args.model), args.text)
-    for token_id, token in zip(result.ids, result.tokens, strict=False):
-        print(f"{token_id}\t{token}")
+    # The readable piece (schemes.WORD_START marks a word's start), then the vocabulary's own spelling.
+    for token_id, readable, token in zip(result.ids, result.readable, result.tokens, strict=False):
+        print(f"{token_id}\t{readable}\t{token}")
     print(f"decoded: {result.decoded}")
     return 0
 
 
 def run_inspect(args: argparse.Namespace, argv: list[str]) -> int:
-    from .model import inspect_model, resolve_model
+    from .model import inspect_model, resolve_model, set_verbose
 
+    set_verbose(args.verbose)
     facts = inspect_model(resolve_model(args.model))
     rows = [
         ("model", facts.name),
         ("type", facts.model_type),
         ("vocabulary size", f"{facts.vocab_size:,}"),
         ("hidden size", f"{facts.hidden_size:,}"),
+        *([("embedding size", f"{facts.embedding_size:,}")] if facts.embedding_size != facts.hidden_size else []),
         ("word-embedding weights", f"{facts.word_embedding_weights:,}"),
         ("position embeddings", format_shape(facts.position_embeddings)),
         ("token-type embeddings", format_shape(facts.token_type_embeddings)),
@@ -337,6 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"warn about any file larger than this (default: {DEFAULT_MAX_FILE_MB}, GitHub's limit for a pushed file)",
     )
     bundle.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    bundle.add_argument("--verbose", action="store_true", help=VERBOSE_HELP)
     bundle.add_argument(
         "--force", action="store_true", help="replace --out even if it is a non-empty folder export.py did not write"
     )
@@ -344,11 +351,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     tok = commands.add_parser("tokenize", help="show the token ids of TEXT and decode them")
     tok.add_argument("--model", metavar="M", help=MODEL_HELP)
+    tok.add_argument("--verbose", action="store_true", help=VERBOSE_HELP)
     tok.add_argument("text", metavar="TEXT")
     tok.set_defaults(run=run_tokenize)
 
     insp = commands.add_parser("inspect", help="vocabulary, hidden size and embedding shapes")
     insp.add_argument("--model", metavar="M", help=MODEL_HELP)
+    insp.add_argument("--verbose", action="store_true", help=VERBOSE_HELP)
     insp.set_defaults(run=run_inspect)
 
     check = commands.add_parser("validate", help="check a projector bundle folder; one line per problem")

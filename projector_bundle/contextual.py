@@ -7,7 +7,7 @@ torch is imported inside `embed_sentences` only; the rest is pure.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -17,6 +17,7 @@ from . import ExportError
 from .sentences import clip_line, model_max_tokens
 
 if TYPE_CHECKING:
+    import torch
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 # Metadata columns of a contextual tensor, in order. "Sentence #" and "Layer" are
@@ -86,13 +87,19 @@ def embed_sentences(
 ) -> ContextualEmbeddings:
     """Hidden states of `layers` for every (non-special) token of every sentence.
 
-    Batched and padded with the attention mask, under inference mode, on CUDA when
-    present; padding never becomes a point.
+    Batched under inference mode, on CUDA when present. Each sentence is tokenized alone and
+    padded here on the right with an attention mask, so models without a padding token (GPT-2,
+    Llama) batch too, and no real token sits after padding or sees it, which makes every state
+    the one the sentence gets alone. An encoder-decoder model (T5, BART) runs its encoder only.
     """
     import torch
 
+    from .model import readable_pieces, tokenizer_vocabulary
+
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model = model.to(device).eval()
+    vocabulary = tokenizer_vocabulary(tokenizer)
+    encoder = model.get_encoder() if getattr(model.config, "is_encoder_decoder", False) else model
     max_length = model_max_tokens(tokenizer.model_max_length, getattr(model.config, "max_position_embeddings", None))
     occurrences: list[Occurrence] = []
     chunks: dict[int, list[np.ndarray]] = {layer: [] for layer in layers}
@@ -102,22 +109,15 @@ def embed_sentences(
             # A multi-megabyte line would cost the tokenizer dearly for tokens it then drops.
             batch = [clip_line(s, max_length) for s in sentences[start : start + batch_size]]
             token_counts += [len(ids) for ids in tokenizer(batch, add_special_tokens=True)["input_ids"]]
-            encoded = tokenizer(
-                batch,
-                padding=True,
-                truncation=True,
-                max_length=max_length,
-                return_tensors="pt",
-                return_special_tokens_mask=True,
-            )
-            special = encoded.pop("special_tokens_mask").bool()
-            keep = encoded["attention_mask"].bool() & (torch.ones_like(special) if keep_special else ~special)
-            output = model(**{k: v.to(device) for k, v in encoded.items()}, output_hidden_states=True)
+            encoded = tokenizer(batch, truncation=True, max_length=max_length, return_special_tokens_mask=True)
+            inputs, special = pad_right(encoded, tokenizer.pad_token_id)
+            keep = inputs["attention_mask"].bool() & (torch.ones_like(special) if keep_special else ~special)
+            output = encoder(**{k: v.to(device) for k, v in inputs.items()}, output_hidden_states=True)
             for layer in layers:
                 states = output.hidden_states[layer].float().cpu()
                 chunks[layer].append(states[keep].numpy())
             for row, ids in enumerate(encoded["input_ids"]):
-                tokens = tokenizer.convert_ids_to_tokens(ids.tolist())
+                tokens = readable_pieces(vocabulary, tokenizer.convert_ids_to_tokens(ids))
                 positions = keep[row].nonzero().flatten().tolist()
                 occurrences.extend(Occurrence(tokens[p], start + row + 1, p) for p in positions)
     dim = int(model.config.hidden_size)
@@ -126,6 +126,24 @@ def embed_sentences(
         for layer, parts in chunks.items()
     }
     return ContextualEmbeddings(occurrences, matrices, token_counts, max_length)
+
+
+def pad_right(
+    encoded: Mapping[str, list[list[int]]], pad_id: int | None
+) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """The model's inputs as tensors padded on the right (pad id, else 0: the mask hides it), and the
+    special-tokens mask (padding counts as special)."""
+    import torch
+
+    longest = max(len(ids) for ids in encoded["input_ids"])
+    fill = {"input_ids": 0 if pad_id is None else pad_id, "attention_mask": 0, "special_tokens_mask": 1}
+    padded = {
+        key: torch.tensor([row + [fill.get(key, 0)] * (longest - len(row)) for row in rows])
+        for key, rows in encoded.items()
+        if key in (*fill, "token_type_ids")
+    }
+    special = padded.pop("special_tokens_mask").bool()
+    return padded, special
 
 
 def context_rows(occurrences: Iterable[Occurrence], sentences: Sequence[str], layer: int) -> list[list[str]]:

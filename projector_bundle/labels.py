@@ -6,15 +6,12 @@ Adding a column means writing one function here under `@label_column(...)`;
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-SUBWORD_PREFIX = "##"
-VOWELS = frozenset("aeiou")
+from .schemes import Piece
 
-# BERT's reserved tokens; other tokenizers' specials come from the tokenizer itself.
-_BERT_SPECIAL = re.compile(r"\[(?:CLS|SEP|PAD|MASK|UNK|unused\d+)\]")
+VOWELS = frozenset("aeiou")
 
 # Single-word English prepositions (multi-word ones such as "in front of" cannot
 # be a single vocabulary entry).
@@ -34,37 +31,56 @@ PREPOSITIONS = frozenset(
 
 @dataclass(frozen=True)
 class Token:
-    """One vocabulary row: its id, its text (None when the tokenizer has none), and
-    whether the tokenizer treats it as special."""
+    """One vocabulary row: its id, the characters it stands for (markers removed; None when the
+    tokenizer has no token for the id), and what its scheme says about it (see `schemes`).
+
+    A token made from a bare text (hand-made vocabularies) is its own raw and readable form.
+    """
 
     id: int
     text: str | None
     special: bool = False
+    raw: str | None = None  # the vocabulary entry as stored, when read through a scheme
+    display: str | None = None  # the readable form, when read through a scheme
+    word_start: bool = False
+    continuation: bool = False
+    byte: bool = False
 
-    @property
-    def piece(self) -> str:
-        """The text without the WordPiece continuation marker."""
-        text = self.text or ""
-        return text[len(SUBWORD_PREFIX) :] if is_continuation(text) else text
+    @classmethod
+    def from_piece(cls, token_id: int, piece: Piece) -> Token:
+        return cls(
+            token_id,
+            piece.text,
+            special=piece.special,
+            raw=piece.raw,
+            display=piece.display,
+            word_start=piece.word_start,
+            continuation=piece.continuation,
+            byte=piece.byte,
+        )
 
 
 @dataclass(frozen=True)
 class LabelColumn:
-    """A metadata column: the `--labels` key, its header, and how to compute a cell."""
+    """A metadata column: the `--labels` key, its header, how to compute a cell, and (for a column
+    that only some tokenizers need) whether a vocabulary needs it."""
 
     key: str
     header: str
     compute: Callable[[Token], str]
+    needed: Callable[[Sequence[Token]], bool] | None = None
 
 
 LABEL_COLUMNS: dict[str, LabelColumn] = {}
 
 
-def label_column(key: str, header: str) -> Callable[[Callable[[Token], object]], Callable[[Token], object]]:
+def label_column(
+    key: str, header: str, needed: Callable[[Sequence[Token]], bool] | None = None
+) -> Callable[[Callable[[Token], object]], Callable[[Token], object]]:
     """Register a label function as a metadata column; cells are rendered with `format_cell`."""
 
     def register(fn: Callable[[Token], object]) -> Callable[[Token], object]:
-        LABEL_COLUMNS[key] = LabelColumn(key=key, header=header, compute=lambda t: format_cell(fn(t)))
+        LABEL_COLUMNS[key] = LabelColumn(key, header, lambda t: format_cell(fn(t)), needed)
         return fn
 
     return register
@@ -77,10 +93,6 @@ def format_cell(value: object) -> str:
     return str(value)
 
 
-def is_continuation(text: str) -> bool:
-    return text.startswith(SUBWORD_PREFIX) and len(text) > len(SUBWORD_PREFIX)
-
-
 def placeholder(token_id: int) -> str:
     """The visible label of a row the tokenizer has no token for."""
     return f"[id {token_id}]"
@@ -88,37 +100,59 @@ def placeholder(token_id: int) -> str:
 
 @label_column("word", "Word")
 def word(token: Token) -> str:
-    return placeholder(token.id) if token.text is None else token.text
+    """The readable form: `▁` for the space a word-initial piece carries, `<0xNN>` for bytes."""
+    if token.text is None:
+        return placeholder(token.id)
+    return token.text if token.display is None else token.display
 
 
 @label_column("length", "Length")
 def length(token: Token) -> int:
-    return len(token.piece)
+    return len(token.text or "")
 
 
 @label_column("vowels", "# vowels")
 def vowels(token: Token) -> int:
-    return sum(ch in VOWELS for ch in token.piece.lower())
+    return sum(ch in VOWELS for ch in (token.text or "").lower())
 
 
 @label_column("number", "is number")
 def is_number(token: Token) -> bool:
-    return token.piece.isnumeric()
+    return (token.text or "").isnumeric()
 
 
 @label_column("preposition", "is preposition")
 def is_preposition(token: Token) -> bool:
-    return token.piece.lower() in PREPOSITIONS and not is_continuation(token.text or "")
+    """A whole word or a word's first piece: `of` in `▁of`, not the `of` inside `▁often`'s `of|ten`."""
+    whole = not (token.continuation or token.special or token.byte)
+    return whole and (token.text or "").lower() in PREPOSITIONS
 
 
 @label_column("subword", "is subword")
 def is_subword(token: Token) -> bool:
-    return is_continuation(token.text or "")
+    return token.continuation
 
 
 @label_column("special", "is special")
 def is_special(token: Token) -> bool:
-    return token.special or bool(_BERT_SPECIAL.fullmatch(token.text or ""))
+    return token.special
+
+
+def has_byte_tokens(tokens: Sequence[Token]) -> bool:
+    return any(t.byte for t in tokens)
+
+
+@label_column("byte", "is byte", needed=has_byte_tokens)
+def is_byte(token: Token) -> bool:
+    return token.byte
+
+
+@label_column("token", "Token")
+def raw_token(token: Token) -> str:
+    """The vocabulary entry exactly as the tokenizer stores it."""
+    if token.text is None:
+        return placeholder(token.id)
+    return token.text if token.raw is None else token.raw
 
 
 DEFAULT_LABELS: tuple[str, ...] = tuple(LABEL_COLUMNS)
@@ -127,6 +161,11 @@ DEFAULT_LABELS: tuple[str, ...] = tuple(LABEL_COLUMNS)
 def select_columns(keys: Iterable[str]) -> list[LabelColumn]:
     """The registered columns for `keys`, in the order given."""
     return [LABEL_COLUMNS[key] for key in keys]
+
+
+def needed_columns(columns: Iterable[LabelColumn], tokens: Sequence[Token]) -> list[LabelColumn]:
+    """`columns` without those this vocabulary does not need (`is byte` where no token is a byte)."""
+    return [c for c in columns if c.needed is None or c.needed(tokens)]
 
 
 def label_rows(tokens: Iterable[Token], columns: list[LabelColumn]) -> list[list[str]]:

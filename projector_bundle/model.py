@@ -6,11 +6,12 @@ the pipeline sees numpy arrays and `Token`s.
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import os
 import pickle
 import re
 import socket
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,6 +22,7 @@ import numpy as np
 from . import ExportError
 from .checkpoint import (
     StoredTensor,
+    Vocabulary,
     find_word_embeddings,
     list_stored_tensors,
     read_config,
@@ -28,6 +30,7 @@ from .checkpoint import (
     read_tokenizer_vocabulary,
 )
 from .labels import Token
+from .schemes import Scheme, detect_scheme, detect_slow_scheme, read_piece
 
 if TYPE_CHECKING:
     import torch
@@ -47,6 +50,18 @@ WEIGHT_FILES = (
 # TF/Flax/ONNX copies many repositories also carry.
 HUB_PATTERNS = ["*.json", "*.txt", "*.model", "*.safetensors"]
 HUB_FALLBACK_PATTERNS = ["pytorch_model*.bin"]
+# sentence-transformers lists its modules here; the Transformer module's folder holds the model.
+MODULES_JSON = "modules.json"
+TRANSFORMER_MODULE = "sentence_transformers.models.Transformer"
+# SentencePiece model files that transformers can only read through the sentencepiece package.
+SENTENCEPIECE_FILES = ("spiece.model", "spm.model", "tokenizer.model", "sentencepiece.bpe.model")
+# Where architectures keep their position and token-type tables (module names, last part).
+TABLE_MODULES = {
+    "position_embeddings": ("position_embeddings", "wpe", "embed_positions"),
+    "token_type_embeddings": ("token_type_embeddings",),
+}
+# Config keys of the model's hidden size, across architectures.
+HIDDEN_SIZE_KEYS = ("hidden_size", "d_model", "n_embd", "dim")
 
 
 @dataclass(frozen=True)
@@ -67,11 +82,14 @@ class ModelRef:
 
 @dataclass(frozen=True)
 class WordEmbeddings:
-    """The input-embedding matrix (first rows, float32) and one `Token` per row."""
+    """The input-embedding matrix (first rows, float32), one `Token` per row, the tokenizer's scheme,
+    and what the user should hear about the vocabulary (`warnings`)."""
 
     matrix: np.ndarray
     tokens: list[Token]
     vocab_rows: int  # rows in the full matrix, before --limit
+    scheme: Scheme | None = None
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -82,6 +100,7 @@ class ModelFacts:
     model_type: str
     vocab_size: int
     hidden_size: int
+    embedding_size: int  # the word vectors' width: below hidden_size in ALBERT and ELECTRA
     word_embedding_weights: int
     position_embeddings: tuple[int, ...] | None
     token_type_embeddings: tuple[int, ...] | None
@@ -113,11 +132,28 @@ def _packaged_default() -> ModelRef:
 def _check_folder(path: Path) -> Path:
     if not path.is_dir():
         raise ExportError(f"--model {path}: not a folder")
+    if not (path / "config.json").is_file() and (path / MODULES_JSON).is_file():
+        path = _transformer_module(path)
     if not (path / "config.json").is_file():
         raise ExportError(f"--model {path}: no config.json in the folder")
     if not any((path / f).is_file() for f in WEIGHT_FILES):
         raise ExportError(f"--model {path}: no weights in the folder (expected one of {', '.join(WEIGHT_FILES)})")
     return path
+
+
+def _transformer_module(folder: Path) -> Path:
+    """The folder of a sentence-transformers model's Transformer module (`0_Transformer/` in old layouts)."""
+    try:
+        modules = json.loads((folder / MODULES_JSON).read_text(encoding="utf-8"))
+        paths = [str(m.get("path", "")) for m in modules if m.get("type") == TRANSFORMER_MODULE]
+    except (OSError, ValueError, AttributeError, TypeError):
+        raise ExportError(f"--model {folder}: {MODULES_JSON} cannot be read") from None
+    if not paths:
+        raise ExportError(f"--model {folder}: {MODULES_JSON} lists no {TRANSFORMER_MODULE} module")
+    module = (folder / paths[0]).resolve()
+    if not module.is_relative_to(folder.resolve()):
+        raise ExportError(f"--model {folder}: {MODULES_JSON} points outside the folder ({paths[0]})")
+    return module
 
 
 def _from_hub(repo_id: str) -> ModelRef:
@@ -162,36 +198,59 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
-# Whether transformers and the hub client may draw their own bars ("Loading weights", downloads).
-_progress_bars = {"enabled": True}
+# Whether transformers and the hub client may draw their own bars ("Loading weights", downloads),
+# and print their load reports (MISSING/UNEXPECTED weight tables) and notices.
+_settings = {"bars": True, "verbose": False}
 
 
 def show_progress_bars(enabled: bool) -> None:
-    """Let transformers and the hub draw their bars, or not (`--quiet`, or stderr not a terminal)."""
-    _progress_bars["enabled"] = enabled
+    """Let transformers and the hub draw their bars when verbose, or not (`--quiet`, stderr not a terminal)."""
+    _settings["bars"] = enabled
+
+
+def set_verbose(verbose: bool) -> None:
+    """Let transformers and the hub talk on stderr (`--verbose`); by default they are silent."""
+    _settings["verbose"] = verbose
 
 
 def _apply_progress_bars(transformers: bool = True) -> None:
     from huggingface_hub.utils import disable_progress_bars, enable_progress_bars
 
-    enabled = _progress_bars["enabled"]
-    (enable_progress_bars if enabled else disable_progress_bars)()
+    verbose = _settings["verbose"]
+    bars = verbose and _settings["bars"]
+    (enable_progress_bars if bars else disable_progress_bars)()
     if transformers:
         from transformers.utils import logging
 
-        (logging.enable_progress_bar if enabled else logging.disable_progress_bar)()
+        (logging.enable_progress_bar if bars else logging.disable_progress_bar)()
+        logging.set_verbosity_warning() if verbose else logging.set_verbosity_error()
 
 
 def load_tokenizer(ref: ModelRef) -> PreTrainedTokenizerBase:
     from transformers import AutoTokenizer
 
     _apply_progress_bars()
-
+    check_tokenizer_dependencies(ref)
     try:
         # Never the model's own code: transformers would otherwise ask on a terminal, and run it on "y".
         return AutoTokenizer.from_pretrained(ref.path, trust_remote_code=False)
     except (OSError, ValueError, KeyError) as exc:
         raise load_error(ref.name, "tokenizer", exc) from None
+
+
+def check_tokenizer_dependencies(ref: ModelRef) -> None:
+    """A SentencePiece-only folder needs the sentencepiece package; without it transformers
+    ends on an unrelated error (about tiktoken), with the cause in a notice above it."""
+    if (ref.path / "tokenizer.json").is_file():
+        return
+    files = [f for f in SENTENCEPIECE_FILES if (ref.path / f).is_file()]
+    missing = [m for m in ("sentencepiece", "google.protobuf") if importlib.util.find_spec(m.split(".")[0]) is None]
+    if files and missing:
+        package = "protobuf" if missing[0] == "google.protobuf" else missing[0]
+        raise ExportError(
+            f"--model {ref.name}: its tokenizer is {files[0]} without tokenizer.json, which needs the "
+            f"{package} package (pip install {package})"
+        )
 
 
 def load_model(ref: ModelRef) -> PreTrainedModel:
@@ -239,16 +298,58 @@ def load_error(name: str, part: str, exc: BaseException) -> ExportError:
 
 def read_vocabulary(tokenizer: PreTrainedTokenizerBase, rows: int) -> list[Token]:
     """One `Token` per matrix row, in id order; ids the tokenizer lacks keep text None."""
-    return build_tokens(tokenizer.get_vocab(), tokenizer.all_special_tokens, rows)
+    return build_tokens(tokenizer_vocabulary(tokenizer), rows)
 
 
-def build_tokens(vocab: dict[str, int], special: Iterable[str], rows: int) -> list[Token]:
-    """One `Token` per matrix row from a text -> id vocabulary; ids it lacks keep text None."""
+def tokenizer_vocabulary(tokenizer: PreTrainedTokenizerBase) -> Vocabulary:
+    """What `checkpoint.read_tokenizer_vocabulary` reads from the files, from a loaded tokenizer."""
+    added = getattr(tokenizer, "added_tokens_decoder", {}) or {}
+    special_added = {str(t) for t in added.values() if getattr(t, "special", False)}
+    return Vocabulary(
+        ids=tokenizer.get_vocab(),
+        special=frozenset(tokenizer.all_special_tokens) | special_added,
+        scheme=tokenizer_scheme(tokenizer),
+        added=frozenset(str(t) for t in added.values()) - special_added,
+    )
+
+
+def tokenizer_scheme(tokenizer: PreTrainedTokenizerBase) -> Scheme:
+    """The scheme of a loaded tokenizer: from its tokenizers pipeline, else from its class."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None:
+        return detect_scheme(json.loads(backend.to_str()))
+    attributes = [a for a in ("sp_model", "byte_encoder", "wordpiece_tokenizer") if hasattr(tokenizer, a)]
+    return detect_slow_scheme(type(tokenizer).__name__, attributes, tokenizer.get_vocab())
+
+
+def build_tokens(vocabulary: Vocabulary, rows: int) -> list[Token]:
+    """One `Token` per matrix row, read through the vocabulary's scheme; ids it lacks keep text None."""
     by_id: dict[int, str] = {}
-    for text, token_id in vocab.items():
+    for text, token_id in vocabulary.ids.items():
         by_id.setdefault(token_id, text)
-    special = set(special)
-    return [Token(id=i, text=by_id.get(i), special=by_id.get(i) in special) for i in range(rows)]
+    tokens = []
+    for i in range(rows):
+        raw = by_id.get(i)
+        if raw is None:
+            tokens.append(Token(i, None))
+            continue
+        piece = read_piece(raw, vocabulary.scheme, raw in vocabulary.special, raw in vocabulary.added)
+        tokens.append(Token.from_piece(i, piece))
+    return tokens
+
+
+def vocabulary_warnings(vocabulary: Vocabulary, tokens: list[Token], vocab_rows: int) -> tuple[str, ...]:
+    """An unrecognised scheme, and rows and tokens that tokenizer and matrix do not share."""
+    warnings = [] if vocabulary.scheme.warning is None else [vocabulary.scheme.warning]
+    missing = sum(t.text is None for t in tokens)
+    if missing:
+        rows = "row has" if missing == 1 else "rows have"
+        warnings.append(f"{missing:,} matrix {rows} no token in the tokenizer (labelled [id N])")
+    beyond = sum(i >= vocab_rows for i in set(vocabulary.ids.values()))
+    if beyond:
+        ids = "token has an id" if beyond == 1 else "tokens have ids"
+        warnings.append(f"{beyond:,} tokenizer {ids} past the matrix's {vocab_rows:,} rows (left out)")
+    return tuple(warnings)
 
 
 def input_embedding_weight(model: PreTrainedModel, name: str) -> np.ndarray:
@@ -273,10 +374,14 @@ def read_word_embeddings(ref: ModelRef, limit: int | None) -> WordEmbeddings:
     rows = vocab_rows if limit is None else min(limit, vocab_rows)
     vocabulary = read_tokenizer_vocabulary(ref.path)
     if vocabulary is None:
-        tokens = read_vocabulary(load_tokenizer(ref), rows)
-    else:
-        tokens = build_tokens(vocabulary.ids, vocabulary.special, rows)
-    return WordEmbeddings(matrix=read_rows(stored, rows), tokens=tokens, vocab_rows=vocab_rows)
+        vocabulary = tokenizer_vocabulary(load_tokenizer(ref))
+    return word_embeddings(read_rows(stored, rows), vocabulary, vocab_rows)
+
+
+def word_embeddings(matrix: np.ndarray, vocabulary: Vocabulary, vocab_rows: int) -> WordEmbeddings:
+    tokens = build_tokens(vocabulary, matrix.shape[0])
+    warnings = vocabulary_warnings(vocabulary, tokens, vocab_rows)
+    return WordEmbeddings(matrix, tokens, vocab_rows, vocabulary.scheme, warnings)
 
 
 def find_stored_word_embeddings(ref: ModelRef) -> StoredTensor | None:
@@ -295,10 +400,9 @@ def find_stored_word_embeddings(ref: ModelRef) -> StoredTensor | None:
 def read_word_embeddings_loaded(ref: ModelRef, limit: int | None) -> WordEmbeddings:
     """`read_word_embeddings` through transformers: the full model and its tokenizer."""
     full = input_embedding_weight(load_model(ref), ref.name)
-    tokenizer = load_tokenizer(ref)
+    vocabulary = tokenizer_vocabulary(load_tokenizer(ref))
     rows = full.shape[0] if limit is None else min(limit, full.shape[0])
-    matrix = np.ascontiguousarray(full[:rows], dtype=np.float32)
-    return WordEmbeddings(matrix=matrix, tokens=read_vocabulary(tokenizer, rows), vocab_rows=full.shape[0])
+    return word_embeddings(np.ascontiguousarray(full[:rows], dtype=np.float32), vocabulary, full.shape[0])
 
 
 def inspect_model(ref: ModelRef) -> ModelFacts:
@@ -314,17 +418,26 @@ def inspect_model(ref: ModelRef) -> ModelFacts:
         name=ref.name,
         model_type=model.config.model_type,
         vocab_size=words.shape[0],
-        hidden_size=words.shape[1],
+        hidden_size=hidden_size(model.config.to_dict(), words.shape[1]),
+        embedding_size=words.shape[1],
         word_embedding_weights=int(words.size),
         position_embeddings=shape("position_embeddings"),
         token_type_embeddings=shape("token_type_embeddings"),
     )
 
 
+def hidden_size(config: dict, default: int) -> int:
+    """The width of the model's layers, under whichever name its config uses."""
+    return next((config[k] for k in HIDDEN_SIZE_KEYS if isinstance(config.get(k), int)), default)
+
+
 @dataclass(frozen=True)
 class Tokenized:
+    """`tokenize`'s answer: ids with special tokens, their pieces as stored and as read, the decoded text."""
+
     ids: list[int]
     tokens: list[str]
+    readable: list[str]
     decoded: str
 
 
@@ -332,16 +445,29 @@ def tokenize(ref: ModelRef, text: str) -> Tokenized:
     """The tokenizer walk-through: ids with special tokens, their pieces, the decoded text."""
     tokenizer = load_tokenizer(ref)
     ids = list(tokenizer(text)["input_ids"])
-    return Tokenized(ids=ids, tokens=tokenizer.convert_ids_to_tokens(ids), decoded=tokenizer.decode(ids))
+    tokens = tokenizer.convert_ids_to_tokens(ids)
+    return Tokenized(ids, tokens, readable_pieces(tokenizer_vocabulary(tokenizer), tokens), tokenizer.decode(ids))
+
+
+def readable_pieces(vocabulary: Vocabulary, pieces: list[str]) -> list[str]:
+    """Each piece's readable form (`schemes.WORD_START` for a word's space, `<0xNN>` for bytes)."""
+    return [read_piece(p, vocabulary.scheme, p in vocabulary.special, p in vocabulary.added).display for p in pieces]
 
 
 def _embedding_weight(model: PreTrainedModel, attr: str) -> torch.Tensor | None:
-    """`model.embeddings.<attr>.weight` (position or token-type embeddings), when it is a 2-D table."""
-    weight = getattr(getattr(getattr(model, "embeddings", None), attr, None), "weight", None)
-    return weight if weight is not None and weight.dim() == 2 else None
+    """The model's position or token-type table (`attr`: "position_embeddings", "token_type_embeddings"),
+    under the name its architecture gives it (GPT-2's `wpe`, BART's `embed_positions`), when it is a 2-D table."""
+    import torch
+
+    names = TABLE_MODULES.get(attr, (attr,))
+    for name, module in model.named_modules():
+        weight = getattr(module, "weight", None)
+        if name.rsplit(".", 1)[-1] in names and isinstance(weight, torch.Tensor) and weight.dim() == 2:
+            return weight
+    return None
 
 
 def read_embedding_table(model: PreTrainedModel, attr: str) -> np.ndarray | None:
-    """`model.embeddings.<attr>.weight` as float32, if the model has it."""
+    """The position or token-type table as float32, if the model has one (see `_embedding_weight`)."""
     weight = _embedding_weight(model, attr)
     return None if weight is None else np.ascontiguousarray(weight.detach().float().cpu().numpy())

@@ -22,7 +22,7 @@ from . import ExportError, __version__
 from .colouring import ensure_colourable
 from .formats import DEFAULT_OUT
 from .geometry import GEOMETRY_JSON, LayerGeometry, geometry_document, geometry_views, measure_layers
-from .labels import DEFAULT_LABELS, select_columns
+from .labels import DEFAULT_LABELS, needed_columns, select_columns
 from .neighbors import check_neighbor_count, check_neighbors
 from .progress import SILENT, Progress
 from .projections import PCA, UMAP, bookmark_state, compute_projections, umap_available
@@ -210,6 +210,7 @@ def read_model(
         if options.limit is not None and options.limit > read.words.vocab_rows:
             rows = f"{read.words.vocab_rows:,} vocabulary rows"
             warnings.append(f"--limit {options.limit:,} is more than the {rows}; exporting all of them")
+        warnings += read.words.warnings  # an unrecognised tokenizer scheme; rows and tokens that disagree
     tables = [kind for kind in (POSITION, TYPE) if kind in options.tensors]
     if not tables and not sentences:
         return read
@@ -242,10 +243,10 @@ def label_model(
     tensors = []
     if read.words is not None:
         progress(f"labelling {len(read.words.tokens):,} tokens")
-        chosen = select_columns(options.labels)
+        chosen = needed_columns(select_columns(options.labels), read.words.tokens)  # `is byte` only where bytes are
         columns = ensure_colourable(chosen, read.words.tokens)
         if len(columns) > len(chosen):
-            keys = ",".join(options.labels)
+            keys = ",".join(c.key for c in chosen)
             progress(f"no column of --labels {keys} can colour points; adding {columns[-1].key}")
         tensors.append(word_tensor(prefix, read.words.matrix, read.words.tokens, columns))
     tensors += [table_tensor(prefix, kind, matrix) for kind, matrix in read.tables.items()]

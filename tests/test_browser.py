@@ -23,7 +23,7 @@ from projector_bundle.tensors import Tensor
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-DEFAULT_HEADER = ["Word", "Length", "# vowels", "is number", "is preposition", "is subword", "is special"]
+DEFAULT_HEADER = ["Word", "Length", "# vowels", "is number", "is preposition", "is subword", "is special", "Token"]
 
 
 def assert_stayed_clean(log) -> None:
@@ -51,7 +51,7 @@ def test_page_shows_what_a_person_sees(tiny_bundle: Path, tiny_model: Path, proj
         page.get_by_text("1 matches.").wait_for()
 
         data = read_dataset(page)
-        assert [row["Word"] for row in data["metadata"]] == TINY_VOCAB
+        assert [row["Token"] for row in data["metadata"]] == TINY_VOCAB
         np.testing.assert_array_equal(np.array(data["vectors"], dtype=np.float32), tiny_matrix(tiny_model))
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "tiny-bundle.png"))

@@ -95,11 +95,11 @@ def test_direct_read_agrees_on_extra_and_added_special_tokens(tmp_path: Path) ->
     folder = save_tiny_bert(tmp_path / "extra", vocab=[*TINY_VOCAB, "<x>", "<y>"])
     tokenizer = AutoTokenizer.from_pretrained(folder)
     tokenizer.add_special_tokens({"additional_special_tokens": ["<x>"]})
-    tokenizer.add_tokens([AddedToken("<y>", special=True)])  # special to the tokenizer, not named
+    tokenizer.add_tokens([AddedToken("<y>", special=True)])  # special to the tokenizer, not named: special too
     tokenizer.save_pretrained(folder)
     ref = folder_ref(folder)
     direct = read_word_embeddings(ref, None)
-    assert [t.special for t in direct.tokens[-2:]] == [True, False]
+    assert [t.special for t in direct.tokens[-2:]] == [True, True]
     assert_identical(direct, read_word_embeddings_loaded(ref, None))
 
 

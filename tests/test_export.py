@@ -35,11 +35,11 @@ def test_tensor_files_hold_the_model_matrix_exactly(tiny_bundle: Path, tiny_mode
 def test_metadata_rows_equal_tensor_rows(tiny_bundle: Path) -> None:
     lines = (tiny_bundle / DEFAULT_FILES.metadata).read_text(encoding="utf-8").splitlines()
     header, rows = lines[0].split("\t"), [line.split("\t") for line in lines[1:]]
-    assert header == ["Word", "Length", "# vowels", "is number", "is preposition", "is subword", "is special"]
-    assert [row[0] for row in rows] == TINY_VOCAB
-    assert rows[TINY_VOCAB.index("into")] == ["into", "4", "2", "false", "true", "false", "false"]
-    assert rows[TINY_VOCAB.index("##w")] == ["##w", "1", "0", "false", "false", "true", "false"]
-    assert rows[TINY_VOCAB.index("[unused1]")][-1] == "true"
+    assert header == ["Word", "Length", "# vowels", "is number", "is preposition", "is subword", "is special", "Token"]
+    assert [row[-1] for row in rows] == TINY_VOCAB
+    assert rows[TINY_VOCAB.index("into")] == ["▁into", "4", "2", "false", "true", "false", "false", "into"]
+    assert rows[TINY_VOCAB.index("##w")] == ["w", "1", "0", "false", "false", "true", "false", "##w"]
+    assert rows[TINY_VOCAB.index("[unused1]")][-2] == "true"
 
 
 def test_config_points_at_the_bytes(tiny_bundle: Path, tiny_model: Path) -> None:
@@ -63,7 +63,7 @@ def test_limit_takes_the_first_rows(tiny_model: Path, tmp_path: Path) -> None:
 
 def test_labels_pick_columns_and_a_single_column_has_no_header(tiny_model: Path, tmp_path: Path) -> None:
     out = tmp_path / "site"
-    args = ["bundle", "--model", str(tiny_model), "--out", str(out), "--labels", "word", "--quiet"]
+    args = ["bundle", "--model", str(tiny_model), "--out", str(out), "--labels", "token", "--quiet"]
     assert cli.main(args) == 0
     assert (out / DEFAULT_FILES.metadata).read_text(encoding="utf-8").splitlines() == TINY_VOCAB
 
@@ -74,7 +74,7 @@ def test_rows_without_a_token_keep_a_placeholder(tmp_path: Path) -> None:
     vocab = [*TINY_VOCAB[:7], " ", "\u3000", "hello", "world"]
     model = save_tiny_bert(tmp_path / "gappy", vocab=vocab)
     out = tmp_path / "site"
-    assert cli.main(["bundle", "--model", str(model), "--out", str(out), "--labels", "word", "--quiet"]) == 0
+    assert cli.main(["bundle", "--model", str(model), "--out", str(out), "--labels", "token", "--quiet"]) == 0
     words = (out / DEFAULT_FILES.metadata).read_text(encoding="utf-8").splitlines()
     assert len(words) == len(vocab)
     assert words[7:] == ["[id 7]", "[empty]", "hello", "world"]
@@ -83,8 +83,10 @@ def test_rows_without_a_token_keep_a_placeholder(tmp_path: Path) -> None:
 def test_tokenize_prints_ids_and_decoded_text(tiny_model: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["tokenize", "--model", str(tiny_model), "Hellow world and welcome"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    ids = [TINY_VOCAB.index(t) for t in ["[CLS]", "hello", "##w", "world", "and", "welcome", "[SEP]"]]
-    assert lines[:-1] == [f"{i}\t{TINY_VOCAB[i]}" for i in ids]
+    pieces = [("[CLS]", "[CLS]"), ("hello", "▁hello"), ("##w", "w"), ("world", "▁world"), ("and", "▁and")]
+    pieces += [("welcome", "▁welcome"), ("[SEP]", "[SEP]")]
+    # id, the readable piece (▁ starts a word, ## is gone), the vocabulary's own spelling
+    assert lines[:-1] == [f"{TINY_VOCAB.index(raw)}\t{readable}\t{raw}" for raw, readable in pieces]
     assert lines[-1] == "decoded: [CLS] hellow world and welcome [SEP]"
 
 

@@ -358,7 +358,7 @@ AWKWARD = ["a\tb", 'say "hi"', "it's", "<script>alert(1)</script>", "&amp;", "ש
            "👩\u200d👩\u200d👧", "\ufeff", "\u3000", " ", "x\\ny"]  # fmt: skip
 
 
-@pytest.mark.parametrize("labels", ["word", "word,length"])
+@pytest.mark.parametrize("labels", ["token", "token,length"])
 def test_awkward_vocabularies_keep_every_row(labels: str, tmp_path: Path) -> None:
     vocab = [*TINY_VOCAB[:7], *AWKWARD]
     model = save_tiny_bert(tmp_path / "awkward", vocab=vocab)
