@@ -265,13 +265,13 @@ def test_the_load_dialog_takes_the_bundles_tsvs(tiny_bundle: Path, tiny_model: P
         )
         page.wait_for_function(
             "() => document.querySelector('vz-projector-app').shadowRoot.querySelector('vz-projector')"
-            ".dataSet.points[0].metadata.Word === '[PAD]'",
+            ".dataSet.points[0].metadata.Token === '[PAD]'",
             timeout=LOAD_TIMEOUT_MS,
         )
         page.get_by_text("Dimension: 8", exact=True).wait_for()
         data = read_dataset(page)
         page.keyboard.press("Escape")
-        assert [row["Word"] for row in data["metadata"]] == TINY_VOCAB
+        assert [row["Token"] for row in data["metadata"]] == TINY_VOCAB  # the raw entries; Word is readable
         assert list(data["metadata"][0]) == DEFAULT_HEADER
         assert colour_options(page) == DEFAULT_HEADER
         from test_browser import tiny_matrix
@@ -295,7 +295,7 @@ def test_config_from_another_origin_loads_the_remote_config(tiny_model: Path, tm
         page.goto(f"{other_url}{bare}?config={quote(url + REMOTE_CONFIG_JSON, safe='')}")
         wait_until_drawn(page, len(TINY_VOCAB), 8)
         data = read_dataset(page)
-        assert [row["Word"] for row in data["metadata"]] == TINY_VOCAB
+        assert [row["Token"] for row in data["metadata"]] == TINY_VOCAB  # the raw entries; Word is readable
         assert colour_options(page) == DEFAULT_HEADER
         assert page.locator("vz-projector-bookmark-panel").get_by_text("BOOKMARKS (1)").count() == 1
     assert log.external_requests == []
