@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import ExportError
-from .formats import CONFIG_JSON, PAGE_HTML, REMOTE_CONFIG_JSON
-from .manifest import Provenance, TensorEntry, build_manifest, hash_files, write_manifest
+from .formats import CONFIG_JSON, MANIFEST_JSON, PAGE_HTML, REMOTE_CONFIG_JSON
+from .manifest import Provenance, TensorEntry, WrittenFile, build_manifest, hash_files
 from .page import copy_projector
 from .progress import ProgressBar, no_bar
 from .publish import build_remote_config
@@ -17,7 +17,7 @@ from .schema import build_config
 from .swap import check_target, staging_folder, swap_in
 from .tensors import Tensor
 from .validate import ERROR, Problem, validate_bundle
-from .writers import write_json, write_metadata, write_tensor_bytes, write_tensor_tsv
+from .writers import write_chunks, write_json, write_metadata, write_tensor_bytes, write_tensor_tsv
 
 
 @dataclass(frozen=True)
@@ -50,8 +50,8 @@ def write_bundle(
     check_target(out, force=force)  # again: the folder may have changed since the run began
     with staging_folder(out) as staging:
         try:
-            write_files(staging, tensors, page_html, provenance, tsv=tsv, tsv_digits=tsv_digits,
-                        base_url=base_url, progress=progress, extra_json=extra_json or {})  # fmt: skip
+            files = write_files(staging, tensors, page_html, provenance, tsv=tsv, tsv_digits=tsv_digits,
+                                base_url=base_url, progress=progress, extra_json=extra_json or {})  # fmt: skip
             problems = validate_bundle(staging, reread=False, check_sizes=False)
             errors = [p for p in problems if p.severity == ERROR]
             if errors:
@@ -59,10 +59,10 @@ def write_bundle(
                 raise ExportError(
                     f"--out {out}: the new bundle is invalid, {out} was left as it was: {errors[0].message}{more}"
                 )
-            sizes = {p.name: p.stat().st_size for p in staging.iterdir() if p.is_file()}
             swap_in(staging, out, force=force)
         except OSError as exc:
             raise ExportError(f"--out {out}: writing the bundle failed: {exc.strerror or exc}") from None
+    sizes = {name: file.size for name, file in files.items()}
     return WrittenBundle(sizes, [p for p in problems if p.severity != ERROR])
 
 
@@ -77,27 +77,31 @@ def write_files(
     base_url: str | None,
     progress: ProgressBar,
     extra_json: Mapping[str, object],
-) -> None:
+) -> dict[str, WrittenFile]:
     """The bundle's files: per tensor vectors, metadata and bookmarks; the configs, the page,
-    the projector, and last the manifest of them all."""
+    the projector, and last the manifest of them all. Returns each file's size and hash,
+    taken as it was written (only the copied projector files are read back)."""
+    written: dict[str, WrittenFile] = {}
     for t in tensors:
-        write_tensor_bytes(folder / t.files.bytes, t.matrix)
+        written[t.files.bytes] = write_tensor_bytes(folder / t.files.bytes, t.matrix)
         if tsv:
             with progress(f"writing {t.files.tsv}", t.matrix.shape[0]) as advance:
-                write_tensor_tsv(folder / t.files.tsv, t.matrix, advance, digits=tsv_digits)
-        write_metadata(folder / t.files.metadata, t.header, t.rows)
+                written[t.files.tsv] = write_tensor_tsv(folder / t.files.tsv, t.matrix, advance, digits=tsv_digits)
+        written[t.files.metadata] = write_metadata(folder / t.files.metadata, t.header, t.rows)
         if t.bookmarks:
-            write_json(folder / t.files.bookmarks, list(t.bookmarks), indent=False)
+            written[t.files.bookmarks] = write_json(folder / t.files.bookmarks, list(t.bookmarks), indent=False)
     embeddings = [t.embedding_info() for t in tensors]
-    write_json(folder / CONFIG_JSON, build_config(embeddings))
+    written[CONFIG_JSON] = write_json(folder / CONFIG_JSON, build_config(embeddings))
     if base_url is not None:
-        write_json(folder / REMOTE_CONFIG_JSON, build_remote_config(embeddings, base_url))
+        written[REMOTE_CONFIG_JSON] = write_json(folder / REMOTE_CONFIG_JSON, build_remote_config(embeddings, base_url))
     copy_projector(folder)
-    (folder / PAGE_HTML).write_text(page_html, encoding="utf-8")
+    written[PAGE_HTML] = write_chunks(folder / PAGE_HTML, [page_html.encode("utf-8")])
     for name, value in extra_json.items():
-        write_json(folder / name, value)
+        written[name] = write_json(folder / name, value)
+    files = hash_files(folder, written)
     entries = [manifest_entry(t, tsv) for t in tensors]
-    write_manifest(folder, build_manifest(provenance, entries, hash_files(folder)))
+    files[MANIFEST_JSON] = write_json(folder / MANIFEST_JSON, build_manifest(provenance, entries, files))
+    return files
 
 
 def manifest_entry(tensor: Tensor, tsv: bool) -> TensorEntry:

@@ -19,6 +19,7 @@ import numpy as np
 
 from .schemes import Scheme, detect_scheme
 
+MODEL_CONFIG = "config.json"
 SAFETENSORS = "model.safetensors"
 SAFETENSORS_INDEX = "model.safetensors.index.json"
 TOKENIZER_JSON = "tokenizer.json"
@@ -200,7 +201,7 @@ def token_text(value: object) -> str:
 def read_config(folder: Path) -> dict:
     """config.json, or {} when it is unreadable (transformers will say why)."""
     try:
-        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        config = json.loads((folder / MODEL_CONFIG).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     return config if isinstance(config, dict) else {}

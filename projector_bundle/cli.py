@@ -18,12 +18,12 @@ import shlex
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
 from . import ExportError, __version__
 from .formats import DEFAULT_OUT
 from .labels import DEFAULT_LABELS, LABEL_COLUMNS
+from .manifest import utc_time
 from .projections import PCA, PROJECTION_KINDS
 from .publish import DEFAULT_MAX_FILE_MB, normalise_base_url
 from .serve import DEFAULT_HOST, DEFAULT_PORT
@@ -194,7 +194,7 @@ def build_time() -> str | None:
     if epoch is None:
         return None
     try:
-        return datetime.fromtimestamp(int(epoch), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return utc_time(int(epoch))
     except (ValueError, OverflowError, OSError):
         raise ValueError(
             f"SOURCE_DATE_EPOCH: expected whole seconds since 1970 such as 1767225600, got {epoch!r}"

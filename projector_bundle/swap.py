@@ -94,13 +94,14 @@ def check_replaceable(out: Path, target: Path, *, force: bool) -> None:
 
 def resolve_target(out: Path) -> Path:
     """`out` as an absolute path with its links followed, or one error line saying why not."""
+    loop = ExportError(f"--out {out}: cannot follow it: a loop of symbolic links")
     try:
         return out.resolve()
     except RuntimeError:  # Python 3.11 reports a loop of links this way
-        raise ExportError(f"--out {out}: cannot follow it: a loop of symbolic links") from None
+        raise loop from None
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise ExportError(f"--out {out}: cannot follow it: a loop of symbolic links") from None
+            raise loop from None
         if exc.errno == errno.ENOENT:  # a relative path from a folder that was removed
             raise ExportError(
                 f"--out {out}: the current folder no longer exists (an earlier run may have replaced it); "
@@ -146,7 +147,8 @@ def staging_name(name: str, token: str) -> str:
 
 @contextmanager
 def staging_folder(out: Path) -> Iterator[Path]:
-    """A fresh, servable folder beside `out`, removed again unless it was swapped in."""
+    """A fresh, servable folder beside `out`, removed again unless it was swapped in.
+    Its caller has run `check_target`, which cleared the leftovers of killed runs."""
     target = resolve_target(out)
     lock: Path | None = None
     staging: Path | None = None
@@ -155,7 +157,6 @@ def staging_folder(out: Path) -> Iterator[Path]:
         # signal never leaves one of them without the other, or a lock without a run.
         with interrupts_deferred():
             target.parent.mkdir(parents=True, exist_ok=True)
-            clear_leftovers(target)
             lock = claim_token(target)
             staging = target.with_name(staging_name(target.name, lock.name.split(".")[-2]))
             staging.mkdir()

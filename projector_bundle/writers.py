@@ -8,7 +8,6 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,18 +15,11 @@ import orjson
 
 from .cells import escape_cell
 from .formats import PROJECTOR_CHUNK_BYTES, SEQ_NEXT
+from .manifest import WrittenFile
 
 # Values per chunk of the TSV writer: memory stays bounded (about 12 bytes of text per
 # value, a few chunks in flight) whatever the vocabulary size.
 TSV_CHUNK_VALUES = 1 << 18
-
-
-@dataclass(frozen=True)
-class WrittenFile:
-    """What the manifest needs of a file, taken while its bytes were written."""
-
-    size: int
-    sha256: str
 
 
 # Bytes gathered before one write and one hash update: few system calls, bounded memory.

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from support import PUBLISHED_BASE_URL, TINY_SENTENCES, save_tiny_bert
+from support import PUBLISHED_BASE_URL, save_tiny_bert, sentences_bundle
 
 from projector_bundle import cli
 
@@ -89,11 +89,5 @@ def previous(tiny_bundle: Path, tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def context_bundle(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A bundle with every optional tensor of the tiny model, two contextual layers and neighbours."""
-    folder = tmp_path_factory.mktemp("context")
-    sentences = folder / "sentences.txt"
-    sentences.write_text("\n".join(TINY_SENTENCES) + "\n", encoding="utf-8")
-    out = folder / "site"
-    args = ["bundle", "--model", str(tiny_model), "--out", str(out), "--sentences", str(sentences)]
-    args += ["--layer", "0,1", "--tensors", "word,position,type", "--neighbors", "2", "--quiet"]
-    assert cli.main(args) == 0
-    return out
+    flags = ["--layer", "0,1", "--tensors", "word,position,type", "--neighbors", "2", "--quiet"]
+    return sentences_bundle(tiny_model, tmp_path_factory.mktemp("context"), *flags)

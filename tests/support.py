@@ -46,6 +46,15 @@ def save_tiny_bert(folder: Path, vocab: list[str] = TINY_VOCAB, seed: int = 0) -
     return folder
 
 
+def sentences_bundle(model: Path, folder: Path, *flags: str) -> Path:
+    """`folder/site`: a bundle of `model` run over TINY_SENTENCES (written to `folder`), with `flags`."""
+    sentences = folder / "sentences.txt"
+    sentences.write_text("\n".join(TINY_SENTENCES) + "\n", encoding="utf-8")
+    out = folder / "site"
+    assert cli.main(["bundle", "--model", str(model), "--out", str(out), "--sentences", str(sentences), *flags]) == 0
+    return out
+
+
 def snapshot(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
 

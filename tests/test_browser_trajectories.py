@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pytest
 from browser import LOAD_TIMEOUT_MS, colour_options, serve_folder
-from support import TINY_SENTENCES, save_tiny_bert
+from support import save_tiny_bert, sentences_bundle
 
-from projector_bundle import cli
 from projector_bundle.formats import CONFIG_JSON, SEQ_NEXT
 from projector_bundle.geometry import DECIMALS, GEOMETRY_JSON
 
@@ -38,12 +37,7 @@ def paths_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     model = save_tiny_bert(folder / "tiny-bert")
     torch.manual_seed(0)
     BertModel(BertConfig.from_pretrained(model, num_hidden_layers=3, initializer_range=0.5)).save_pretrained(model)
-    sentences = folder / "sentences.txt"
-    sentences.write_text("\n".join(TINY_SENTENCES) + "\n", encoding="utf-8")
-    out = folder / "site"
-    args = ["bundle", "--model", str(model), "--out", str(out), "--sentences", str(sentences)]
-    assert cli.main([*args, "--layer", "all", "--trajectories", "--quiet"]) == 0
-    return out
+    return sentences_bundle(model, folder, "--layer", "all", "--trajectories", "--quiet")
 
 
 def expected_sequences() -> list[list[int]]:

@@ -260,6 +260,14 @@ def test_the_load_dialog_takes_the_bundles_tsvs(tiny_bundle: Path, tiny_model: P
         page.locator("vz-projector-data-panel").get_by_text("Load", exact=True).click()
         page.locator("vz-projector-data-panel #file").set_input_files(str(tiny_bundle / DEFAULT_FILES.tsv))
         page.get_by_text(f"Points: {len(TINY_VOCAB)}", exact=True).wait_for(timeout=LOAD_TIMEOUT_MS)
+        # As a user must: let the projector finish its PCA of the uploaded vectors first. Metadata
+        # uploaded meanwhile replaces the data set under it (updateTotalVarianceMessage then throws).
+        page.wait_for_function(
+            "() => { const p = document.querySelector('vz-projector-app').shadowRoot.querySelector('vz-projector');"
+            f" return p.dataSet.points.length === {len(TINY_VOCAB)}"
+            " && (p.dataSet.fracVariancesExplained ?? []).length > 0; }",
+            timeout=LOAD_TIMEOUT_MS,
+        )
         page.locator("vz-projector-data-panel #file-metadata").set_input_files(
             str(tiny_bundle / DEFAULT_FILES.metadata)
         )

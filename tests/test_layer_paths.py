@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from support import TINY_SENTENCES, leftovers, run_failing, snapshot
+from support import leftovers, run_failing, sentences_bundle, snapshot
 
 from projector_bundle import cli
 from projector_bundle.formats import CONFIG_JSON, PAGE_HTML, SEQ_NEXT
@@ -21,13 +21,7 @@ PATHS = "tiny-bert/contextual_paths"
 
 @pytest.fixture(scope="module")
 def paths_bundle(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("paths")
-    sentences = folder / "sentences.txt"
-    sentences.write_text("\n".join(TINY_SENTENCES) + "\n", encoding="utf-8")
-    out = folder / "site"
-    args = ["bundle", "--model", str(tiny_model), "--out", str(out), "--sentences", str(sentences)]
-    assert cli.main([*args, "--layer", "all", "--trajectories", "--quiet"]) == 0
-    return out
+    return sentences_bundle(tiny_model, tmp_path_factory.mktemp("paths"), "--layer", "all", "--trajectories", "--quiet")
 
 
 def config_of(bundle: Path) -> dict[str, dict]:

@@ -32,9 +32,10 @@ def appearing_at(out: Path, monkeypatch: pytest.MonkeyPatch, make) -> None:
     """Run `make(out)` once the bundle's files are written, before the swap: as another program would."""
     write_files = bundle.write_files
 
-    def then_someone_writes(*args: object, **kwargs: object) -> None:
-        write_files(*args, **kwargs)
+    def then_someone_writes(*args: object, **kwargs: object) -> object:
+        written = write_files(*args, **kwargs)
         make(out)
+        return written
 
     monkeypatch.setattr(bundle, "write_files", then_someone_writes)
 
