@@ -87,7 +87,8 @@ def write_files(
         if tsv:
             with progress(f"writing {t.files.tsv}", t.matrix.shape[0]) as advance:
                 written[t.files.tsv] = write_tensor_tsv(folder / t.files.tsv, t.matrix, advance, digits=tsv_digits)
-        written[t.files.metadata] = write_metadata(folder / t.files.metadata, t.header, t.rows)
+        if t.files.metadata not in written:  # a light first view shares the full tensor's rows
+            written[t.files.metadata] = write_metadata(folder / t.files.metadata, t.header, t.rows)
         if t.bookmarks:
             written[t.files.bookmarks] = write_json(folder / t.files.bookmarks, list(t.bookmarks), indent=False)
     embeddings = [t.embedding_info() for t in tensors]

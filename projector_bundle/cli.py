@@ -34,6 +34,9 @@ from .writers import EXACT_TSV_DIGITS
 
 PROG = "export.py"
 VERBOSE_HELP = "let transformers print its own loading reports and bars"
+# `--first-view` choices.
+LIGHT, FULL = "light", "full"
+FIRST_VIEWS = (LIGHT, FULL)
 MODEL_HELP = "hub id or local folder (default: the packaged all-MiniLM-L6-v2, offline)"
 
 
@@ -90,6 +93,7 @@ def run_bundle(args: argparse.Namespace, argv: list[str]) -> int:
         tsv_digits=args.tsv_digits,
         max_file_mb=args.max_file_mb,
         force=args.force,
+        first_view=first_view(args.first_view, args.base_url, args.projections),
         command=public_command(argv),
         created=created,
     )
@@ -99,6 +103,14 @@ def run_bundle(args: argparse.Namespace, argv: list[str]) -> int:
     count = len(result.tensors)
     progress(f"done: {result.out}/ ({count} tensor{'s' if count > 1 else ''}, {result.points:,} points)")
     return 0
+
+
+def first_view(choice: str | None, base_url: str | None, projections: Sequence[str]) -> bool:
+    """Whether the page opens on the light first view: asked for, or by default where the
+    bundle will be published (a visitor fetches every byte) and the PCA is shipped."""
+    if choice is None:
+        return base_url is not None and PCA in projections
+    return choice == LIGHT
 
 
 def run_tokenize(args: argparse.Namespace, argv: list[str]) -> int:
@@ -326,6 +338,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="where the bundle will be served (e.g. https://OWNER.github.io/REPO/): also write "
         "a config with absolute URLs and show its projector.tensorflow.org link",
+    )
+    bundle.add_argument(
+        "--first-view",
+        choices=FIRST_VIEWS,
+        help="light: open on the first tensor's exact 3-D PCA coordinates (a few MB to fetch), the full "
+        "vectors one menu choice away; full: open on the full vectors (default: light with --base-url, else full)",
     )
     tsv = bundle.add_mutually_exclusive_group()
     tsv.add_argument("--no-tsv", action="store_true", help="skip the vectors TSV (the page reads the .bytes file)")

@@ -10,18 +10,36 @@ t-SNE, UMAP and the projector's own neighbour search. Pure: numpy and dicts out.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .projections import EXACT_VIEW, PCA, Projection, bookmark_state, exact_view
-
-if TYPE_CHECKING:
-    from .tensors import TensorData
+from .formats import TensorFiles
+from .projections import COMPONENTS, EXACT_VIEW, PCA, Projection, bookmark_state, exact_view
+from .tensors import Tensor, TensorData
 
 # Appended to the full tensor's name: "all-MiniLM-L6-v2/word_embeddings (exact 3-D PCA)".
 FIRST_VIEW_SUFFIX = " (exact 3-D PCA)"
+# Its files: first_view.bytes, first_view.tsv, first_view.bookmarks.json (the metadata is the full tensor's).
+FIRST_VIEW_STEM = "first_view"
+
+
+def add_first_view(tensors: Sequence[Tensor], projections: Sequence[Projection]) -> list[Tensor]:
+    """`tensors` with the first one's light view put before it, where it lightens anything.
+
+    The light tensor shares the full tensor's metadata file: the same rows, fetched once.
+    Nothing changes when the first tensor has no PCA or already has three dimensions.
+    """
+    first = tensors[0]
+    pca = next((p for p in projections if p.kind == PCA), None)
+    if pca is None or first.matrix.shape[1] <= COMPONENTS:
+        return list(tensors)
+    light = first_view_tensor(first, pca)
+    bookmark = first_view_bookmark(pca, label_option=first.label_by, color_option=first.colour_by)
+    files = TensorFiles(stem=FIRST_VIEW_STEM, metadata=first.files.metadata)
+    light_tensor = Tensor(light.name, light.matrix, light.header, light.rows, files, (bookmark,))
+    return [light_tensor, *tensors]
 
 
 def first_view_tensor(tensor: TensorData, projection: Projection) -> TensorData:

@@ -14,6 +14,7 @@ import jinja2
 
 from . import ExportError, __version__
 from .formats import CONFIG_JSON, PROJECTOR_JS, PROJECTOR_NOTICE, VIEW_JS
+from .publish import describe_size
 
 if TYPE_CHECKING:
     from .geometry import GeometryView
@@ -33,6 +34,16 @@ class TensorSummary:
 
 
 @dataclass(frozen=True)
+class FirstView:
+    """The light first tensor and the full one it stands for, with what each costs to fetch."""
+
+    light: str
+    full: str
+    light_size: str  # its .bytes file: "0.4 MB"
+    full_size: str
+
+
+@dataclass(frozen=True)
 class PageInfo:
     """What the page says about the bundle: which model, what shapes, how and when it was made."""
 
@@ -45,6 +56,7 @@ class PageInfo:
     projector_version: str
     projector_link: str | None = None  # projector.tensorflow.org opening the remote config (--base-url)
     geometry: tuple[GeometryView, ...] = ()  # per-layer geometry tables and charts (--sentences); not in info_json
+    first_view: FirstView | None = None  # --first-view light
 
 
 def describe_page(
@@ -55,8 +67,10 @@ def describe_page(
     created: str,
     projector_link: str | None,
     geometry: Sequence[GeometryView] = (),
+    first_view: bool = False,
 ) -> PageInfo:
-    """What the page says: the models by their public names, and each tensor's shape."""
+    """What the page says: the models by their public names, and each tensor's shape.
+    With `first_view`, the first tensor is the light view of the second."""
     names = ", ".join(ref.public_name for ref in refs)
     return PageInfo(
         title=f"{names} embeddings",
@@ -68,7 +82,15 @@ def describe_page(
         projector_version=projector_version(),
         projector_link=projector_link,
         geometry=tuple(geometry),
+        first_view=FirstView(tensors[0].name, tensors[1].name, _size(tensors[0]), _size(tensors[1]))
+        if first_view
+        else None,
     )
+
+
+def _size(tensor: Tensor) -> str:
+    """The size of a tensor's .bytes file (float32)."""
+    return describe_size(tensor.matrix.shape[0] * tensor.matrix.shape[1] * 4)
 
 
 def templates_folder() -> Path:

@@ -19,12 +19,13 @@ import numpy as np
 
 from . import ExportError, __version__
 from .colouring import ensure_colourable
+from .firstview import add_first_view
 from .formats import DEFAULT_OUT
 from .geometry import GEOMETRY_JSON, LayerGeometry, geometry_document, geometry_views, measure_layers
 from .labels import DEFAULT_LABELS, needed_columns, select_columns
 from .neighbors import check_neighbor_count, check_neighbors
 from .progress import SILENT, Progress
-from .projections import PCA, UMAP, bookmark_state, compute_projections, umap_available
+from .projections import PCA, UMAP, Projection, bookmark_state, compute_projections, umap_available
 from .publish import DEFAULT_MAX_FILE_MB, projector_link, size_warning
 from .tensors import (
     POSITION,
@@ -71,6 +72,7 @@ class BundleOptions:
     tsv_digits: int | None = None  # significant digits in the TSV; None is exact
     max_file_mb: float = DEFAULT_MAX_FILE_MB  # warn about larger files
     force: bool = False  # replace a non-empty folder this tool did not write
+    first_view: bool = False  # put the first tensor's exact 3-D PCA coordinates first, as a light tensor
     command: str = "export.py bundle"  # how the bundle was made, as shown on the page and in the manifest
     created: str | None = None  # ISO 8601 UTC build time; None is now
 
@@ -132,7 +134,11 @@ def build_bundle(options: BundleOptions, progress: Progress = SILENT) -> BundleR
 
     if options.projections:
         progress(f"computing {', '.join(options.projections)} of every tensor")
-    tensors = assign_files(data, [compute_bookmarks(t, options.projections) for t in data])
+    projections = [compute_projections(t.matrix, options.projections) for t in data]
+    tensors = assign_files(data, [bookmarks(t, p) for t, p in zip(data, projections, strict=True)])
+    if options.first_view:
+        tensors = add_first_view(tensors, projections[0])
+    light = len(tensors) > len(data)  # nothing is added where the first tensor has 3 dimensions or no PCA
 
     page = describe_page(
         refs,
@@ -141,6 +147,7 @@ def build_bundle(options: BundleOptions, progress: Progress = SILENT) -> BundleR
         created=options.created or utc_time(),
         projector_link=None if options.base_url is None else projector_link(options.base_url),
         geometry=geometry_views(geometry),
+        first_view=light,
     )
     html = render_page(page)
 
@@ -179,6 +186,8 @@ def check_options(options: BundleOptions) -> None:
         raise ExportError(NEEDS_SENTENCES)
     if options.neighbors is not None:
         check_neighbor_count(options.neighbors)
+    if options.first_view and PCA not in options.projections:
+        raise ExportError("--first-view light: needs the PCA bookmark (--projections pca)")
     if options.layers and not options.sentences:
         raise ExportError(f"--layer {options.layers[0]}: needs --sentences (layers are read from running the model)")
 
@@ -263,10 +272,7 @@ def measure_context(context: ContextualEmbeddings) -> list[LayerGeometry]:
     return measure_layers(context.layers, [o.sentence for o in occurrences], [o.token for o in occurrences])
 
 
-def compute_bookmarks(tensor: TensorData, kinds: Sequence[str]) -> list[dict[str, object]]:
-    """One bookmark per projection of the full tensor (the costly step: PCA, UMAP)."""
+def bookmarks(tensor: TensorData, projections: Sequence[Projection]) -> list[dict[str, object]]:
+    """One bookmark per projection of the full tensor."""
     dim = tensor.matrix.shape[1]
-    return [
-        bookmark_state(p, dim, label_option=tensor.label_by, color_option=tensor.colour_by)
-        for p in compute_projections(tensor.matrix, kinds)
-    ]
+    return [bookmark_state(p, dim, label_option=tensor.label_by, color_option=tensor.colour_by) for p in projections]

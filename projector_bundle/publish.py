@@ -57,7 +57,8 @@ def projector_link(base_url: str) -> str:
 
 
 def describe_size(size: int) -> str:
-    return f"{size / MB:.1f} MB"
+    """Bytes as MB, or as kB where MB would round to nothing."""
+    return f"{size / MB:.1f} MB" if size >= MB / 10 else f"{size / 1000:.1f} kB"
 
 
 def size_warning(sizes: Mapping[str, int], max_file_mb: float, vector_tsvs: Collection[str]) -> str | None:

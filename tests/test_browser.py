@@ -16,7 +16,8 @@ from test_colouring import WIDE_VOCAB
 
 from projector_bundle import cli
 from projector_bundle.cells import escape_cell
-from projector_bundle.formats import CONFIG_JSON, DEFAULT_FILES, REMOTE_CONFIG_JSON
+from projector_bundle.firstview import FIRST_VIEW_STEM
+from projector_bundle.formats import BYTES_SUFFIX, CONFIG_JSON, DEFAULT_FILES, REMOTE_CONFIG_JSON
 from projector_bundle.labels import Token, label_rows, select_columns
 from projector_bundle.publish import projector_link
 from projector_bundle.tensors import Tensor
@@ -81,7 +82,8 @@ def test_vectors_tsv_loads_like_the_bytes(tiny_bundle: Path, tmp_path: Path, pro
 
 
 def test_remote_config_opens_the_same_data(tiny_model: Path, tmp_path: Path, projector) -> None:
-    """A bundle built for its own URL: the page's projector.tensorflow.org link carries a config that loads."""
+    """A bundle built for its own URL: the page's projector.tensorflow.org link carries a config that loads.
+    Published, it opens on the light first view (the 3-D PCA coordinates), through either config."""
     page, log = projector
     site = tmp_path / "site"
     site.mkdir()
@@ -89,7 +91,7 @@ def test_remote_config_opens_the_same_data(tiny_model: Path, tmp_path: Path, pro
         args = ["bundle", "--model", str(tiny_model), "--out", str(site), "--base-url", url, "--quiet"]
         assert cli.main(args) == 0
         page.goto(url)
-        wait_until_drawn(page, len(TINY_VOCAB), 8)
+        wait_until_drawn(page, len(TINY_VOCAB), 3)
         link = page.locator("#projector-link")
         assert link.inner_text() == "open in projector.tensorflow.org"
         href = link.get_attribute("href")
@@ -99,10 +101,10 @@ def test_remote_config_opens_the_same_data(tiny_model: Path, tmp_path: Path, pro
 
         # Our page runs the same demo loader as projector.tensorflow.org: give it the link's query.
         page.goto(f"{url}?{urlsplit(href).query}")
-        wait_until_drawn(page, len(TINY_VOCAB), 8)
+        wait_until_drawn(page, len(TINY_VOCAB), 3)
         assert read_dataset(page) == from_page
-        requested = json.loads((site / REMOTE_CONFIG_JSON).read_text())["embeddings"][0]["tensorPath"]
-        assert requested == url + DEFAULT_FILES.bytes
+        requested = [e["tensorPath"] for e in json.loads((site / REMOTE_CONFIG_JSON).read_text())["embeddings"]]
+        assert requested == [url + FIRST_VIEW_STEM + BYTES_SUFFIX, url + DEFAULT_FILES.bytes]
     assert_stayed_clean(log)
 
 

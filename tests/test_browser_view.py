@@ -296,8 +296,8 @@ def test_config_from_another_origin_loads_the_remote_config(tiny_model: Path, tm
     site.mkdir()
     # `make serve`'s server sends Access-Control-Allow-Origin: *, as GitHub Pages does.
     with serve_folder(site) as url, serve_folder(other) as other_url:
-        args = ["bundle", "--model", str(tiny_model), "--out", str(site), "--base-url", url, "--quiet"]
-        assert cli.main(args) == 0
+        args = ["bundle", "--model", str(tiny_model), "--out", str(site), "--base-url", url, "--first-view", "full"]
+        assert cli.main([*args, "--quiet"]) == 0
         bare = write_bare_page(other, site)
         assert url.split(":")[2] != other_url.split(":")[2]  # two origins
         page.goto(f"{other_url}{bare}?config={quote(url + REMOTE_CONFIG_JSON, safe='')}")
@@ -308,3 +308,41 @@ def test_config_from_another_origin_loads_the_remote_config(tiny_model: Path, tm
         assert page.locator("vz-projector-bookmark-panel").get_by_text("BOOKMARKS (1)").count() == 1
     assert log.external_requests == []
     assert log.console_errors == []
+
+
+def test_the_light_first_view_opens_exact_without_the_full_vectors(tiny_model: Path, tmp_path: Path, projector) -> None:
+    """--first-view light: the exact 3-D PCA coordinates first, the full vectors one link away."""
+    page, log = projector
+    site = tmp_path / "site"
+    args = ["bundle", "--model", str(tiny_model), "--out", str(site), "--first-view", "light", "--neighbors", "3"]
+    assert cli.main([*args, "--quiet"]) == 0
+    light, full = json.loads((site / CONFIG_JSON).read_text())["embeddings"]
+    assert light["metadataPath"] == full["metadataPath"] == DEFAULT_FILES.metadata  # one metadata file for both
+    full_state = first_bookmark(site, 1)
+    with serve_folder(site) as url:
+        fetched: list[str] = []
+        page.on("request", lambda r: fetched.append(r.url.removeprefix(url)))
+        page.goto(url)
+        wait_for_view(page)
+        assert page.evaluate("window.bundleView.tensor") == light["tensorName"] == f"{WORD} (exact 3-D PCA)"
+        page.get_by_text("Dimension: 3", exact=True).wait_for()
+        view = projector_view(page)
+        # The exact PCA of the full vectors, to the bookmark's rounding, and its exact variance.
+        np.testing.assert_allclose(view["coords"], exported(full_state), atol=1e-3)
+        assert view["variance"] == full_state[EXACT_VIEW]["variance"]
+        assert view["sampling"] == "none"
+        data = read_dataset(page)
+        assert [row["Token"] for row in data["metadata"]] == TINY_VOCAB
+        assert all(row["neighbors"] for row in data["metadata"])  # the original space's neighbours column
+        assert DEFAULT_FILES.bytes not in fetched  # the full vectors wait until asked for
+        assert page.locator("#first-view").is_visible()
+
+        page.locator("#full-tensor").click()  # the page's link to the full tensor
+        page.wait_for_function(f"window.bundleView.tensor === {WORD!r}", timeout=LOAD_TIMEOUT_MS)
+        wait_for_view(page)
+        page.get_by_text("Dimension: 8", exact=True).wait_for()
+        view = projector_view(page)
+        assert view["coords"] == exported(full_state)
+        assert DEFAULT_FILES.bytes in fetched
+        assert page.evaluate("location.hash") == f"#tensor={WORD}&bookmark=1"
+    assert_clean(log)
