@@ -1,17 +1,20 @@
 #!/usr/bin/env python3
 """How soon Chromium shows a bundle's complete view: our page, a bare projector page, a light first view.
 
-    make bench-browser  (PYTHONPATH=tests .venv/bin/python bench/browser_load.py [--site D] [--runs N] [--screenshot F])
+    make bench-browser  (PYTHONPATH=tests .venv/bin/python bench/browser_load.py [--runs N] [--screenshot F])
 
-Without --site it builds the default model's full bundle (with --neighbors 5) into
-.bench/browser/site first. Each run opens a fresh browser context (nothing cached) and,
-for each page over the same files, measures from navigation:
+It builds the default model's bundle twice (with --neighbors 5 and --no-tsv, as a
+published page might be) into .bench/browser/: full/ opens on the full vectors, light/
+on the light first view. Each run opens a fresh browser context (nothing cached) and,
+for each page, measures from navigation:
 "complete": the view is complete: on our page, view.js has applied the exact PCA bookmark
 (its `view-exact` performance mark); on the bare projector page (projector.tensorflow.org's
 way: the pinned projector alone), the projector's own PCA reports its variance;
 "longest task": the longest main-thread task (PerformanceObserver "longtask"), overall and
-after the tensor was parsed; "MB": bytes fetched before the complete view.
-"light" is our page over a light first view (projector_bundle/firstview.py): the exact
+after the tensor was parsed; "MB": bytes fetched before the complete view, on the wire
+(the server gzips text) and uncompressed; on the light page, "switch_to_full": from a click
+on its link to the full tensor until that tensor's exact view is on.
+"light" is our page with `--first-view light` (projector_bundle/firstview.py): the exact
 3-D PCA coordinates as the first tensor, the full vectors one menu choice away.
 A benchmark, not a test: nothing here is asserted.
 """
@@ -26,14 +29,11 @@ import sys
 import threading
 from pathlib import Path
 
-import numpy as np
-
 # tests/browser.py drives Chromium for the tests and for this bench: `make bench-browser` puts tests/ on PYTHONPATH.
 from browser import CHROMIUM, CHROMIUM_ARGS, PageLog, colour_by, guard, write_bare_page
 
 from projector_bundle import cli
-from projector_bundle.formats import CONFIG_JSON, PAGE_HTML
-from projector_bundle.projections import EXACT_VIEW, PCA, Projection
+from projector_bundle.formats import CONFIG_JSON
 from projector_bundle.serve import make_server, server_url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,9 +41,15 @@ ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT_MS = 600_000
 SCREENSHOT_COLOUR = "is subword"
 BARE_HTML = "bench_bare.html"
-LIGHT_HTML = "bench_light.html"
-LIGHT_CONFIG = "bench_light_config.json"
-LIGHT_STEM = "bench_light"
+FULL, LIGHT = "full", "light"
+FIGURES = (  # what is printed of each page: key, unit
+    ("complete", "s"),
+    ("longest", "s"),
+    ("longest_after_tensor", "s"),
+    ("mb", "MB"),  # on the wire: `serve` gzips text, as hosts do
+    ("mb_uncompressed", "MB"),
+    ("switch_to_full", "s"),  # light page only: its link to the full tensor, until that is exact
+)  # the two bundles' folders under .bench/browser/
 
 # Collects every long task from the start of the page, before any script of it runs.
 OBSERVE_LONG_TASKS = """
@@ -71,43 +77,20 @@ MEASURE = """(tensorPath) => {
     longest: longest(window.__longTasks) / 1000,
     longest_after_tensor: longest(window.__longTasks.filter(([s]) => s >= parsedFrom)) / 1000,
     mb: (nav.transferSize + before.reduce((sum, r) => sum + r.transferSize, 0)) / 1e6,
+    mb_uncompressed: (nav.decodedBodySize + before.reduce((sum, r) => sum + r.decodedBodySize, 0)) / 1e6,
   };
 }"""
 
 
-def build_default_bundle(out: Path) -> None:
-    if cli.main(["bundle", "--out", str(out), "--neighbors", "5", "--quiet"]) != 0:
+def build_bundle(out: Path, *flags: str) -> None:
+    """The default model's bundle with a neighbours column, as a published page would have it."""
+    if cli.main(["bundle", "--out", str(out), "--neighbors", "5", "--no-tsv", "--quiet", *flags]) != 0:
         raise SystemExit("bench: building the bundle failed")
 
 
-def write_light_variant(site: Path) -> None:
-    """The light first view beside the bundle: until the pipeline writes it, from the bundle's own files."""
-    from projector_bundle.firstview import first_view_bookmark
-
-    config = json.loads((site / CONFIG_JSON).read_text())
-    full = config["embeddings"][0]
-    (state,) = [s for s in json.loads((site / full["bookmarksPath"]).read_text()) if EXACT_VIEW in s]
-    coords = np.array([[p[f"pca-{c}"] for c in range(3)] for p in state["projections"]], dtype=np.float64)
-    view = state[EXACT_VIEW]
-    projection = Projection(PCA, coords, state["label"], tuple(view["variance"]), view["spherize"])
-    coords.astype("<f4").tofile(site / f"{LIGHT_STEM}.bytes")
-    bookmark = first_view_bookmark(
-        projection, label_option=state.get("selectedLabelOption"), color_option=state.get("selectedColorOptionName")
-    )
-    (site / f"{LIGHT_STEM}.bookmarks.json").write_text(json.dumps([bookmark]))
-    light = {
-        "tensorName": full["tensorName"] + " (exact 3-D PCA)",
-        "tensorShape": [coords.shape[0], 3],
-        "tensorPath": f"{LIGHT_STEM}.bytes",
-        "metadataPath": full["metadataPath"],  # the same rows: the neighbours column is the original space's
-        "bookmarksPath": f"{LIGHT_STEM}.bookmarks.json",
-    }
-    (site / LIGHT_CONFIG).write_text(json.dumps({"embeddings": [light, *config["embeddings"]]}))
-    page = (site / PAGE_HTML).read_text().replace(f'"{CONFIG_JSON}"', f'"{LIGHT_CONFIG}"')
-    (site / LIGHT_HTML).write_text(page)
-
-
-def time_load(browser, address: str, tensor_path: str, points: int, ours: bool, screenshot: Path | None) -> dict:
+def time_load(
+    browser, address: str, tensor_path: str, points: int, ours: bool, screenshot: Path | None, switch: bool = False
+) -> dict:
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     context.add_init_script(OBSERVE_LONG_TASKS)
     page = context.new_page()
@@ -120,6 +103,12 @@ def time_load(browser, address: str, tensor_path: str, points: int, ours: bool, 
     else:
         page.get_by_text("Total variance described").wait_for(timeout=TIMEOUT_MS)
     result = page.evaluate(MEASURE, tensor_path)
+    if switch:  # the page's link to the full tensor, timed until its exact view is on
+        start = page.evaluate("performance.now()")
+        page.locator("#full-tensor").click()
+        page.wait_for_function("window.bundleView.tensor !== null && !window.bundleView.tensor.endsWith(')')")
+        page.wait_for_function("document.documentElement.dataset.view === 'exact'", timeout=TIMEOUT_MS)
+        result["switch_to_full"] = (page.evaluate("performance.now()") - start) / 1000
     if screenshot is not None:
         page.wait_for_timeout(1500)  # let the camera settle after the first frames
         colour_by(page, SCREENSHOT_COLOUR)
@@ -132,29 +121,26 @@ def time_load(browser, address: str, tensor_path: str, points: int, ours: bool, 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--site", type=Path, help="an existing bundle (default: build the default model's)")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--screenshot", type=Path, help="save our page after the first run")
     args = parser.parse_args()
 
-    site = args.site
-    if site is None:
-        site = ROOT / ".bench" / "browser" / "site"
-        build_default_bundle(site)
-    write_light_variant(site)
-    write_bare_page(site, site, name=BARE_HTML)
-    embedding = json.loads((site / CONFIG_JSON).read_text())["embeddings"][0]
-    points = embedding["tensorShape"][0]
+    root = ROOT / ".bench" / "browser"
+    build_bundle(root / FULL, "--first-view", "full")
+    build_bundle(root / LIGHT, "--first-view", "light")
+    write_bare_page(root / FULL, root / FULL, name=BARE_HTML)
+    full, light = (json.loads((root / site / CONFIG_JSON).read_text())["embeddings"][0] for site in (FULL, LIGHT))
+    points = full["tensorShape"][0]
 
     from playwright.sync_api import sync_playwright
 
-    server = make_server(site)
+    server = make_server(root)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = server_url(server)
     pages = {  # name: (address, tensor file, our page?)
-        "ours": (url, embedding["tensorPath"], True),
-        "bare": (url + BARE_HTML, embedding["tensorPath"], False),
-        "light": (url + LIGHT_HTML, f"{LIGHT_STEM}.bytes", True),
+        "ours": (f"{url}{FULL}/", full["tensorPath"], True),
+        "bare": (f"{url}{FULL}/{BARE_HTML}", full["tensorPath"], False),
+        "light": (f"{url}{LIGHT}/", light["tensorPath"], True),
     }
     results: dict[str, list[dict]] = {name: [] for name in pages}
     with sync_playwright() as playwright:
@@ -162,16 +148,19 @@ def main() -> int:
         for run in range(args.runs):
             for name, (address, tensor, ours) in pages.items():
                 shot = args.screenshot if run == 0 and name == "ours" else None
-                results[name].append(time_load(browser, address, tensor, points, ours, shot))
+                switch = name == "light"
+                results[name].append(time_load(browser, address, tensor, points, ours, shot, switch))
         browser.close()
     server.shutdown()
-    tensor_mb = (site / embedding["tensorPath"]).stat().st_size / 1e6
-
-    print(f"bundle: {points:,} points; {embedding['tensorPath']} {tensor_mb:.1f} MB")
+    sizes = [f"{site}/{info['tensorPath']} {(root / site / info['tensorPath']).stat().st_size / 1e6:.1f} MB"
+             for site, info in ((FULL, full), (LIGHT, light))]  # fmt: skip
+    print(f"bundle: {points:,} points; {', '.join(sizes)}")
     print(f"machine: {os.cpu_count()} cores, load average {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     for name, runs in results.items():
-        for key, unit in (("complete", "s"), ("longest", "s"), ("longest_after_tensor", "s"), ("mb", "MB")):
-            values = [r[key] for r in runs]
+        for key, unit in FIGURES:
+            values = [r[key] for r in runs if key in r]
+            if not values:
+                continue
             each = ", ".join(f"{v:.2f}" for v in values)
             print(
                 f"{name:5} {key:20} median {statistics.median(values):7.2f} {unit:2}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import http.client
 import re
 import shutil
@@ -9,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import urllib.request
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import pytest
 from support import ROOT
 
 from projector_bundle import cli
+from projector_bundle.serve import make_server
 
 
 def main(args: list[str]) -> int:
@@ -134,3 +137,34 @@ def test_links_out_of_the_folder_are_refused_and_a_nul_byte_is_a_bad_request(lin
         _, err = server.communicate(timeout=10)
     assert server.returncode == 0
     assert err == ""  # no traceback on the console
+
+
+def test_text_is_gzipped_for_clients_that_accept_it(tiny_bundle: Path) -> None:
+    """As a host that compresses text would send it; the vectors and other clients get the file as it is."""
+    server = make_server(tiny_bundle)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    host, port = server.server_address[:2]
+
+    def fetch(path: str, encoding: str | None) -> tuple[dict[str, str], bytes]:
+        connection = http.client.HTTPConnection(str(host), port, timeout=10)
+        try:
+            connection.request("GET", path, headers={"Accept-Encoding": encoding} if encoding else {})
+            response = connection.getresponse()
+            return dict(response.getheaders()), response.read()
+        finally:
+            connection.close()
+
+    try:
+        for name in ("metadata.tsv", "projector_config.json", "view.js", "index.html"):
+            headers, body = fetch(f"/{name}", "gzip, deflate, br")
+            assert headers["Content-Encoding"] == "gzip" and headers["Vary"] == "Accept-Encoding", name
+            assert gzip.decompress(body) == (tiny_bundle / name).read_bytes()
+            assert int(headers["Content-Length"]) == len(body)
+            headers, body = fetch(f"/{name}", None)
+            assert "Content-Encoding" not in headers and body == (tiny_bundle / name).read_bytes()
+        headers, body = fetch("/vectors.bytes", "gzip")
+        assert "Content-Encoding" not in headers and body == (tiny_bundle / "vectors.bytes").read_bytes()
+        assert fetch("/metadata.tsv", "gzip;q=0, identity")[0].get("Content-Encoding") is None
+    finally:
+        server.shutdown()
+        server.server_close()
