@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from . import ExportError
+from .blocks import row_blocks
 from .contextual import CONTEXT_HEADER, ContextualEmbeddings, context_rows
 from .formats import DEFAULT_FILES, SEQ_NEXT, TensorFiles, tensor_files
 from .labels import LabelColumn, Token, label_rows
@@ -128,13 +129,20 @@ def contextual_tensors(prefix: str, context: ContextualEmbeddings, sentences: Se
     ]
 
 
+# Rows checked at once: a memory-mapped table is read a few megabytes at a time.
+CHECK_BLOCK_ROWS = 4096
+
+
 def check_finite(tensor: TensorData) -> TensorData:
     """Refuse NaN and infinity early: the projector cannot place such a point, and PCA and
     neighbours would fail on it."""
-    bad = ~np.isfinite(tensor.matrix)
-    if bad.any():
-        count = int(bad.sum())
-        first = int(np.flatnonzero(bad.any(axis=1))[0]) + 1
+    count, first = 0, None
+    for start, block in row_blocks(tensor.matrix, CHECK_BLOCK_ROWS):
+        bad = ~np.isfinite(block)
+        if first is None and bad.any():
+            first = start + int(np.flatnonzero(bad.any(axis=1))[0]) + 1
+        count += int(bad.sum())
+    if count:
         values = "value" if count == 1 else "values"
         raise ExportError(f"tensor {tensor.name}: {count:,} NaN or infinite {values} (the first in row {first})")
     return tensor
