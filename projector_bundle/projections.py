@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from . import ExportError
+from . import UsageError
 from .blocks import row_blocks
 
 # The projector names a point's coordinates `<kind>-<component>` (`pca-0`, `umap-2`, ...).
@@ -181,7 +181,7 @@ class Reduction:
 def check_dims(dims: int, dimension: int) -> None:
     """`--dims` must drop at least one dimension and keep at least the two the projector needs."""
     if not 2 <= dims < dimension:
-        raise ExportError(
+        raise UsageError(
             f"--dims {dims}: expected 2 to {dimension - 1}, fewer than the tensor's {dimension} dimensions"
         )
 

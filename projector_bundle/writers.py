@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from .blocks import release_rows, row_blocks
+from .blocks import release_all, release_rows, row_blocks
 from .cells import escape_cell
 from .formats import PROJECTOR_CHUNK_BYTES, SEQ_NEXT
 from .manifest import WrittenFile
@@ -166,6 +166,32 @@ def format_rows_python(matrix: np.ndarray, digits: int = EXACT_TSV_DIGITS) -> by
         cells = ((f"{v:.{digits}g}" for v in row) for row in values.tolist())
         text = "".join("\t".join(_NON_FINITE.get(c, c) for c in row) + "\n" for row in cells)
     return text.encode("ascii")
+
+
+# Rows formatted to estimate a file's size before it is written (`--max-file-mb` advice).
+ESTIMATE_ROWS = 1000
+
+
+def spread_rows(points: int, count: int = ESTIMATE_ROWS) -> np.ndarray:
+    """Up to `count` row indices spread evenly over `points` rows, first and last included."""
+    return np.unique(np.linspace(0, points - 1, min(points, count)).astype(np.int64)) if points else np.arange(0)
+
+
+def estimate_tsv_bytes_per_value(matrix: np.ndarray, digits: int | None = None) -> float:
+    """The vectors TSV's bytes per value, from formatting rows spread over the matrix as the writer would."""
+    sample = np.ascontiguousarray(matrix[spread_rows(len(matrix))])
+    release_all(matrix)
+    size = sum(memoryview(text).nbytes for _, text in format_tsv_chunks(sample, digits))
+    return size / max(sample.size, 1)
+
+
+def estimate_metadata_bytes(header: Sequence[str], rows: Sequence[Sequence[str]]) -> int:
+    """The metadata file's size, from encoding rows spread over it as the writer would."""
+    picked = spread_rows(len(rows)).tolist()
+    if not picked:
+        return sum(len(chunk) for chunk in metadata_chunks(header, []))
+    size = sum(len(chunk) for chunk in metadata_chunks(header, [rows[i] for i in picked]))
+    return size * len(rows) // len(picked)
 
 
 def write_json(path: Path, value: object, *, indent: bool = True) -> WrittenFile:
