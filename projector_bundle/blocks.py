@@ -42,3 +42,21 @@ def release_rows(matrix: np.ndarray, start: int, stop: int) -> None:
 def release_all(matrix: np.ndarray) -> None:
     """Give back every mapped page of `matrix` (after a random-access read such as a sample)."""
     release_rows(matrix, 0, matrix.shape[0])
+
+
+# Rows read at once by `take_rows`.
+TAKE_BLOCK_ROWS = 8192
+
+
+def take_rows(matrix: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """A copy of `rows` (ascending indices) of `matrix`, read block by block.
+
+    One fancy index would do, but on a memory map the kernel maps the pages around each
+    one touched, so scattered rows would map nearly the whole file at once.
+    """
+    out = np.empty((len(rows), matrix.shape[1]), dtype=matrix.dtype)
+    bounds = np.searchsorted(rows, np.arange(0, matrix.shape[0] + TAKE_BLOCK_ROWS, TAKE_BLOCK_ROWS))
+    for (start, block), first, last in zip(row_blocks(matrix, TAKE_BLOCK_ROWS), bounds, bounds[1:], strict=False):
+        if last > first:
+            out[first:last] = block[rows[first:last] - start]
+    return out

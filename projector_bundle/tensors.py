@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from . import ExportError
-from .blocks import release_all, row_blocks
+from .blocks import release_all, row_blocks, take_rows
 from .contextual import CONTEXT_HEADER, ContextualEmbeddings, context_rows
 from .formats import DEFAULT_FILES, SEQ_NEXT, TensorFiles, tensor_files
 from .labels import LabelColumn, Token, label_rows
@@ -159,10 +159,6 @@ def add_neighbors(tensor: TensorData, k: int, progress: ProgressBar = no_bar) ->
     return replace(tensor, header=(*tensor.header, NEIGHBORS_HEADER), rows=rows)
 
 
-# Rows read at once when a sample is drawn.
-SAMPLE_BLOCK_ROWS = 8192
-
-
 def is_paths(tensor: TensorData) -> bool:
     """A tensor of paths through the layers: its rows point at other rows, so none can be dropped."""
     return SEQ_NEXT in tensor.header
@@ -170,12 +166,7 @@ def is_paths(tensor: TensorData) -> bool:
 
 def sample_tensor(tensor: TensorData, rows: np.ndarray) -> TensorData:
     """The tensor cut to `rows` (indices in ascending order), each label row following its vector."""
-    matrix = np.empty((len(rows), tensor.matrix.shape[1]), dtype=tensor.matrix.dtype)
-    # Block by block, so a memory map's pages go back as it is read (the kernel maps pages
-    # around each one touched, so scattered rows of one fancy index would map nearly all).
-    bounds = np.searchsorted(rows, np.arange(0, tensor.matrix.shape[0] + SAMPLE_BLOCK_ROWS, SAMPLE_BLOCK_ROWS))
-    for (start, block), first, last in zip(row_blocks(tensor.matrix, SAMPLE_BLOCK_ROWS), bounds, bounds[1:]):
-        matrix[first:last] = block[rows[first:last] - start]
+    matrix = take_rows(tensor.matrix, rows)
     return replace(tensor, matrix=matrix, rows=[tensor.rows[i] for i in rows.tolist()])
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from .blocks import release_all, release_rows, row_blocks
+from .blocks import release_rows, row_blocks, take_rows
 from .cells import escape_cell
 from .formats import PROJECTOR_CHUNK_BYTES, SEQ_NEXT
 from .manifest import WrittenFile
@@ -179,8 +179,7 @@ def spread_rows(points: int, count: int = ESTIMATE_ROWS) -> np.ndarray:
 
 def estimate_tsv_bytes_per_value(matrix: np.ndarray, digits: int | None = None) -> float:
     """The vectors TSV's bytes per value, from formatting rows spread over the matrix as the writer would."""
-    sample = np.ascontiguousarray(matrix[spread_rows(len(matrix))])
-    release_all(matrix)
+    sample = take_rows(matrix, spread_rows(len(matrix)))
     size = sum(memoryview(text).nbytes for _, text in format_tsv_chunks(sample, digits))
     return size / max(sample.size, 1)
 

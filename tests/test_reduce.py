@@ -197,3 +197,16 @@ def test_size_advice_comes_before_the_files_and_its_way_out_works(
         flags = way.split(" (")[0].split(" ")
         export(tiny_model, tmp_path / flags[0].strip("-"), "--max-file-mb", "0.0012", *flags, "--quiet")
         assert not [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning: tensor ")]
+
+
+def test_take_rows_reads_a_memory_map_in_blocks_and_leaves_it_as_it_was(tmp_path: Path) -> None:
+    from projector_bundle.blocks import TAKE_BLOCK_ROWS, take_rows
+
+    points = 2 * TAKE_BLOCK_ROWS + 5
+    x = np.random.default_rng(0).standard_normal((points, 3)).astype(np.float32)
+    x.tofile(tmp_path / "x.f32")
+    mapped = np.memmap(tmp_path / "x.f32", dtype=np.float32, mode="r", shape=(points, 3))
+    rows = np.array([0, 1, TAKE_BLOCK_ROWS - 1, TAKE_BLOCK_ROWS, 2 * TAKE_BLOCK_ROWS + 4])
+    np.testing.assert_array_equal(take_rows(mapped, rows), x[rows])
+    np.testing.assert_array_equal(take_rows(mapped, sample_rows(points, 100, seed=3)), x[sample_rows(points, 100, 3)])
+    np.testing.assert_array_equal(np.asarray(mapped), x)
