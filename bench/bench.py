@@ -1,16 +1,19 @@
 #!/usr/bin/env python3
 """Benchmark (not a test): `export.py bundle` against the TensorBoard route it replaces.
 
-    bench/bench.py [--work .bench] [--skip-default]
+    bench/bench.py [--work .bench] [--pairs 5] [--skip-default]
 
 For a bert-base-sized checkpoint (BertConfig() defaults, random weights, saved locally
 with the bert-base-uncased vocabulary of the packaged model) and for the packaged
-default model, it times side by side, each route in its own process:
+default model, it runs side by side, each route in its own process, alternately
+(a, b, a, b, ...) so that a change in the machine's load falls on both:
 
-  (a) BertModel.from_pretrained + torch's SummaryWriter.add_embedding (the old route)
-  (b) export.py bundle
+  (a) the exercise's TensorBoard route: BertModel.from_pretrained, weight.detach(), four
+      label columns, torch's SummaryWriter.add_embedding
+  (b) export.py bundle with default options (PCA bookmark and exact TSV included)
 
-and prints wall time, peak RSS, bytes written, TSV size and the ratios a/b.
+and prints the median ratio a/b over the pairs with its range, each route's median wall
+time and peak RSS, bytes written and TSV size.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -31,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json")
 
-# Route (a), run in a child process: what a user of TensorBoard would write.
+# Route (a), run in a child process: what the exercise writes for TensorBoard.
 TENSORBOARD_ROUTE = """
 import sys
 from torch.utils.tensorboard import SummaryWriter
@@ -40,9 +44,12 @@ from transformers import AutoTokenizer, BertModel
 model_path, logdir = sys.argv[1], sys.argv[2]
 model = BertModel.from_pretrained(model_path)
 vocab = AutoTokenizer.from_pretrained(model_path).get_vocab()
-labels = [text for text, _ in sorted(vocab.items(), key=lambda item: item[1])]
+tokens = [text for text, _ in sorted(vocab.items(), key=lambda item: item[1])]
+weights = model.get_input_embeddings().weight.detach()
+labels = [[t, str(len(t)), str(sum(c in "aeiou" for c in t.lower())), str(t.isnumeric())] for t in tokens]
 writer = SummaryWriter(logdir)
-writer.add_embedding(model.get_input_embeddings().weight, metadata=labels, tag="word_embeddings")
+writer.add_embedding(weights, metadata=labels, metadata_header=["token", "length", "vowels", "is number"],
+                     tag="word_embeddings")
 writer.close()
 """
 
@@ -58,6 +65,7 @@ class Run:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--work", type=Path, default=ROOT / ".bench", help="scratch folder (default .bench)")
+    parser.add_argument("--pairs", type=int, default=5, help="alternating (a, b) runs per model (default 5)")
     parser.add_argument("--skip-default", action="store_true", help="only the bert-base-sized checkpoint")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -76,16 +84,19 @@ def main() -> int:
     rows = []
     for label, model in cases:
         folder = model or packaged
-        old = measure(
-            [sys.executable, "-c", TENSORBOARD_ROUTE, str(folder), str(fresh(args.work / "tensorboard"))],
-            args.work / "tensorboard",
-            "tensors.tsv",
-        )
-        out = fresh(args.work / "site")
-        command = [sys.executable, str(ROOT / "export.py"), "bundle", "--out", str(out), "--quiet"]
-        new = measure([*command, *(["--model", str(model)] if model else [])], out, "vectors.tsv")
-        rows.append((label, old, new))
-        print(f"  measured {label}", file=sys.stderr, flush=True)
+        old_command = [sys.executable, "-c", TENSORBOARD_ROUTE, str(folder), str(args.work / "tensorboard")]
+        out = args.work / "site"
+        new_command = [sys.executable, str(ROOT / "export.py"), "bundle", "--out", str(out), "--quiet"]
+        new_command += ["--model", str(model)] if model else []
+        pairs = []
+        for n in range(args.pairs):
+            fresh(args.work / "tensorboard")
+            old = measure(old_command, args.work / "tensorboard", "tensors.tsv")
+            fresh(out)
+            new = measure(new_command, out, "vectors.tsv")
+            pairs.append((old, new))
+            print(f"  {label} pair {n + 1}: a {old.wall_s:.2f} s, b {new.wall_s:.2f} s", file=sys.stderr, flush=True)
+        rows.append((label, pairs))
     writer = time_tsv_writer(cases[0][1], args.work / "writer.tsv")
     print(f"load {os.getloadavg()[0]:.2f} at the end\n")
     print(format_table(rows))
@@ -155,17 +166,23 @@ def measure(command: list[str], out: Path, tsv_name: str) -> Run:
     )
 
 
-def format_table(rows: list[tuple[str, Run, Run]]) -> str:
-    header = ("model", "route", "wall s", "peak RSS MB", "written MB", "TSV MB")
+def median_run(runs: list[Run]) -> Run:
+    return Run(*(statistics.median(getattr(r, f) for r in runs) for f in Run.__dataclass_fields__))
+
+
+def format_table(rows: list[tuple[str, list[tuple[Run, Run]]]]) -> str:
+    header = ("model", "route", "median wall s", "peak RSS MB", "written MB", "TSV MB")
     lines = []
-    for label, old, new in rows:
+    for label, pairs in rows:
+        old, new = median_run([a for a, _ in pairs]), median_run([b for _, b in pairs])
+        ratios = sorted(a.wall_s / b.wall_s for a, b in pairs)
         lines.append((label, "(a) TensorBoard", *figures(old)))
         lines.append(("", "(b) export.py bundle", *figures(new)))
         lines.append(
             (
                 "",
-                "a/b",
-                f"{old.wall_s / new.wall_s:.1f}x faster",
+                f"a/b over {len(pairs)} pairs",
+                f"{statistics.median(ratios):.1f}x faster ({ratios[0]:.1f}-{ratios[-1]:.1f})",
                 f"{old.peak_rss_mb / new.peak_rss_mb:.2f}x",
                 f"{old.written_mb / new.written_mb:.2f}x",
                 f"b = {new.tsv_mb / old.tsv_mb:.1%} of a",

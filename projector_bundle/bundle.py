@@ -40,18 +40,21 @@ def write_bundle(
     force: bool = False,
     progress: ProgressBar = no_bar,
     extra_json: Mapping[str, object] | None = None,
+    reduced: Mapping[str, Mapping[str, object]] | None = None,
 ) -> WrittenBundle:
     """Write every file of the bundle into a fresh folder, validate it, then swap it in for `out`.
 
     `tsv_digits=None` writes exact TSVs; a `base_url` adds the config with absolute URLs;
-    `extra_json` maps more file names to the values to write there as JSON (e.g. layer_geometry.json).
+    `extra_json` maps more file names to the values to write there as JSON (e.g. layer_geometry.json);
+    `reduced` maps a tensor name to how its vectors were cut (`--sample`, `--dims`), for the manifest.
     The validator's errors abort the export before the swap.
     """
     check_target(out, force=force)  # again: the folder may have changed since the run began
     with staging_folder(out) as staging:
         try:
             files = write_files(staging, tensors, page_html, provenance, tsv=tsv, tsv_digits=tsv_digits,
-                                base_url=base_url, progress=progress, extra_json=extra_json or {})  # fmt: skip
+                                base_url=base_url, progress=progress, extra_json=extra_json or {},
+                                reduced=reduced or {})  # fmt: skip
             problems = validate_bundle(staging, reread=False, check_sizes=False)
             errors = [p for p in problems if p.severity == ERROR]
             if errors:
@@ -77,6 +80,7 @@ def write_files(
     base_url: str | None,
     progress: ProgressBar,
     extra_json: Mapping[str, object],
+    reduced: Mapping[str, Mapping[str, object]],
 ) -> dict[str, WrittenFile]:
     """The bundle's files: per tensor vectors, metadata and bookmarks; the configs, the page,
     the projector, and last the manifest of them all. Returns each file's size and hash,
@@ -100,12 +104,12 @@ def write_files(
     for name, value in extra_json.items():
         written[name] = write_json(folder / name, value)
     files = hash_files(folder, written)
-    entries = [manifest_entry(t, tsv) for t in tensors]
+    entries = [manifest_entry(t, tsv, reduced.get(t.name, {})) for t in tensors]
     files[MANIFEST_JSON] = write_json(folder / MANIFEST_JSON, build_manifest(provenance, entries, files))
     return files
 
 
-def manifest_entry(tensor: Tensor, tsv: bool) -> TensorEntry:
+def manifest_entry(tensor: Tensor, tsv: bool, reduced: Mapping[str, object]) -> TensorEntry:
     rows, dim = tensor.matrix.shape
     files = tensor.files.roles(tsv=tsv, bookmarks=bool(tensor.bookmarks))
-    return TensorEntry(name=tensor.name, shape=(rows, dim), columns=tuple(tensor.header), files=files)
+    return TensorEntry(name=tensor.name, shape=(rows, dim), columns=tuple(tensor.header), files=files, reduced=reduced)

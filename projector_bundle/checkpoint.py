@@ -120,11 +120,17 @@ def is_embedding_name(name: str) -> bool:
 
 
 def read_rows(tensor: StoredTensor, rows: int) -> np.ndarray:
-    """The first `rows` rows as float32; half precisions widen exactly (bf16 is float32's top 16 bits)."""
+    """The first `rows` rows as float32; half precisions widen exactly (bf16 is float32's top 16 bits).
+
+    Float32 rows are the file's own memory map, read-only and never copied: every later step
+    reads them in blocks, so a 250k x 768 table costs no heap.
+    """
     dim = tensor.shape[1]
     if rows == 0:
         return np.zeros((0, dim), dtype=np.float32)
     stored = np.memmap(tensor.file, dtype=FLOAT_DTYPES[tensor.dtype], mode="r", offset=tensor.offset, shape=(rows, dim))
+    if tensor.dtype == "F32":
+        return stored
     if tensor.dtype == "BF16":
         return (stored.astype(np.uint32) << 16).view(np.float32)
     return np.array(stored, dtype=np.float32)

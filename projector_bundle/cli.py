@@ -20,12 +20,13 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from . import ExportError, __version__
+from . import ExportError, UsageError, __version__
 from .formats import DEFAULT_OUT
 from .labels import DEFAULT_LABELS, LABEL_COLUMNS
 from .manifest import utc_time
 from .projections import PCA, PROJECTION_KINDS
 from .publish import DEFAULT_MAX_FILE_MB, normalise_base_url
+from .reductions import LIMIT_HELP
 from .serve import DEFAULT_HOST, DEFAULT_PORT
 from .swap import Interrupted, interrupts_raised
 from .tensors import TENSOR_KINDS, WORD
@@ -50,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(args.run(args, argv))
     except ExportError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(exc, UsageError) else 1
     except KeyboardInterrupt as exc:
         # As a shell reports a process a signal stopped: 128 + the signal's number.
         signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
@@ -80,6 +81,9 @@ def run_bundle(args: argparse.Namespace, argv: list[str]) -> int:
         out=args.out,
         models=tuple(args.model or [None]),
         limit=args.limit,
+        sample=args.sample,
+        seed=args.seed,
+        dims=args.dims,
         labels=tuple(args.labels),
         tensors=tuple(k for k in TENSOR_KINDS if k in args.tensors),
         sentences=args.sentences,
@@ -97,7 +101,7 @@ def run_bundle(args: argparse.Namespace, argv: list[str]) -> int:
         command=public_command(argv),
         created=created,
     )
-    result = build_bundle(options, progress)
+    result = build_bundle(options, progress, warn)
     for message in result.warnings:
         warn(message)
     count = len(result.tensors)
@@ -243,6 +247,16 @@ def positive_int(text: str) -> int:
     return value
 
 
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of 0 or more, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number of 0 or more, got {value}")
+    return value
+
+
 positive_mb = number_within(float, lambda v: 0 < v < math.inf, "a positive number of megabytes")
 tsv_digits = number_within(int, lambda v: 1 <= v <= EXACT_TSV_DIGITS, f"an integer from 1 to {EXACT_TSV_DIGITS}")
 port_number = number_within(int, lambda v: 0 <= v <= 65535, "a port from 0 to 65535 (0 picks a free one)")
@@ -291,7 +305,20 @@ def build_parser() -> argparse.ArgumentParser:
     bundle = commands.add_parser("bundle", help="write a static projector bundle")
     bundle.add_argument("--model", action="append", metavar="M", help=MODEL_HELP + "; repeat it to compare models")
     bundle.add_argument("--out", type=Path, default=DEFAULT_OUT, help="bundle folder (default: site)")
-    bundle.add_argument("--limit", type=positive_int, metavar="N", help="export only the first N vocabulary rows")
+    bundle.add_argument("--limit", type=positive_int, metavar="N", help=LIMIT_HELP)
+    bundle.add_argument(
+        "--sample", type=positive_int, metavar="N", help="keep a seeded uniform sample of N points of each tensor"
+    )
+    bundle.add_argument(
+        "--seed", type=non_negative_int, default=0, metavar="S", help="the seed of --sample (default: 0)"
+    )
+    bundle.add_argument(
+        "--dims",
+        type=positive_int,
+        metavar="N",
+        help="ship each tensor on its top N principal axes (an exact PCA; prints the variance kept); "
+        "--neighbors still uses every dimension",
+    )
     bundle.add_argument(
         "--labels",
         metavar="KEY,...",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -47,6 +47,8 @@ class TensorEntry:
     shape: tuple[int, int]
     columns: Sequence[str]
     files: dict[str, str]  # role (formats.ROLE_*) -> file name
+    # How the shipped vectors were cut from the model's (`--sample`, `--dims`); empty when they were not.
+    reduced: Mapping[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,13 @@ def build_manifest(
         "command": provenance.command,
         "model": {"name": provenance.model_name, "revision": provenance.model_revision},
         "tensors": [
-            {"name": t.name, "shape": list(t.shape), "columns": list(t.columns), "files": dict(sorted(t.files.items()))}
+            {
+                "name": t.name,
+                "shape": list(t.shape),
+                "columns": list(t.columns),
+                "files": dict(sorted(t.files.items())),
+                **({"reduced": dict(t.reduced)} if t.reduced else {}),
+            }
             for t in tensors
         ],
         "files": {name: {"size": r.size, "sha256": r.sha256} for name, r in sorted(files.items())},

@@ -10,7 +10,7 @@ warnings come back in the result.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,24 +20,29 @@ import numpy as np
 from . import ExportError, __version__
 from .colouring import ensure_colourable
 from .firstview import add_first_view
-from .formats import DEFAULT_OUT
+from .formats import DEFAULT_OUT, MB
 from .geometry import GEOMETRY_JSON, LayerGeometry, geometry_document, geometry_views, measure_layers
 from .labels import DEFAULT_LABELS, needed_columns, select_columns
 from .neighbors import check_neighbor_count, check_neighbors
 from .progress import SILENT, Progress
-from .projections import PCA, UMAP, Projection, bookmark_state, compute_projections, umap_available
+from .projections import PCA, UMAP, Projection, bookmark_state, check_dims, compute_projections, umap_available
 from .publish import DEFAULT_MAX_FILE_MB, projector_link, size_warning
+from .reductions import PlannedFile, check_sample, planned_sizes, sample_rows, size_advice
 from .tensors import (
     POSITION,
     TENSOR_KINDS,
     TYPE,
     WORD,
+    Tensor,
     TensorData,
     add_neighbors,
     assign_files,
     check_finite,
     contextual_tensors,
+    is_paths,
     model_prefixes,
+    reduce_tensor,
+    sample_tensor,
     table_tensor,
     word_tensor,
 )
@@ -59,6 +64,9 @@ class BundleOptions:
     out: Path = DEFAULT_OUT
     models: tuple[str | None, ...] = (None,)  # hub ids or folders; None is the packaged default
     limit: int | None = None  # first N vocabulary rows
+    sample: int | None = None  # a seeded uniform sample of N points per tensor
+    seed: int = 0  # the seed of --sample
+    dims: int | None = None  # an exact PCA of every wider tensor to N dimensions (after the neighbours)
     labels: tuple[str, ...] = DEFAULT_LABELS  # label column keys, in order
     tensors: tuple[str, ...] = (WORD,)  # TENSOR_KINDS per model
     sentences: str | None = None  # a file of sentences (or "-") for contextual tensors
@@ -100,8 +108,14 @@ class ModelData:
     context: ContextualEmbeddings | None = None
 
 
-def build_bundle(options: BundleOptions, progress: Progress = SILENT) -> BundleResult:
-    """Export the bundle `options` describe into `options.out`."""
+def build_bundle(
+    options: BundleOptions, progress: Progress = SILENT, warn: Callable[[str], None] | None = None
+) -> BundleResult:
+    """Export the bundle `options` describe into `options.out`.
+
+    Advice about a bundle too heavy for a page goes to `warn` before any file is written
+    (the write may take minutes); without `warn` it comes back with the other warnings.
+    """
     from .bundle import write_bundle
     from .manifest import Provenance, utc_time
     from .model import resolve_model
@@ -126,14 +140,29 @@ def build_bundle(options: BundleOptions, progress: Progress = SILENT) -> BundleR
         if read.context is not None:
             progress(f"measuring the geometry of {len(read.context.layers)} layer(s) of {ref.name}")
             geometry[prefix] = measure_context(read.context)
+    reduced: dict[str, dict[str, object]] = {t.name: {} for t in data}  # how each was cut, for the manifest
+    if options.sample is not None:
+        data = sample_tables(options.sample, options.seed, data, reduced, progress, warnings)
     data = [check_finite(t) for t in data]
+    if options.dims is not None:
+        check_dims(options.dims, data[0].matrix.shape[1])  # before the neighbours' search
     if options.neighbors:
         check_neighbor_tables(options.neighbors, data, warnings)
         progress(f"finding {options.neighbors} nearest neighbours of every point")
         data = [add_neighbors(t, options.neighbors, progress.bar) for t in data]
+    if options.dims is not None:
+        # After the neighbours, which are found in the model's own space.
+        data = reduce_tables(options.dims, data, reduced, progress)
 
+    advice = advise_sizes(assign_files(data, [() for _ in data]), options)
+    for message in advice.values():
+        if warn is None:
+            warnings.append(message)
+        else:
+            warn(message)
     if options.projections:
         progress(f"computing {', '.join(options.projections)} of every tensor")
+    # The bookmarks are the exact projections of the vectors shipped, as the projector sees them.
     projections = [compute_projections(t.matrix, options.projections) for t in data]
     tensors = assign_files(data, [bookmarks(t, p) for t, p in zip(data, projections, strict=True)])
     if options.first_view:
@@ -165,10 +194,14 @@ def build_bundle(options: BundleOptions, progress: Progress = SILENT) -> BundleR
         force=options.force,
         progress=progress.bar,
         extra_json={GEOMETRY_JSON: geometry_document(geometry)} if geometry else {},
+        reduced={name: how for name, how in reduced.items() if how},
     )
     warnings += [p.message for p in written.warnings]
     vector_tsvs = {t.files.tsv for t in tensors}
-    oversize = size_warning(written.sizes, options.max_file_mb, vector_tsvs)
+    # The tensors' own files were advised about before writing; this is for the others (the page, the projector).
+    advised = {name for t in tensors if t.name in advice for name in (t.files.bytes, t.files.tsv, t.files.metadata)}
+    others = {name: size for name, size in written.sizes.items() if name not in advised}
+    oversize = size_warning(others, options.max_file_mb, vector_tsvs)
     if oversize:
         warnings.append(oversize)
     summary = tuple((t.name, *t.matrix.shape) for t in tensors)
@@ -190,6 +223,72 @@ def check_options(options: BundleOptions) -> None:
         raise ExportError("--first-view light: needs the PCA bookmark (--projections pca)")
     if options.layers and not options.sentences:
         raise ExportError(f"--layer {options.layers[0]}: needs --sentences (layers are read from running the model)")
+
+
+def sample_tables(
+    count: int,
+    seed: int,
+    data: Sequence[TensorData],
+    reduced: dict[str, dict[str, object]],
+    progress: Progress,
+    warnings: list[str],
+) -> list[TensorData]:
+    """`--sample`: the same seeded rows of every tensor with more than `count` points. The first
+    tensor (the one the user asked about) must have more; smaller ones and paths stay whole."""
+    check_sample(count, data[0].matrix.shape[0])
+    sampled = []
+    for t in data:
+        points = t.matrix.shape[0]
+        if points <= count or is_paths(t):
+            why = "its rows are paths through the layers" if is_paths(t) else f"it has only {points:,} points"
+            if t is not data[0]:
+                warnings.append(f"--sample {count}: tensor {t.name} is kept whole ({why})")
+            sampled.append(t)
+            continue
+        progress(f"sampling {count:,} of the {points:,} points of {t.name} (seed {seed})")
+        sampled.append(sample_tensor(t, sample_rows(points, count, seed)))
+        reduced[t.name]["sample"] = {"points": points, "seed": seed}
+    return sampled
+
+
+def reduce_tables(
+    dims: int, data: Sequence[TensorData], reduced: dict[str, dict[str, object]], progress: Progress
+) -> list[TensorData]:
+    """`--dims`: every tensor wider than `dims` on its top principal axes; the share of variance
+    kept goes to the progress lines and to `reduced` (the manifest)."""
+    out = []
+    for t in data:
+        dimension = t.matrix.shape[1]
+        if dimension <= dims:
+            out.append(t)
+            continue
+        t, kept = reduce_tensor(t, dims)
+        progress(f"--dims {dims}: {t.name} keeps {kept:.1%} of its variance in {dims} of {dimension} dimensions")
+        reduced[t.name]["dims"] = {"dimension": dimension, "variance_kept": round(kept, 6)}
+        out.append(t)
+    return out
+
+
+def advise_sizes(tensors: Sequence[Tensor], options: BundleOptions) -> dict[str, str]:
+    """Before writing: each tensor too heavy for a page (points, or a file over --max-file-mb),
+    with only the reductions that fix it, by tensor name. File sizes are estimated from
+    rows spread over each tensor, formatted as the writers would."""
+    from .writers import estimate_metadata_bytes, estimate_tsv_bytes_per_value
+
+    limit = int(options.max_file_mb * MB)
+    advice = {}
+    for t in tensors:
+        points, dim = t.matrix.shape
+        per_value = estimate_tsv_bytes_per_value(t.matrix, options.tsv_digits) if options.tsv else None
+        sizes = planned_sizes(points, dim, tsv_bytes_per_value=per_value)
+        files = [PlannedFile(t.files.bytes, sizes["bytes"], "bytes")]
+        if "tsv" in sizes:
+            files.append(PlannedFile(t.files.tsv, sizes["tsv"], "tsv"))
+        files.append(PlannedFile(t.files.metadata, estimate_metadata_bytes(t.header, t.rows), "metadata"))
+        found = size_advice(points, dim, files, limit)
+        if found is not None:
+            advice[t.name] = found.message(t.name)
+    return advice
 
 
 def check_neighbor_tables(k: int, data: Sequence[TensorData], warnings: list[str]) -> None:

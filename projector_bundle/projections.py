@@ -14,7 +14,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from . import ExportError
+from . import UsageError
+from .blocks import row_blocks
 
 # The projector names a point's coordinates `<kind>-<component>` (`pca-0`, `umap-2`, ...).
 PCA = "pca"
@@ -86,8 +87,8 @@ def _blocks(matrix: np.ndarray, block_rows: int) -> Iterator[tuple[int, np.ndarr
 
     Always a copy (even of float64 input), because the callers centre it in place.
     """
-    for start in range(0, matrix.shape[0], block_rows):
-        yield start, np.array(matrix[start : start + block_rows], dtype=np.float64)
+    for start, rows in row_blocks(matrix, block_rows):
+        yield start, np.array(rows, dtype=np.float64)
 
 
 def _prepare(block: np.ndarray, mean: np.ndarray, spherized: bool) -> np.ndarray:
@@ -180,7 +181,7 @@ class Reduction:
 def check_dims(dims: int, dimension: int) -> None:
     """`--dims` must drop at least one dimension and keep at least the two the projector needs."""
     if not 2 <= dims < dimension:
-        raise ExportError(
+        raise UsageError(
             f"--dims {dims}: expected 2 to {dimension - 1}, fewer than the tensor's {dimension} dimensions"
         )
 

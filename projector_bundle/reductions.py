@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import ExportError
+from . import UsageError
 
 # The projector keeps every point in WebGL buffers and its search and inspector loop over
 # all of them: past about this many points a page opens slowly and stutters on a laptop.
@@ -32,10 +32,11 @@ LIMIT_HELP = (
 
 
 def check_sample(count: int, points: int) -> None:
+    """`--sample` must keep at least one point and drop at least one."""
     if count < 1:
-        raise ExportError(f"--sample {count}: expected 1 or more")
+        raise UsageError(f"--sample {count}: expected 1 or more")
     if count >= points:
-        raise ExportError(f"--sample {count}: the tensor has only {points:,} points; expected fewer, got {count:,}")
+        raise UsageError(f"--sample {count}: the tensor has only {points:,} points; expected fewer, got {count:,}")
 
 
 def sample_rows(points: int, count: int, seed: int = 0) -> np.ndarray:

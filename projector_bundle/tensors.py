@@ -13,11 +13,13 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from . import ExportError
+from .blocks import release_all, row_blocks, take_rows
 from .contextual import CONTEXT_HEADER, ContextualEmbeddings, context_rows
 from .formats import DEFAULT_FILES, SEQ_NEXT, TensorFiles, tensor_files
 from .labels import LabelColumn, Token, label_rows
 from .neighbors import NEIGHBORS_HEADER, nearest_neighbors, neighbor_cells
 from .progress import ProgressBar, no_bar
+from .projections import reduce_dimensions
 from .schema import EmbeddingInfo
 
 # `--tensors` keys, in the order their tensors appear.
@@ -128,13 +130,20 @@ def contextual_tensors(prefix: str, context: ContextualEmbeddings, sentences: Se
     ]
 
 
+# Rows checked at once: a memory-mapped table is read a few megabytes at a time.
+CHECK_BLOCK_ROWS = 4096
+
+
 def check_finite(tensor: TensorData) -> TensorData:
     """Refuse NaN and infinity early: the projector cannot place such a point, and PCA and
     neighbours would fail on it."""
-    bad = ~np.isfinite(tensor.matrix)
-    if bad.any():
-        count = int(bad.sum())
-        first = int(np.flatnonzero(bad.any(axis=1))[0]) + 1
+    count, first = 0, None
+    for start, block in row_blocks(tensor.matrix, CHECK_BLOCK_ROWS):
+        bad = ~np.isfinite(block)
+        if first is None and bad.any():
+            first = start + int(np.flatnonzero(bad.any(axis=1))[0]) + 1
+        count += int(bad.sum())
+    if count:
         values = "value" if count == 1 else "values"
         raise ExportError(f"tensor {tensor.name}: {count:,} NaN or infinite {values} (the first in row {first})")
     return tensor
@@ -148,6 +157,24 @@ def add_neighbors(tensor: TensorData, k: int, progress: ProgressBar = no_bar) ->
     cells = neighbor_cells(indices, labels)
     rows = [[*row, cell] for row, cell in zip(tensor.rows, cells, strict=True)]
     return replace(tensor, header=(*tensor.header, NEIGHBORS_HEADER), rows=rows)
+
+
+def is_paths(tensor: TensorData) -> bool:
+    """A tensor of paths through the layers: its rows point at other rows, so none can be dropped."""
+    return SEQ_NEXT in tensor.header
+
+
+def sample_tensor(tensor: TensorData, rows: np.ndarray) -> TensorData:
+    """The tensor cut to `rows` (indices in ascending order), each label row following its vector."""
+    matrix = take_rows(tensor.matrix, rows)
+    return replace(tensor, matrix=matrix, rows=[tensor.rows[i] for i in rows.tolist()])
+
+
+def reduce_tensor(tensor: TensorData, dims: int) -> tuple[TensorData, float]:
+    """The tensor on its top `dims` principal axes (`--dims`), and the share of variance they keep."""
+    reduction = reduce_dimensions(tensor.matrix, dims)
+    release_all(tensor.matrix)
+    return replace(tensor, matrix=reduction.matrix), reduction.variance_kept
 
 
 def file_stem(name: str) -> str:

@@ -7,12 +7,13 @@ import itertools
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import orjson
 
+from .blocks import release_rows, row_blocks, take_rows
 from .cells import escape_cell
 from .formats import PROJECTOR_CHUNK_BYTES, SEQ_NEXT
 from .manifest import WrittenFile
@@ -85,7 +86,7 @@ def write_tensor_bytes(path: Path, matrix: np.ndarray) -> WrittenFile:
     """Raw little-endian float32, row-major: what the projector reads from a `.bytes` path.
     Written in blocks, so a memory-mapped matrix is never copied whole."""
     step = max(1, WRITE_CHUNK_BYTES // (4 * max(matrix.shape[1], 1)))
-    blocks = (np.ascontiguousarray(matrix[start : start + step], dtype="<f4") for start in range(0, len(matrix), step))
+    blocks = (np.ascontiguousarray(rows, dtype="<f4") for _, rows in row_blocks(matrix, step))
     return write_chunks(path, (block.data.cast("B") for block in blocks))
 
 
@@ -118,24 +119,28 @@ def format_tsv_chunks(matrix: np.ndarray, digits: int | None = None) -> Iterator
 
     rows, dim = matrix.shape
     step = max(1, TSV_CHUNK_VALUES // max(dim, 1))
-    chunks = (matrix[start : start + step] for start in range(0, rows, step))
-    if digits is not None:
-        yield from ((len(chunk), format_rows_python(chunk, digits)) for chunk in chunks)
-        return
-    if load_library() is None:  # no C compiler: exact but slow
-        yield from ((len(chunk), format_rows_python(chunk)) for chunk in chunks)
+    if digits is not None or load_library() is None:  # --tsv-digits, or no C compiler: exact but slow
+        for _, chunk in row_blocks(matrix, step):
+            yield len(chunk), format_rows_python(chunk, EXACT_TSV_DIGITS if digits is None else digits)
         return
     workers = usable_cores()
     with ThreadPoolExecutor(workers) as pool:
-        pending: deque = deque()
-        for chunk in chunks:
-            pending.append((len(chunk), pool.submit(format_rows, chunk)))
+        pending: deque[tuple[int, Future[memoryview | None]]] = deque()
+
+        def done() -> tuple[int, bytes | memoryview]:
+            # A chunk's mapped pages are given back once it is formatted, not when the next is read.
+            start, future = pending.popleft()
+            text = future.result()
+            assert text is not None  # load_library() succeeded above
+            release_rows(matrix, start, start + step)
+            return min(step, rows - start), text
+
+        for start in range(0, rows, step):
+            pending.append((start, pool.submit(format_rows, matrix[start : start + step])))
             if len(pending) > workers:
-                count, future = pending.popleft()
-                yield count, future.result()
+                yield done()
         while pending:
-            count, future = pending.popleft()
-            yield count, future.result()
+            yield done()
 
 
 def usable_cores() -> int:
@@ -161,6 +166,31 @@ def format_rows_python(matrix: np.ndarray, digits: int = EXACT_TSV_DIGITS) -> by
         cells = ((f"{v:.{digits}g}" for v in row) for row in values.tolist())
         text = "".join("\t".join(_NON_FINITE.get(c, c) for c in row) + "\n" for row in cells)
     return text.encode("ascii")
+
+
+# Rows formatted to estimate a file's size before it is written (`--max-file-mb` advice).
+ESTIMATE_ROWS = 1000
+
+
+def spread_rows(points: int, count: int = ESTIMATE_ROWS) -> np.ndarray:
+    """Up to `count` row indices spread evenly over `points` rows, first and last included."""
+    return np.unique(np.linspace(0, points - 1, min(points, count)).astype(np.int64)) if points else np.arange(0)
+
+
+def estimate_tsv_bytes_per_value(matrix: np.ndarray, digits: int | None = None) -> float:
+    """The vectors TSV's bytes per value, from formatting rows spread over the matrix as the writer would."""
+    sample = take_rows(matrix, spread_rows(len(matrix)))
+    size = sum(memoryview(text).nbytes for _, text in format_tsv_chunks(sample, digits))
+    return size / max(sample.size, 1)
+
+
+def estimate_metadata_bytes(header: Sequence[str], rows: Sequence[Sequence[str]]) -> int:
+    """The metadata file's size, from encoding rows spread over it as the writer would."""
+    picked = spread_rows(len(rows)).tolist()
+    if not picked:
+        return sum(len(chunk) for chunk in metadata_chunks(header, []))
+    size = sum(len(chunk) for chunk in metadata_chunks(header, [rows[i] for i in picked]))
+    return size * len(rows) // len(picked)
 
 
 def write_json(path: Path, value: object, *, indent: bool = True) -> WrittenFile:

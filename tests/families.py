@@ -484,3 +484,47 @@ def build_llama3_sized(folder: Path, rows: int = 128_256, dim: int = 64) -> Path
     llama = _llama_config(tokenizer, LLAMA3_SPECIALS[:2])
     llama.hidden_size, llama.intermediate_size = dim, 2 * dim
     return _save(folder, tokenizer, config, LlamaModel(llama))
+
+
+XLMR_SPECIALS = ["<s>", "<pad>", "</s>", "<unk>"]
+
+
+def build_xlmr_sized(folder: Path, rows: int = 250_002, dim: int = 768, seed: int = 0) -> Path:
+    """An XLM-R-sized folder written as plain files (no torch, no model): a Unigram/Metaspace
+    tokenizer.json of `rows` pieces (4 specials, synthetic pieces, `<mask>` last), its config,
+    and a safetensors file holding only `embeddings.word_embeddings.weight`, random, written in
+    blocks. Enough for the word tensor's direct route, which never loads the model."""
+    import struct
+
+    import numpy as np
+    from tokenizers import Tokenizer, models
+
+    if (folder / "model.safetensors").is_file():
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    pieces = [p.replace(" ", "▁") for p in synthetic_pieces(rows - len(XLMR_SPECIALS) - 1)]
+    vocab = [(t, 0.0) for t in XLMR_SPECIALS] + [(p, -1.0 - i / rows) for i, p in enumerate(pieces)]
+    tokenizer = Tokenizer(models.Unigram([*vocab, ("<mask>", 0.0)], unk_id=3, byte_fallback=False))
+    _sentencepiece_pipeline(tokenizer)
+    _added(tokenizer, [*XLMR_SPECIALS, "<mask>"])
+    tokenizer.save(str(folder / "tokenizer.json"))
+    specials = {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "sep_token": "</s>",
+                "pad_token": "<pad>", "cls_token": "<s>", "mask_token": "<mask>"}  # fmt: skip
+    config = {"tokenizer_class": "XLMRobertaTokenizer", **specials}
+    (folder / "tokenizer_config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
+    model = {"model_type": "xlm-roberta", "architectures": ["XLMRobertaModel"], "vocab_size": rows,
+             "hidden_size": dim, "num_hidden_layers": 1, "num_attention_heads": 1}  # fmt: skip
+    (folder / "config.json").write_text(json.dumps(model, indent=2), encoding="utf-8")
+    size = rows * dim * 4
+    header = {"embeddings.word_embeddings.weight": {"dtype": "F32", "shape": [rows, dim], "data_offsets": [0, size]}}
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    rng = np.random.default_rng(seed)
+    partial = folder / "model.safetensors.partial"
+    with open(partial, "wb") as out:
+        out.write(struct.pack("<Q", len(text)) + text)
+        for start in range(0, rows, 16_384):
+            block = rng.standard_normal((min(16_384, rows - start), dim), dtype=np.float32)
+            out.write((block * 0.05).tobytes())
+    partial.replace(folder / "model.safetensors")
+    return folder
