@@ -166,89 +166,125 @@ def embed_corpus(
     """
     import torch
 
-    from .model import readable_pieces, tokenizer_lowercases, tokenizer_vocabulary
-
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    model = model.to(device).eval()
-    vocabulary = tokenizer_vocabulary(tokenizer)
-    encoder = model.get_encoder() if getattr(model.config, "is_encoder_decoder", False) else model
-    max_length = model_max_tokens(tokenizer.model_max_length, getattr(model.config, "max_position_embeddings", None))
-    lowercase = tokenizer_lowercases(tokenizer)
-    words = tuple(dict.fromkeys(normalise_word(w, lowercase=lowercase) for w in choice.words))
-    if words and not tokenizer.is_fast:
-        raise ExportError(
-            f"--words: needs a fast tokenizer (tokenizer.json) to find words; got {type(tokenizer).__name__}"
-        )
-    if sample is None:
-        sample = Reservoir(choice.max_points or UNLIMITED, choice.seed)
-    counts = CorpusCounts()
+    run = _CorpusRun(model, tokenizer, layers, choice, sample)
     with torch.inference_mode():
         for chunk in _chunks(sentences, READ_CHUNK):
-            numbered = list(enumerate(chunk, counts.sentences + 1))
-            counts.sentences += len(chunk)
-            _note(counts.clipped_lines, [s.line for s in chunk if s.clipped])
-            counts.clipped += sum(s.clipped for s in chunk)
-            if words:
-                numbered = [(n, s) for n, s in numbered if mentions_any(s.text, words, lowercase=lowercase)]
-            if not numbered:
-                advance(len(chunk))
-                continue
-            texts = [clip_line(s.text, max_length) for _, s in numbered]
-            encoded, cut = tokenize_chunk(tokenizer, texts, max_length, offsets=bool(words))
-            counts.tokenized += len(texts)
-            counts.cut += sum(cut)
-            _note(counts.cut_lines, [s.line for (_, s), long in zip(numbered, cut, strict=True) if long])
-            pending: list[tuple[int, str, list[_Claim]]] = []  # (row, sentence shortened, claims)
-            for row, (number, sentence) in enumerate(numbered):
-                claims = []
-                tokens: list[str] = []
-                for key, positions in row_points(encoded, row, texts[row], words, lowercase, choice.keep_special):
-                    ticket = sample.slot(key)
-                    if ticket is None:
-                        continue
-                    tokens = tokens or readable_pieces(
-                        vocabulary, tokenizer.convert_ids_to_tokens(encoded["input_ids"][row])
-                    )
-                    token = " ".join(tokens[p] for p in positions)
-                    claims.append(_Claim(ticket, Occurrence(token, number, positions[0], key), positions))
-                if claims:
-                    pending.append((row, shorten(sentence.text), claims))
-            # A later occurrence of the chunk may have taken an earlier one's place: skip those.
-            live = [
-                (row, short, c)
-                for row, short, claims in pending
-                if (c := [x for x in claims if sample.holds(x.ticket)])
-            ]
-            lengths = [len(encoded["input_ids"][row]) for row, _, _ in live]
-            for batch in model_batches(lengths, BATCH_SIZE, BATCH_TOKENS):
-                rows = [live[i] for i in batch]
-                inputs, _ = pad_right(
-                    {k: [encoded[k][row] for row, _, _ in rows] for k in encoded if k != "offset_mapping"},
-                    tokenizer.pad_token_id,
-                )
-                output = encoder(**{k: v.to(device) for k, v in inputs.items()}, output_hidden_states=True)
-                pieces = [(i, c.positions) for i, (_, _, claims) in enumerate(rows) for c in claims]
-                vectors = pool_states(output.hidden_states, layers, pieces)
-                kept = [(c, short) for _, short, claims in rows for c in claims]
-                for (claim, short), vector in zip(kept, vectors, strict=True):
-                    sample.put(claim.ticket, _Point(claim.occurrence, short, vector.copy()))
-                counts.embedded += len(rows)
+            run.read(chunk)
             advance(len(chunk))
-    keys = sample.keys()
-    counts.seen = {cast("str | None", key): sample.seen(key) for key in keys}  # the words, or None
-    points = sorted(
-        (p for key in keys for p in sample.items(key)),
-        key=lambda p: (p.occurrence.sentence, p.occurrence.position),
-    )
-    dim = int(model.config.hidden_size)
-    matrices = {
-        layer: np.ascontiguousarray(
-            np.stack([p.vectors[i] for p in points]) if points else np.zeros((0, dim)), dtype=np.float32
+    return run.result()
+
+
+class _CorpusRun:
+    """One model over one corpus, a chunk at a time: what `embed_corpus` holds between chunks."""
+
+    def __init__(
+        self,
+        model: PreTrainedModel,
+        tokenizer: PreTrainedTokenizerBase,
+        layers: Sequence[int],
+        choice: PointChoice,
+        sample: Reservoir[_Point] | None,
+    ) -> None:
+        import torch
+
+        from .model import tokenizer_lowercases, tokenizer_vocabulary
+
+        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.model = model.to(self.device).eval()
+        self.encoder = model.get_encoder() if getattr(model.config, "is_encoder_decoder", False) else self.model
+        self.tokenizer, self.layers, self.choice = tokenizer, list(layers), choice
+        self.vocabulary = tokenizer_vocabulary(tokenizer)
+        positions = getattr(model.config, "max_position_embeddings", None)
+        self.max_length = model_max_tokens(tokenizer.model_max_length, positions)
+        self.lowercase = tokenizer_lowercases(tokenizer)
+        self.words = tuple(dict.fromkeys(normalise_word(w, lowercase=self.lowercase) for w in choice.words))
+        if self.words and not tokenizer.is_fast:
+            name = type(tokenizer).__name__
+            raise ExportError(f"--words: needs a fast tokenizer (tokenizer.json) to find words; got {name}")
+        self.sample = sample if sample is not None else Reservoir(choice.max_points or UNLIMITED, choice.seed)
+        self.counts = CorpusCounts()
+
+    def read(self, chunk: Sequence[Sentence]) -> None:
+        """Count the chunk, tokenize the sentences that may hold points, and run the model on
+        those with a point kept."""
+        counts = self.counts
+        numbered = list(enumerate(chunk, counts.sentences + 1))
+        counts.sentences += len(chunk)
+        counts.clipped += sum(s.clipped for s in chunk)
+        _note(counts.clipped_lines, [s.line for s in chunk if s.clipped])
+        if self.words:
+            numbered = [(n, s) for n, s in numbered if mentions_any(s.text, self.words, lowercase=self.lowercase)]
+        if not numbered:
+            return
+        texts = [clip_line(s.text, self.max_length) for _, s in numbered]
+        encoded, cut = tokenize_chunk(self.tokenizer, texts, self.max_length, offsets=bool(self.words))
+        counts.tokenized += len(texts)
+        counts.cut += sum(cut)
+        _note(counts.cut_lines, [s.line for (_, s), long in zip(numbered, cut, strict=True) if long])
+        pending = [self._claim(encoded, row, texts[row], number, s) for row, (number, s) in enumerate(numbered)]
+        # A later occurrence of the chunk may have taken an earlier one's place: those are skipped.
+        live = [
+            (row, short, kept)
+            for row, short, claims in pending
+            if (kept := [c for c in claims if self.sample.holds(c.ticket)])
+        ]
+        # Shortest first, so that each batch pads its sentences to about their own length.
+        live.sort(key=lambda item: len(encoded["input_ids"][item[0]]))
+        lengths = [len(encoded["input_ids"][row]) for row, _, _ in live]
+        for batch in model_batches(lengths, BATCH_SIZE, BATCH_TOKENS):
+            self._embed(encoded, [live[i] for i in batch])
+
+    def _claim(
+        self, encoded: BatchEncoding, row: int, text: str, number: int, sentence: Sentence
+    ) -> tuple[int, str, list[_Claim]]:
+        """Offer each point of one sentence to the sample; the places it got."""
+        from .model import readable_pieces
+
+        claims = []
+        tokens: list[str] = []
+        for key, positions in row_points(encoded, row, text, self.words, self.lowercase, self.choice.keep_special):
+            ticket = self.sample.slot(key)
+            if ticket is None:
+                continue
+            ids = encoded["input_ids"][row]
+            tokens = tokens or readable_pieces(self.vocabulary, self.tokenizer.convert_ids_to_tokens(ids))
+            occurrence = Occurrence(" ".join(tokens[p] for p in positions), number, positions[0], key)
+            claims.append(_Claim(ticket, occurrence, positions))
+        return row, shorten(sentence.text) if claims else "", claims
+
+    def _embed(self, encoded: BatchEncoding, rows: Sequence[tuple[int, str, list[_Claim]]]) -> None:
+        """One model call over the sentences `rows`; their claimed points go into the sample."""
+        inputs, _ = pad_right(
+            {key: [encoded[key][row] for row, _, _ in rows] for key in encoded if key != "offset_mapping"},
+            self.tokenizer.pad_token_id,
         )
-        for i, layer in enumerate(layers)
-    }
-    texts_kept = {p.occurrence.sentence: p.sentence for p in points}
-    return ContextualEmbeddings([p.occurrence for p in points], matrices, texts_kept, max_length, counts, words)
+        output = self.encoder(**{k: v.to(self.device) for k, v in inputs.items()}, output_hidden_states=True)
+        pieces = [(i, c.positions) for i, (_, _, claims) in enumerate(rows) for c in claims]
+        vectors = pool_states(output.hidden_states, self.layers, pieces)
+        kept = [(c, short) for _, short, claims in rows for c in claims]
+        for (claim, short), vector in zip(kept, vectors, strict=True):
+            # A copy: a view would keep the whole batch's array alive after the point is dropped.
+            self.sample.put(claim.ticket, _Point(claim.occurrence, short, vector.copy()))
+        self.counts.embedded += len(rows)
+
+    def result(self) -> ContextualEmbeddings:
+        """The kept points in corpus order, a matrix per layer."""
+        keys = self.sample.keys()
+        self.counts.seen = {cast("str | None", key): self.sample.seen(key) for key in keys}  # the words, or None
+        points = sorted(
+            (p for key in keys for p in self.sample.items(key)),
+            key=lambda p: (p.occurrence.sentence, p.occurrence.position),
+        )
+        dim = int(self.model.config.hidden_size)
+        matrices = {
+            layer: np.ascontiguousarray(
+                np.stack([p.vectors[i] for p in points]) if points else np.zeros((0, dim)), dtype=np.float32
+            )
+            for i, layer in enumerate(self.layers)
+        }
+        texts = {p.occurrence.sentence: p.sentence for p in points}
+        occurrences = [p.occurrence for p in points]
+        return ContextualEmbeddings(occurrences, matrices, texts, self.max_length, self.counts, self.words)
 
 
 def corpus_warnings(source: str, context: ContextualEmbeddings, max_points: int | None) -> list[str]:
