@@ -215,14 +215,19 @@ def test_model_batches_are_bounded_by_sentences_and_tokens() -> None:
 # --- several models read the corpus again; standard input is held for them ---
 
 
-def test_two_models_over_standard_input(tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    other = tmp_path / "other" / "tiny-bert"
+@pytest.mark.parametrize("stdin", [True, False])
+def test_two_models_over_one_corpus(
+    stdin: bool, tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from support import save_tiny_bert
 
-    save_tiny_bert(other, seed=1)
-    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO("\n".join(CORPUS).encode())))
+    other = save_tiny_bert(tmp_path / "other" / "tiny-bert", seed=1)
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(CORPUS), encoding="utf-8")
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(corpus.read_bytes())))
     out = tmp_path / "site"
-    args = ["bundle", "--model", str(tiny_model), "--model", str(other), "--out", str(out), "--sentences", "-"]
+    source = "-" if stdin else str(corpus)
+    args = ["bundle", "--model", str(tiny_model), "--model", str(other), "--out", str(out), "--sentences", source]
     assert cli.main([*args, "--words", "bank", "--tensors", "type", "--projections", "none", "--quiet"]) == 0
     for name in (LAYER1, "tiny-bert-2/contextual_layer1"):
         assert [row[2] for row in rows_of(out, name)[1:]] == ["1", "4"]
