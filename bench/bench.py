@@ -13,7 +13,11 @@ default model, it runs side by side, each route in its own process, alternately
   (b) export.py bundle with default options (PCA bookmark and exact TSV included)
 
 and prints the median ratio a/b over the pairs with its range, each route's median wall
-time and peak RSS, bytes written and TSV size.
+time and peak RSS, bytes written and TSV size. Then it runs the default model over a
+generated corpus (`--corpus-lines`, 2,000 by default) as `--sentences` does, and prints
+sentences per second (the model's load not counted) and peak RSS.
+
+`bench/bench.py --write-corpus FILE --corpus-lines N` only writes such a corpus.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import argparse
 import json
 import os
 import platform
+import random
 import shutil
 import statistics
 import subprocess
@@ -54,6 +59,32 @@ writer.close()
 """
 
 
+# The corpus throughput, run in a child process: the model loaded first, then timed over the file.
+CORPUS_ROUTE = """
+import json, sys, time
+from projector_bundle.contextual import embed_corpus, layer_count
+from projector_bundle.model import load_model, load_tokenizer, resolve_model
+from projector_bundle.sentences import iter_sentences
+
+ref = resolve_model(None)
+model, tokenizer = load_model(ref), load_tokenizer(ref)
+start = time.perf_counter()
+context = embed_corpus(model, tokenizer, iter_sentences(sys.argv[1]), [layer_count(model)])
+wall = time.perf_counter() - start
+print(json.dumps({"sentences": context.counts.sentences, "points": len(context.occurrences), "seconds": wall}))
+"""
+
+# Words for generated sentences: common English, plus "bank" in a few senses and forms.
+FILLER = (
+    "the a an of to in on at by for with from about after before over under near this that these those "
+    "we they she he it you people children workers farmers students city town river road market school "
+    "house garden field water money account loan interest morning evening winter summer week year "
+    "walked opened closed found kept paid said took gave moved built watched crossed waited asked "
+    "quiet old new small large early late green heavy bright slow quick careful busy empty full"
+).split()
+BANK_FORMS = ("bank", "bank", "bank", "Bank", "bank,", "banks", "banking", "bank's")
+
+
 @dataclass(frozen=True)
 class Run:
     wall_s: float
@@ -67,7 +98,12 @@ def main() -> int:
     parser.add_argument("--work", type=Path, default=ROOT / ".bench", help="scratch folder (default .bench)")
     parser.add_argument("--pairs", type=int, default=5, help="alternating (a, b) runs per model (default 5)")
     parser.add_argument("--skip-default", action="store_true", help="only the bert-base-sized checkpoint")
+    parser.add_argument("--corpus-lines", type=int, default=2_000, help="lines of the corpus run (default 2000)")
+    parser.add_argument("--write-corpus", type=Path, metavar="FILE", help="only write a corpus of --corpus-lines")
     args = parser.parse_args()
+    if args.write_corpus:
+        write_corpus(args.write_corpus, args.corpus_lines)
+        return 0
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     args.work.mkdir(parents=True, exist_ok=True)
 
@@ -101,7 +137,41 @@ def main() -> int:
     print(f"load {os.getloadavg()[0]:.2f} at the end\n")
     print(format_table(rows))
     print(f"\nTSV writer alone on {cases[0][0]}: {writer}")
+    corpus = write_corpus(args.work / f"corpus-{args.corpus_lines}.txt", args.corpus_lines)
+    print(f"corpus, default model, every token of {corpus.name}: {measure_corpus(corpus)}")
     return 0
+
+
+def write_corpus(path: Path, lines: int, bank_every: int = 50, seed: int = 0) -> Path:
+    """`lines` generated sentences of 5 to 30 words; about one in `bank_every` holds a form of "bank"."""
+    rng = random.Random(seed)
+    with open(path, "w", encoding="utf-8") as out:
+        for _ in range(lines):
+            words = rng.choices(FILLER, k=rng.randint(5, 30))
+            if rng.randrange(bank_every) == 0:
+                words[rng.randrange(len(words))] = rng.choice(BANK_FORMS)
+            out.write(" ".join(words).capitalize() + ".\n")
+    return path
+
+
+def measure_corpus(corpus: Path) -> str:
+    """Sentences per second of the default model over `corpus`, and the peak RSS of its process."""
+    probe = (
+        "import json, resource, subprocess, sys\n"
+        "subprocess.run(sys.argv[1:], check=True)\n"
+        "print(json.dumps(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))\n"
+    )
+    command = [sys.executable, "-c", probe, sys.executable, "-c", CORPUS_ROUTE, str(corpus)]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    if result.returncode != 0:
+        raise SystemExit(f"error: the corpus run failed:\n{result.stderr[-2000:]}")
+    *_, figures, maxrss_kb = result.stdout.strip().splitlines()
+    run = json.loads(figures)
+    rate = run["sentences"] / run["seconds"]
+    return (
+        f"{rate:,.0f} sentences/s ({run['sentences']:,} sentences, {run['points']:,} points, "
+        f"{run['seconds']:.1f} s), peak RSS {int(maxrss_kb) / 1024:.0f} MB"
+    )
 
 
 def time_tsv_writer(model: Path, path: Path) -> str:

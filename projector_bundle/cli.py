@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from . import ExportError, UsageError, __version__
+from .corpus import NEEDS_CORPUS, parse_words
 from .formats import DEFAULT_OUT
 from .labels import DEFAULT_LABELS, LABEL_COLUMNS
 from .manifest import utc_time
@@ -74,6 +75,9 @@ def run_bundle(args: argparse.Namespace, argv: list[str]) -> int:
         args.parser.error(str(exc))  # a usage error: exit 2 before any work
     if args.trajectories and not args.sentences:
         args.parser.error(NEEDS_SENTENCES)
+    for flag, given in (("--words", args.words), ("--max-points", args.max_points)):
+        if given and not args.sentences:
+            args.parser.error(NEEDS_CORPUS.format(flag=flag))
     progress = on_stderr(args.quiet)
     show_progress_bars(progress.bars)
     set_verbose(args.verbose)
@@ -89,6 +93,8 @@ def run_bundle(args: argparse.Namespace, argv: list[str]) -> int:
         sentences=args.sentences,
         layers=tuple(args.layer or ()),
         keep_special=args.keep_special,
+        words=tuple(args.words or ()),
+        max_points=args.max_points,
         trajectories=args.trajectories,
         projections=tuple(args.projections),
         neighbors=args.neighbors,
@@ -287,6 +293,13 @@ def key_list(choices: Sequence[str], what: str, allow_none: bool = False) -> Cal
     return parse
 
 
+def word_list(text: str) -> tuple[str, ...]:
+    try:
+        return parse_words(text)
+    except ExportError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix(f"--words {text!r}: ")) from None
+
+
 def layer_list(text: str) -> list[int | str]:
     try:
         return parse_layer_text(text)
@@ -310,7 +323,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--sample", type=positive_int, metavar="N", help="keep a seeded uniform sample of N points of each tensor"
     )
     bundle.add_argument(
-        "--seed", type=non_negative_int, default=0, metavar="S", help="the seed of --sample (default: 0)"
+        "--seed",
+        type=non_negative_int,
+        default=0,
+        metavar="S",
+        help="the seed of --sample and --max-points (default: 0)",
     )
     bundle.add_argument(
         "--dims",
@@ -349,6 +366,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --sentences: add <model>/contextual_paths, each token's path through the selected layers",
     )
     bundle.add_argument("--keep-special", action="store_true", help="keep [CLS]/[SEP] points of --sentences")
+    bundle.add_argument(
+        "--words",
+        metavar="W,...",
+        type=word_list,
+        help="with --sentences: keep only occurrences of these words (case-folded for an uncased model); "
+        "a word split into several pieces is one point, the mean of its pieces, and its Token cell lists them",
+    )
+    bundle.add_argument(
+        "--max-points",
+        type=positive_int,
+        metavar="N",
+        help="with --sentences: keep a seeded uniform sample of at most N occurrences (N per word with --words)",
+    )
     bundle.add_argument(
         "--projections",
         metavar="KIND,...",

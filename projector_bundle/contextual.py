@@ -1,51 +1,119 @@
-"""Contextual embeddings: run the model over sentences, one point per token occurrence.
+"""Contextual embeddings: run the model over a corpus, one point per token occurrence or per `--words` word.
 
 The static word-piece table says what "bank" is before the model reads anything;
 the hidden states of a layer say what the model made of each "bank" in its sentence.
-torch is imported inside `embed_sentences` only; the rest is pure.
+The corpus is read a chunk at a time, and only the points kept (`corpus.Reservoir`) are
+held, with their sentence shortened: memory is bounded by the points kept, not by the
+corpus. torch is imported inside `embed_corpus` and `pool_states` only; the rest is pure.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
 from . import ExportError
-from .sentences import clip_line, model_max_tokens
+from .corpus import UNLIMITED, Reservoir, Ticket, match_words, mentions_any, normalise_word
+from .sentences import LISTED_LINES, Sentence, clip_line, clipped_warning, model_max_tokens, truncation_message
 
 if TYPE_CHECKING:
     import torch
-    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+    from transformers import BatchEncoding, PreTrainedModel, PreTrainedTokenizerBase
 
 # Metadata columns of a contextual tensor, in order. "Sentence #" and "Layer" are
 # there to colour by; "Sentence" is shortened so the inspector stays readable.
 CONTEXT_HEADER = ("Token", "Sentence #", "Position", "Sentence", "Layer")
+# With --words, the word as matched comes first (the projector labels points by it).
+WORD_COLUMN = "Word"
 SENTENCE_CHARS = 60
 ELLIPSIS = "…"
+# A model call takes at most BATCH_SIZE sentences and BATCH_TOKENS tokens once padded:
+# every layer's hidden states of one call are held at once, (tokens x (layers + 1) x
+# hidden size x 4 bytes), 160 MB for bert-base at 4,096 tokens.
 BATCH_SIZE = 32
+BATCH_TOKENS = 4096
+# Sentences read and tokenized at once (a fast tokenizer splits them in parallel): the
+# most sentences in flight between reading and keeping.
+READ_CHUNK = 256
+# --max-points samples with this seed, so the same command keeps the same points.
+SAMPLE_SEED = 0
 
 
 @dataclass(frozen=True)
 class Occurrence:
-    """One token of one sentence: the piece, which sentence (from 1), where in it ([CLS] is 0)."""
+    """One point: a token of a sentence (from 1), where in it ([CLS] is 0); with --words, a
+    whole word, its pieces in `token` (separated by spaces) and its first piece's position."""
 
     token: str
     sentence: int
     position: int
+    word: str | None = None  # the --words word it matched (case-folded for an uncased model)
+
+
+@dataclass(frozen=True)
+class PointChoice:
+    """Which token occurrences become points, and how many are kept."""
+
+    words: tuple[str, ...] = ()  # --words as given; () makes every token a point
+    max_points: int | None = None  # per word with words, else in all; None keeps every one
+    keep_special: bool = False  # [CLS]/[SEP] points too (without words)
+    seed: int = SAMPLE_SEED
+
+
+EVERY_TOKEN = PointChoice()
+
+
+@dataclass
+class CorpusCounts:
+    """What reading the corpus met, as running counts (a corpus of any length costs the same)."""
+
+    sentences: int = 0  # read
+    embedded: int = 0  # run through the model: those with a point kept when they were read
+    tokenized: int = 0  # all, or with --words those that could mention one
+    cut: int = 0  # longer than the model takes: the tokenizer cut their tail
+    cut_lines: list[int] = field(default_factory=list)  # the first LISTED_LINES of them
+    clipped: int = 0  # lines over sentences.MAX_LINE_BYTES, cut while reading
+    clipped_lines: list[int] = field(default_factory=list)
+    seen: dict[str | None, int] = field(default_factory=dict)  # occurrences found per word (None: all tokens)
 
 
 @dataclass(frozen=True)
 class ContextualEmbeddings:
-    """Per requested layer, one row per occurrence; `token_counts` (with special tokens,
-    before truncation) above `max_tokens` mark sentences that lost their tail."""
+    """Per requested layer, one row per kept occurrence, in corpus order; the shortened
+    text of the sentences they come from, and what reading the corpus met."""
 
     occurrences: list[Occurrence]
     layers: dict[int, np.ndarray]
-    token_counts: list[int]
+    sentences: dict[int, str]  # sentence number -> its text, shortened
     max_tokens: int
+    counts: CorpusCounts = field(default_factory=CorpusCounts)
+    words: tuple[str, ...] = ()  # the --words as compared (normalised); () when every token is a point
+
+    @property
+    def header(self) -> tuple[str, ...]:
+        return (WORD_COLUMN, *CONTEXT_HEADER) if self.words else CONTEXT_HEADER
+
+
+@dataclass(frozen=True)
+class _Point:
+    """A kept point: its occurrence, its sentence shortened, its vector at each layer (its own copy)."""
+
+    occurrence: Occurrence
+    sentence: str
+    vectors: np.ndarray  # (layers, dim) float32
+
+
+@dataclass(frozen=True)
+class _Claim:
+    """An occurrence given a place in the sample before the model has run on it."""
+
+    ticket: Ticket
+    occurrence: Occurrence
+    positions: tuple[int, ...]
 
 
 def shorten(sentence: str, limit: int = SENTENCE_CHARS) -> str:
@@ -76,56 +144,249 @@ def check_layers(layers: Sequence[int] | None, count: int, model_name: str) -> l
     return list(dict.fromkeys(layers))
 
 
-def embed_sentences(
+def embed_corpus(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
-    sentences: Sequence[str],
+    sentences: Iterable[Sentence],
     layers: Sequence[int],
+    choice: PointChoice = EVERY_TOKEN,
     *,
-    keep_special: bool = False,
-    batch_size: int = BATCH_SIZE,
+    advance: Callable[[int], None] = lambda done: None,
+    sample: Reservoir[_Point] | None = None,
 ) -> ContextualEmbeddings:
-    """Hidden states of `layers` for every (non-special) token of every sentence.
+    """Hidden states of `layers` for the points `choice` picks from `sentences`, read lazily.
 
-    Batched under inference mode, on CUDA when present. Each sentence is tokenized alone and
-    padded here on the right with an attention mask, so models without a padding token (GPT-2,
-    Llama) batch too, and no real token sits after padding or sees it, which makes every state
-    the one the sentence gets alone. An encoder-decoder model (T5, BART) runs its encoder only.
+    Each chunk of sentences is tokenized, its occurrences are offered to the sample, and the
+    model runs only on the sentences with an occurrence kept. Batched under inference mode,
+    on CUDA when present. Each sentence is tokenized alone and padded here on the right with
+    an attention mask, so models without a padding token (GPT-2, Llama) batch too, and every
+    state is the one the sentence gets alone. An encoder-decoder model (T5, BART) runs its
+    encoder only. `advance` is told the sentences read; `sample` (default: a new reservoir of
+    `choice.max_points` per word) is where kept points wait.
     """
     import torch
 
-    from .model import readable_pieces, tokenizer_vocabulary
-
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    model = model.to(device).eval()
-    vocabulary = tokenizer_vocabulary(tokenizer)
-    encoder = model.get_encoder() if getattr(model.config, "is_encoder_decoder", False) else model
-    max_length = model_max_tokens(tokenizer.model_max_length, getattr(model.config, "max_position_embeddings", None))
-    occurrences: list[Occurrence] = []
-    chunks: dict[int, list[np.ndarray]] = {layer: [] for layer in layers}
-    token_counts: list[int] = []
+    run = _CorpusRun(model, tokenizer, layers, choice, sample)
     with torch.inference_mode():
-        for start in range(0, len(sentences), batch_size):
-            # A multi-megabyte line would cost the tokenizer dearly for tokens it then drops.
-            batch = [clip_line(s, max_length) for s in sentences[start : start + batch_size]]
-            token_counts += [len(ids) for ids in tokenizer(batch, add_special_tokens=True)["input_ids"]]
-            encoded = tokenizer(batch, truncation=True, max_length=max_length, return_special_tokens_mask=True)
-            inputs, special = pad_right(encoded, tokenizer.pad_token_id)
-            keep = inputs["attention_mask"].bool() & (torch.ones_like(special) if keep_special else ~special)
-            output = encoder(**{k: v.to(device) for k, v in inputs.items()}, output_hidden_states=True)
-            for layer in layers:
-                states = output.hidden_states[layer].float().cpu()
-                chunks[layer].append(states[keep].numpy())
-            for row, ids in enumerate(encoded["input_ids"]):
-                tokens = readable_pieces(vocabulary, tokenizer.convert_ids_to_tokens(ids))
-                positions = keep[row].nonzero().flatten().tolist()
-                occurrences.extend(Occurrence(tokens[p], start + row + 1, p) for p in positions)
-    dim = int(model.config.hidden_size)
-    matrices = {
-        layer: np.ascontiguousarray(np.concatenate(parts) if parts else np.zeros((0, dim)), dtype=np.float32)
-        for layer, parts in chunks.items()
-    }
-    return ContextualEmbeddings(occurrences, matrices, token_counts, max_length)
+        for chunk in _chunks(sentences, READ_CHUNK):
+            run.read(chunk)
+            advance(len(chunk))
+    return run.result()
+
+
+class _CorpusRun:
+    """One model over one corpus, a chunk at a time: what `embed_corpus` holds between chunks."""
+
+    def __init__(
+        self,
+        model: PreTrainedModel,
+        tokenizer: PreTrainedTokenizerBase,
+        layers: Sequence[int],
+        choice: PointChoice,
+        sample: Reservoir[_Point] | None,
+    ) -> None:
+        import torch
+
+        from .model import tokenizer_lowercases, tokenizer_vocabulary
+
+        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.model = model.to(self.device).eval()
+        self.encoder = model.get_encoder() if getattr(model.config, "is_encoder_decoder", False) else self.model
+        self.tokenizer, self.layers, self.choice = tokenizer, list(layers), choice
+        self.vocabulary = tokenizer_vocabulary(tokenizer)
+        positions = getattr(model.config, "max_position_embeddings", None)
+        self.max_length = model_max_tokens(tokenizer.model_max_length, positions)
+        self.lowercase = tokenizer_lowercases(tokenizer)
+        self.words = tuple(dict.fromkeys(normalise_word(w, lowercase=self.lowercase) for w in choice.words))
+        if self.words and not tokenizer.is_fast:
+            name = type(tokenizer).__name__
+            raise ExportError(f"--words: needs a fast tokenizer (tokenizer.json) to find words; got {name}")
+        self.sample = sample if sample is not None else Reservoir(choice.max_points or UNLIMITED, choice.seed)
+        self.counts = CorpusCounts()
+
+    def read(self, chunk: Sequence[Sentence]) -> None:
+        """Count the chunk, tokenize the sentences that may hold points, and run the model on
+        those with a point kept."""
+        counts = self.counts
+        numbered = list(enumerate(chunk, counts.sentences + 1))
+        counts.sentences += len(chunk)
+        counts.clipped += sum(s.clipped for s in chunk)
+        _note(counts.clipped_lines, [s.line for s in chunk if s.clipped])
+        if self.words:
+            numbered = [(n, s) for n, s in numbered if mentions_any(s.text, self.words, lowercase=self.lowercase)]
+        if not numbered:
+            return
+        texts = [clip_line(s.text, self.max_length) for _, s in numbered]
+        encoded, cut = tokenize_chunk(self.tokenizer, texts, self.max_length, offsets=bool(self.words))
+        counts.tokenized += len(texts)
+        counts.cut += sum(cut)
+        _note(counts.cut_lines, [s.line for (_, s), long in zip(numbered, cut, strict=True) if long])
+        pending = [self._claim(encoded, row, texts[row], number, s) for row, (number, s) in enumerate(numbered)]
+        # A later occurrence of the chunk may have taken an earlier one's place: those are skipped.
+        live = [
+            (row, short, kept)
+            for row, short, claims in pending
+            if (kept := [c for c in claims if self.sample.holds(c.ticket)])
+        ]
+        # Shortest first, so that each batch pads its sentences to about their own length.
+        live.sort(key=lambda item: len(encoded["input_ids"][item[0]]))
+        lengths = [len(encoded["input_ids"][row]) for row, _, _ in live]
+        for batch in model_batches(lengths, BATCH_SIZE, BATCH_TOKENS):
+            self._embed(encoded, [live[i] for i in batch])
+
+    def _claim(
+        self, encoded: BatchEncoding, row: int, text: str, number: int, sentence: Sentence
+    ) -> tuple[int, str, list[_Claim]]:
+        """Offer each point of one sentence to the sample; the places it got."""
+        from .model import readable_pieces
+
+        claims = []
+        tokens: list[str] = []
+        for key, positions in row_points(encoded, row, text, self.words, self.lowercase, self.choice.keep_special):
+            ticket = self.sample.slot(key)
+            if ticket is None:
+                continue
+            ids = encoded["input_ids"][row]
+            tokens = tokens or readable_pieces(self.vocabulary, self.tokenizer.convert_ids_to_tokens(ids))
+            occurrence = Occurrence(" ".join(tokens[p] for p in positions), number, positions[0], key)
+            claims.append(_Claim(ticket, occurrence, positions))
+        return row, shorten(sentence.text) if claims else "", claims
+
+    def _embed(self, encoded: BatchEncoding, rows: Sequence[tuple[int, str, list[_Claim]]]) -> None:
+        """One model call over the sentences `rows`; their claimed points go into the sample."""
+        inputs, _ = pad_right(
+            {key: [encoded[key][row] for row, _, _ in rows] for key in encoded if key != "offset_mapping"},
+            self.tokenizer.pad_token_id,
+        )
+        output = self.encoder(**{k: v.to(self.device) for k, v in inputs.items()}, output_hidden_states=True)
+        pieces = [(i, c.positions) for i, (_, _, claims) in enumerate(rows) for c in claims]
+        vectors = pool_states(output.hidden_states, self.layers, pieces)
+        kept = [(c, short) for _, short, claims in rows for c in claims]
+        for (claim, short), vector in zip(kept, vectors, strict=True):
+            # A copy: a view would keep the whole batch's array alive after the point is dropped.
+            self.sample.put(claim.ticket, _Point(claim.occurrence, short, vector.copy()))
+        self.counts.embedded += len(rows)
+
+    def result(self) -> ContextualEmbeddings:
+        """The kept points in corpus order, a matrix per layer."""
+        keys = self.sample.keys()
+        self.counts.seen = {cast("str | None", key): self.sample.seen(key) for key in keys}  # the words, or None
+        points = sorted(
+            (p for key in keys for p in self.sample.items(key)),
+            key=lambda p: (p.occurrence.sentence, p.occurrence.position),
+        )
+        dim = int(self.model.config.hidden_size)
+        matrices = {
+            layer: np.ascontiguousarray(
+                np.stack([p.vectors[i] for p in points]) if points else np.zeros((0, dim)), dtype=np.float32
+            )
+            for i, layer in enumerate(self.layers)
+        }
+        texts = {p.occurrence.sentence: p.sentence for p in points}
+        occurrences = [p.occurrence for p in points]
+        return ContextualEmbeddings(occurrences, matrices, texts, self.max_length, self.counts, self.words)
+
+
+def corpus_warnings(source: str, context: ContextualEmbeddings, max_points: int | None) -> list[str]:
+    """What the user should know about a run over the corpus: lines clipped or cut, words
+    never found, and how many occurrences a --max-points sample kept of those it saw."""
+    counts = context.counts
+    where = f"--sentences {source}"
+    messages = [
+        clipped_warning(source, counts.clipped_lines, counts.clipped),
+        truncation_message(source, counts.cut_lines, counts.cut, counts.tokenized, context.max_tokens),
+    ]
+    missing = [w for w in context.words if w not in counts.seen]
+    if missing and len(missing) < len(context.words):
+        names = ", ".join(map(repr, missing))
+        messages.append(f"--words: {names} {'occurs' if len(missing) == 1 else 'occur'} nowhere in {where}")
+    kept: dict[str | None, int] = {}
+    for o in context.occurrences:
+        kept[o.word] = kept.get(o.word, 0) + 1
+    for key, seen in counts.seen.items():
+        if max_points is not None and seen > kept.get(key, 0):
+            what = f"occurrences of {key!r}" if key is not None else "token occurrences"
+            messages.append(
+                f"--max-points {max_points:,}: kept {kept.get(key, 0):,} of the {seen:,} {what} "
+                "in a seeded uniform sample"
+            )
+    return [m for m in messages if m]
+
+
+def _chunks(items: Iterable[Sentence], size: int) -> Iterator[list[Sentence]]:
+    iterator = iter(items)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
+
+
+def _note(listed: list[int], lines: Sequence[int]) -> None:
+    """Add to the first LISTED_LINES line numbers a warning names."""
+    listed += lines[: max(0, LISTED_LINES - len(listed))]
+
+
+def tokenize_chunk(
+    tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], max_length: int, *, offsets: bool
+) -> tuple[BatchEncoding, list[bool]]:
+    """The texts tokenized and cut to `max_length` tokens, and which of them were cut."""
+    encoded = tokenizer(
+        list(texts),
+        truncation=True,
+        max_length=max_length,
+        return_special_tokens_mask=True,
+        return_offsets_mapping=offsets,
+    )
+    if encoded.encodings is not None:  # a fast tokenizer keeps what truncation cut off
+        return encoded, [bool(e.overflowing) for e in encoded.encodings]
+    return encoded, [len(ids) > max_length for ids in tokenizer(list(texts))["input_ids"]]
+
+
+def row_points(
+    encoded: BatchEncoding, row: int, text: str, words: Sequence[str], lowercase: bool, keep_special: bool
+) -> list[tuple[str | None, tuple[int, ...]]]:
+    """The points of one tokenized sentence as (word, token positions): every token (key None),
+    or each occurrence of `words` with the positions of its pieces."""
+    if words:
+        found = match_words(text, encoded.word_ids(row), encoded["offset_mapping"][row], words, lowercase=lowercase)
+        return [(m.word, m.positions) for m in found if m.positions]
+    special = encoded["special_tokens_mask"][row]
+    return [(None, (p,)) for p, is_special in enumerate(special) if keep_special or not is_special]
+
+
+def model_batches(lengths: Sequence[int], max_sentences: int, max_tokens: int) -> list[list[int]]:
+    """Consecutive groups of indices, each of at most `max_sentences` and, padded to its longest,
+    at most `max_tokens` tokens; a sentence longer than that goes alone."""
+    batches: list[list[int]] = []
+    current: list[int] = []
+    longest = 0
+    for index, length in enumerate(lengths):
+        wider = max(longest, length)
+        if current and (len(current) == max_sentences or wider * (len(current) + 1) > max_tokens):
+            batches.append(current)
+            current, wider = [], length
+        current.append(index)
+        longest = wider
+    if current:
+        batches.append(current)
+    return batches
+
+
+def pool_states(
+    hidden_states: Sequence[torch.Tensor], layers: Sequence[int], pieces: Sequence[tuple[int, tuple[int, ...]]]
+) -> np.ndarray:
+    """Per point (row, piece positions), each layer's state averaged over its pieces, gathered
+    where the model ran: (points, layers, dim) float32 on the CPU. One piece is its state exactly."""
+    import torch
+
+    width, device = hidden_states[0].shape[1], hidden_states[0].device
+    index = torch.tensor([row * width + p for row, positions in pieces for p in positions], device=device)
+    owner = torch.tensor([i for i, (_, positions) in enumerate(pieces) for _ in positions], device=device)
+    sizes = torch.tensor([float(len(positions)) for _, positions in pieces], device=device)
+    pooled = []
+    for layer in layers:
+        states = hidden_states[layer].flatten(0, 1)[index].float()
+        sums = torch.zeros(len(pieces), states.shape[1], device=device).index_add_(0, owner, states)
+        pooled.append(sums / sizes[:, None])
+    return torch.stack(pooled, dim=1).cpu().numpy()
 
 
 def pad_right(
@@ -146,7 +407,19 @@ def pad_right(
     return padded, special
 
 
-def context_rows(occurrences: Iterable[Occurrence], sentences: Sequence[str], layer: int) -> list[list[str]]:
-    """Raw metadata cells (`CONTEXT_HEADER` order) for one layer's tensor."""
-    short = [shorten(s) for s in sentences]
-    return [[o.token, str(o.sentence), str(o.position), short[o.sentence - 1], str(layer)] for o in occurrences]
+def context_rows(
+    occurrences: Iterable[Occurrence], sentences: Mapping[int, str], layer: int, *, words: bool = False
+) -> list[list[str]]:
+    """Raw metadata cells (`ContextualEmbeddings.header` order) for one layer's tensor;
+    `sentences` maps each sentence number to its shortened text."""
+    return [
+        [
+            *([o.word or ""] if words else []),
+            o.token,
+            str(o.sentence),
+            str(o.position),
+            sentences[o.sentence],
+            str(layer),
+        ]
+        for o in occurrences
+    ]

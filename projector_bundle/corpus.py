@@ -18,6 +18,7 @@ model does not promise. The metadata should show the pieces, so the pooling is v
 from __future__ import annotations
 
 import random
+import sys
 import unicodedata
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +32,12 @@ T = TypeVar("T")
 
 # A kept place whose item is still being computed.
 _EMPTY = object()
+
+# --words and --max-points given without --sentences (format with the flag).
+NEEDS_CORPUS = "{flag} needs --sentences (it picks points among the sentences' tokens)"
+
+# The k of a reservoir that keeps every item (no --max-points): no item is ever replaced.
+UNLIMITED = sys.maxsize
 
 
 def parse_words(text: str) -> tuple[str, ...]:
@@ -149,6 +156,7 @@ class Reservoir(Generic[T]):
         self.k = k
         self.seed = seed
         self._pools: dict[Hashable, _Pool[T]] = {}
+        self._held = 0  # slots holding an item, over every key
 
     def slot(self, key: Hashable = None) -> Ticket | None:
         """Count one more item of `key`; a ticket when it is kept, None when it is not."""
@@ -162,14 +170,25 @@ class Reservoir(Generic[T]):
         index = pool.rng.randrange(pool.seen)
         if index >= self.k:
             return None
+        self._held -= pool.slots[index][1] is not _EMPTY  # the item it replaces is let go now
         pool.slots[index] = (pool.seen, _EMPTY)
         return Ticket(key, index, pool.seen)
 
     def put(self, ticket: Ticket, item: T) -> None:
         """Store the item a ticket was given for, unless a later item has taken its place since."""
+        if not self.holds(ticket):
+            return
         slots = self._pools[ticket.key].slots
-        if slots[ticket.slot][0] == ticket.arrival:
-            slots[ticket.slot] = (ticket.arrival, item)
+        self._held += slots[ticket.slot][1] is _EMPTY
+        slots[ticket.slot] = (ticket.arrival, item)
+
+    def holds(self, ticket: Ticket) -> bool:
+        """Whether the ticket's place is still its own (no later item has taken it)."""
+        return self._pools[ticket.key].slots[ticket.slot][0] == ticket.arrival
+
+    def held(self) -> int:
+        """Items stored now, over every key: what the sample costs in memory."""
+        return self._held
 
     def offer(self, key: Hashable, item: T) -> bool:
         """`slot` and `put` at once, for items that cost nothing to make."""

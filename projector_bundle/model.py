@@ -316,6 +316,15 @@ def tokenizer_scheme(tokenizer: PreTrainedTokenizerBase) -> Scheme:
     return detect_slow_scheme(type(tokenizer).__name__, attributes, tokenizer.get_vocab())
 
 
+def tokenizer_lowercases(tokenizer: PreTrainedTokenizerBase) -> bool:
+    """Whether the tokenizer folds case before splitting (an uncased model): its normalizer maps "A" to "a"."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None:
+        normalizer = backend.normalizer
+        return normalizer is not None and normalizer.normalize_str("A") == "a"
+    return bool(getattr(tokenizer, "do_lower_case", False))
+
+
 def build_tokens(vocabulary: Vocabulary, rows: int) -> list[Token]:
     """One `Token` per matrix row, read through the vocabulary's scheme; ids it lacks keep text None."""
     by_id: dict[int, str] = {}

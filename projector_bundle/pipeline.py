@@ -10,6 +10,7 @@ warnings come back in the result.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ import numpy as np
 
 from . import ExportError, __version__
 from .colouring import ensure_colourable
+from .corpus import NEEDS_CORPUS, check_max_points
 from .firstview import add_first_view
 from .formats import DEFAULT_OUT, MB
 from .geometry import GEOMETRY_JSON, LayerGeometry, geometry_document, geometry_views, measure_layers
@@ -49,9 +51,11 @@ from .tensors import (
 from .trajectories import NEEDS_SENTENCES, build_paths, expand_layers
 
 if TYPE_CHECKING:
+    from transformers import PreTrainedModel
+
     from .contextual import ContextualEmbeddings
     from .model import ModelRef, WordEmbeddings
-    from .sentences import Sentence
+    from .sentences import Corpus
 
 # The model attribute that holds each extra table.
 TABLE_ATTRS = {POSITION: "position_embeddings", TYPE: "token_type_embeddings"}
@@ -65,13 +69,15 @@ class BundleOptions:
     models: tuple[str | None, ...] = (None,)  # hub ids or folders; None is the packaged default
     limit: int | None = None  # first N vocabulary rows
     sample: int | None = None  # a seeded uniform sample of N points per tensor
-    seed: int = 0  # the seed of --sample
+    seed: int = 0  # the seed of --sample and --max-points
     dims: int | None = None  # an exact PCA of every wider tensor to N dimensions (after the neighbours)
     labels: tuple[str, ...] = DEFAULT_LABELS  # label column keys, in order
     tensors: tuple[str, ...] = (WORD,)  # TENSOR_KINDS per model
     sentences: str | None = None  # a file of sentences (or "-") for contextual tensors
     layers: tuple[int | str, ...] = ()  # hidden layers for the sentences ("all" is every one); () is the last
     keep_special: bool = False  # keep [CLS]/[SEP] points of the sentences
+    words: tuple[str, ...] = ()  # keep only these words of the sentences, one point per word
+    max_points: int | None = None  # a seeded sample of the sentences' points (per word with words)
     trajectories: bool = False  # add the paths tensor through the layers of the sentences
     projections: tuple[str, ...] = (PCA,)  # full-data projections shipped as bookmarks
     neighbors: int | None = None  # a column with each point's K nearest points
@@ -120,14 +126,14 @@ def build_bundle(
     from .manifest import Provenance, utc_time
     from .model import resolve_model
     from .page import describe_page, render_page
-    from .sentences import read_sentences
+    from .sentences import Corpus
     from .swap import check_target
 
     warnings: list[str] = []
     check_options(options)
     check_target(options.out, force=options.force)  # before loading a model that may be large
-    sentences = read_sentences(options.sentences) if options.sentences else []
-    texts = [s.text for s in sentences]
+    # Read lazily, once per model; its first sentence now, so a bad file fails before any model loads.
+    corpus = Corpus(options.sentences, passes=len(options.models)) if options.sentences else None
 
     progress("resolving the model" + ("s" if len(options.models) > 1 else ""))
     refs = [resolve_model(name) for name in options.models]
@@ -135,8 +141,8 @@ def build_bundle(
     data: list[TensorData] = []
     geometry: dict[str, list[LayerGeometry]] = {}
     for ref, prefix in zip(refs, model_prefixes([r.public_name for r in refs]), strict=True):
-        read = read_model(ref, options, sentences, progress, warnings)
-        data += label_model(prefix, read, options, texts, progress)
+        read = read_model(ref, options, corpus, progress, warnings)
+        data += label_model(prefix, read, options, progress)
         if read.context is not None:
             progress(f"measuring the geometry of {len(read.context.layers)} layer(s) of {ref.name}")
             geometry[prefix] = measure_context(read.context)
@@ -223,6 +229,10 @@ def check_options(options: BundleOptions) -> None:
         raise ExportError("--first-view light: needs the PCA bookmark (--projections pca)")
     if options.layers and not options.sentences:
         raise ExportError(f"--layer {options.layers[0]}: needs --sentences (layers are read from running the model)")
+    if not options.sentences and (options.words or options.max_points is not None):
+        raise ExportError(NEEDS_CORPUS.format(flag="--words" if options.words else "--max-points"))
+    if options.max_points is not None:
+        check_max_points(options.max_points)
 
 
 def sample_tables(
@@ -304,12 +314,11 @@ def check_neighbor_tables(k: int, data: Sequence[TensorData], warnings: list[str
 
 
 def read_model(
-    ref: ModelRef, options: BundleOptions, sentences: Sequence[Sentence], progress: Progress, warnings: list[str]
+    ref: ModelRef, options: BundleOptions, corpus: Corpus | None, progress: Progress, warnings: list[str]
 ) -> ModelData:
     """Read every table `options` asks of one model, and run it over the sentences."""
-    from .contextual import check_layers, embed_sentences, layer_count
-    from .model import load_model, load_tokenizer, read_embedding_table, read_word_embeddings
-    from .sentences import truncation_warning
+    from .contextual import check_layers, corpus_warnings, layer_count
+    from .model import load_model, read_embedding_table, read_word_embeddings
 
     read = ModelData()
     if WORD in options.tensors:
@@ -320,7 +329,7 @@ def read_model(
             warnings.append(f"--limit {options.limit:,} is more than the {rows}; exporting all of them")
         warnings += read.words.warnings  # an unrecognised tokenizer scheme; rows and tokens that disagree
     tables = [kind for kind in (POSITION, TYPE) if kind in options.tensors]
-    if not tables and not sentences:
+    if not tables and corpus is None:
         return read
     model = load_model(ref)
     for kind in tables:
@@ -328,24 +337,47 @@ def read_model(
         if matrix is None:
             raise ExportError(f"--tensors {kind}: {ref.name} has no {TABLE_ATTRS[kind]} ({type(model).__name__})")
         read.tables[kind] = matrix
-    if sentences:
+    if corpus is not None:
         count = layer_count(model)
         layers = check_layers(expand_layers(options.layers, count), count, ref.name)
-        progress(f"running {ref.name} over {len(sentences):,} sentences (layers {', '.join(map(str, layers))})")
-        texts = [s.text for s in sentences]
-        read.context = embed_sentences(model, load_tokenizer(ref), texts, layers, keep_special=options.keep_special)
-        counts, max_tokens = read.context.token_counts, read.context.max_tokens
-        cut = truncation_warning(options.sentences or "", sentences, counts, max_tokens)
-        if cut:
-            warnings.append(cut)
-        if not read.context.occurrences:
-            raise ExportError(f"--sentences: {ref.name} found no tokens in the sentences")
+        read.context = run_over_corpus(ref, model, corpus, layers, options, progress)
+        warnings += corpus_warnings(corpus.source, read.context, options.max_points)
     return read
 
 
-def label_model(
-    prefix: str, read: ModelData, options: BundleOptions, sentences: Sequence[str], progress: Progress
-) -> list[TensorData]:
+def run_over_corpus(
+    ref: ModelRef,
+    model: PreTrainedModel,
+    corpus: Corpus,
+    layers: Sequence[int],
+    options: BundleOptions,
+    progress: Progress,
+) -> ContextualEmbeddings:
+    """The model's points over the corpus, read lazily, with a bar in sentences per second."""
+    from .contextual import PointChoice, embed_corpus
+    from .model import load_tokenizer
+
+    choice = PointChoice(options.words, options.max_points, options.keep_special, options.seed)
+    which = f"the words {', '.join(options.words)} in " if options.words else ""
+    progress(f"running {ref.name} over {which}{corpus.source} (layers {', '.join(map(str, layers))})")
+    start = time.perf_counter()
+    with progress.bar(f"{ref.name} over {corpus.source}", None, unit="sentence") as advance:
+        context = embed_corpus(model, load_tokenizer(ref), corpus.read(), layers, choice, advance=advance)
+    counts, seconds = context.counts, max(time.perf_counter() - start, 1e-9)
+    progress(
+        f"read {counts.sentences:,} sentences in {seconds:.1f} s ({counts.sentences / seconds:,.0f} sentences/s), "
+        f"ran the model over {counts.embedded:,}, kept {len(context.occurrences):,} points"
+    )
+    if not context.occurrences and options.words:
+        raise ExportError(
+            f"--words {','.join(options.words)}: none occurs in the {counts.sentences:,} sentences of {corpus.source}"
+        )
+    if not context.occurrences:
+        raise ExportError(f"--sentences: {ref.name} found no tokens in the sentences")
+    return context
+
+
+def label_model(prefix: str, read: ModelData, options: BundleOptions, progress: Progress) -> list[TensorData]:
     """The model's tensors with their metadata: label columns for the vocabulary, indices for
     the other tables, token and sentence for the contextual layers."""
     tensors = []
@@ -359,16 +391,18 @@ def label_model(
         tensors.append(word_tensor(prefix, read.words.matrix, read.words.tokens, columns))
     tensors += [table_tensor(prefix, kind, matrix) for kind, matrix in read.tables.items()]
     if read.context is not None:
-        tensors += contextual_tensors(prefix, read.context, sentences)
+        tensors += contextual_tensors(prefix, read.context)
         if options.trajectories:
-            tensors.append(TensorData(*build_paths(prefix, read.context.layers, read.context.occurrences)))
+            words = bool(read.context.words)
+            tensors.append(TensorData(*build_paths(prefix, read.context.layers, read.context.occurrences, words=words)))
     return tensors
 
 
 def measure_context(context: ContextualEmbeddings) -> list[LayerGeometry]:
-    """The geometry of each layer, on its raw vectors, over the kept token occurrences."""
+    """The geometry of each layer, on its raw vectors, over the kept token occurrences (a
+    --words point counts as its word, whatever pieces it was split into)."""
     occurrences = context.occurrences
-    return measure_layers(context.layers, [o.sentence for o in occurrences], [o.token for o in occurrences])
+    return measure_layers(context.layers, [o.sentence for o in occurrences], [o.word or o.token for o in occurrences])
 
 
 def bookmarks(tensor: TensorData, projections: Sequence[Projection]) -> list[dict[str, object]]:

@@ -31,8 +31,8 @@ class Progress:
             print(f"export: {message}", file=self.stream, flush=True)
 
     @contextmanager
-    def bar(self, description: str, total: int, unit: str = "row") -> Iterator[Callable[[int], None]]:
-        """A bar for a step of `total` units; yields the function that advances it."""
+    def bar(self, description: str, total: int | None, unit: str = "row") -> Iterator[Callable[[int], None]]:
+        """A bar for a step of `total` units (None: not known, a count and a rate); yields what advances it."""
         if not self.bars:
             yield lambda done: None
             return

@@ -50,6 +50,37 @@ def read_sentences(source: str, stdin: BinaryIO | None = None) -> list[Sentence]
     return list(iter_sentences(source, stdin))
 
 
+class Corpus:
+    """The sentences of a `--sentences` source, for one or more passes (one per model).
+
+    A file is read again, lazily, on each pass; standard input can be read only once, so it
+    is held in memory when more than one pass is needed. The first sentence is read at once,
+    so a missing, empty or binary source fails before any slow step.
+    """
+
+    def __init__(self, source: str, passes: int = 1, stdin: BinaryIO | None = None) -> None:
+        self.source = source
+        stream = iter_sentences(source, stdin)
+        first = next(stream)  # parse_stream raises rather than ending without a sentence
+        self._held: list[Sentence] | None = None
+        self._fresh: Iterator[Sentence] | None = None
+        if source == STDIN and passes > 1:
+            self._held = [first, *stream]
+        else:
+            self._fresh = itertools.chain([first], stream)
+
+    def read(self) -> Iterator[Sentence]:
+        """One pass over the sentences, from the first."""
+        if self._held is not None:
+            return iter(self._held)
+        if self._fresh is not None:
+            fresh, self._fresh = self._fresh, None
+            return fresh
+        if self.source == STDIN:
+            raise ExportError("--sentences -: standard input was already read; give a file to read it again")
+        return iter_sentences(self.source)
+
+
 def iter_sentence_batches(source: str, batch_size: int, stdin: BinaryIO | None = None) -> Iterator[list[Sentence]]:
     """The sentences of `source` in lists of `batch_size`, read lazily: memory holds one batch."""
     sentences = iter_sentences(source, stdin)

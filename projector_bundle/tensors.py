@@ -14,7 +14,7 @@ import numpy as np
 
 from . import ExportError
 from .blocks import release_all, row_blocks, take_rows
-from .contextual import CONTEXT_HEADER, ContextualEmbeddings, context_rows
+from .contextual import ContextualEmbeddings, context_rows
 from .formats import DEFAULT_FILES, SEQ_NEXT, TensorFiles, tensor_files
 from .labels import LabelColumn, Token, label_rows
 from .neighbors import NEIGHBORS_HEADER, nearest_neighbors, neighbor_cells
@@ -117,14 +117,14 @@ def table_tensor(prefix: str, kind: str, matrix: np.ndarray) -> TensorData:
     return TensorData(name, matrix, TYPE_HEADER, [[str(i)] for i in range(matrix.shape[0])])
 
 
-def contextual_tensors(prefix: str, context: ContextualEmbeddings, sentences: Sequence[str]) -> list[TensorData]:
-    """One tensor per layer of `context`, a point per token occurrence."""
+def contextual_tensors(prefix: str, context: ContextualEmbeddings) -> list[TensorData]:
+    """One tensor per layer of `context`, a point per kept token occurrence (or --words word)."""
     return [
         TensorData(
             name=f"{prefix}/{CONTEXTUAL_SUFFIX.format(layer=layer)}",
             matrix=matrix,
-            header=CONTEXT_HEADER,
-            rows=context_rows(context.occurrences, sentences, layer),
+            header=context.header,
+            rows=context_rows(context.occurrences, context.sentences, layer, words=bool(context.words)),
         )
         for layer, matrix in context.layers.items()
     ]

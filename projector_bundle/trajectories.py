@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 PATHS_SUFFIX = "contextual_paths"
 PATHS_HEADER = ("Token", "Sentence #", "Position", "Layer", SEQ_NEXT)
+# With --words, the word as matched comes first, as in the layer tensors.
+WORD_PATHS_HEADER = ("Word", *PATHS_HEADER)
 ALL_LAYERS = "all"
 NEEDS_SENTENCES = "--trajectories needs --sentences (the paths run through the layers of the sentences' tokens)"
 
@@ -65,8 +67,11 @@ class PathsTensor(NamedTuple):
     rows: list[list[str]]
 
 
-def build_paths(prefix: str, layers: Mapping[int, np.ndarray], occurrences: Sequence[Occurrence]) -> PathsTensor:
-    """One point per occurrence per layer (in the order of `layers`), linked layer to layer."""
+def build_paths(
+    prefix: str, layers: Mapping[int, np.ndarray], occurrences: Sequence[Occurrence], *, words: bool = False
+) -> PathsTensor:
+    """One point per occurrence per layer (in the order of `layers`), linked layer to layer;
+    with `words`, a first column with each occurrence's --words word."""
     if not layers:
         raise ExportError("--trajectories needs at least one layer")
     n = len(occurrences)
@@ -77,6 +82,7 @@ def build_paths(prefix: str, layers: Mapping[int, np.ndarray], occurrences: Sequ
     links = path_links(n, len(layers))
     rows = [
         [
+            *([o.word or ""] if words else []),
             o.token,
             str(o.sentence),
             str(o.position),
@@ -86,4 +92,4 @@ def build_paths(prefix: str, layers: Mapping[int, np.ndarray], occurrences: Sequ
         for block, layer in enumerate(layers)
         for i, o in enumerate(occurrences)
     ]
-    return PathsTensor(f"{prefix}/{PATHS_SUFFIX}", matrix, PATHS_HEADER, rows)
+    return PathsTensor(f"{prefix}/{PATHS_SUFFIX}", matrix, WORD_PATHS_HEADER if words else PATHS_HEADER, rows)
