@@ -9,7 +9,7 @@ mean is exact, from sums of unit vectors, so the cost is linear in the points.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,37 +66,9 @@ def group_sums(rows: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.nda
     return np.add.reduceat(rows[order], starts, axis=0), sizes
 
 
-def cross_pair_means(units: np.ndarray, owners: np.ndarray, sentences: np.ndarray) -> np.ndarray:
-    """Per owner, the mean cosine over pairs of its rows that come from different sentences.
-
-    With u the unit rows, the sum over ordered pairs (i, j) from different sentences is
-    |sum u|^2 minus, per sentence, |sum of that sentence's u|^2 (the diagonal cancels),
-    over n^2 minus the sum of n_s^2 pairs. Owners with no such pair get NaN, for the caller to drop.
-    `owners` and `sentences` are numbered from 0 with every number present.
-    """
-    totals, sizes = group_sums(units, owners)
-    # One group per (owner, sentence) pair that occurs.
-    pairs, pair_ids = np.unique(np.stack([owners, sentences], axis=1), axis=0, return_inverse=True)
-    pair_totals, pair_sizes = group_sums(units, pair_ids.reshape(-1))
-    pair_owner = pairs[:, 0]
-    within = np.bincount(pair_owner, weights=np.einsum("ij,ij->i", pair_totals, pair_totals), minlength=len(sizes))
-    within_pairs = np.bincount(pair_owner, weights=pair_sizes.astype(np.float64) ** 2, minlength=len(sizes))
-    cross_sum = np.einsum("ij,ij->i", totals, totals) - within
-    cross_pairs = sizes.astype(np.float64) ** 2 - within_pairs
-    means = np.full(len(sizes), np.nan)
-    np.divide(cross_sum, cross_pairs, out=means, where=cross_pairs > 0)
-    return means
-
-
-def intra_sentence_similarity(matrix: np.ndarray, sentences: np.ndarray) -> float:
-    """Mean over sentences of the mean cosine between each of its points and the sentence's mean vector."""
-    units = unit_rows(matrix)
-    totals, sizes = group_sums(np.asarray(matrix, dtype=np.float64), sentences)
-    # cos(x_i, mean) = u_i . mean / |mean|; the mean's direction is that of the raw sum.
-    directions = unit_rows(totals)
-    cosines = np.einsum("ij,ij->i", units, directions[sentences])
-    per_sentence = np.bincount(sentences, weights=cosines) / sizes
-    return float(per_sentence.mean())
+def _squares(rows: np.ndarray) -> np.ndarray:
+    """Each row's squared length."""
+    return np.einsum("ij,ij->i", rows, rows)
 
 
 def explained_by_first(matrix: np.ndarray) -> float:
@@ -130,25 +102,79 @@ def _numbered(keys: Sequence[object]) -> np.ndarray:
     return np.fromiter((index.setdefault(key, len(index)) for key in keys), dtype=np.intp, count=len(keys))
 
 
-def measure_layer(layer: int, matrix: np.ndarray, groups: Groups) -> LayerGeometry:
-    """The four measures for one layer; row i of `matrix` is occurrence i of `groups`."""
+# Rows turned into float64 at a time (whole sentences, so a block may run a little over):
+# 16,384 x 768 x 8 bytes = 100 MB a copy, whatever the number of points.
+BLOCK_ROWS = 16_384
+
+
+def sentence_blocks(sentences: np.ndarray, block_rows: int = BLOCK_ROWS) -> Iterator[np.ndarray]:
+    """Row indices in sentence order, in blocks of about `block_rows` that never split a sentence."""
+    order = np.argsort(sentences, kind="stable")
+    ordered = sentences[order]
+    start, n = 0, len(order)
+    while start < n:
+        stop = min(start + block_rows, n)
+        if stop < n:  # run on to the end of the sentence the block would cut
+            stop = int(np.searchsorted(ordered, ordered[stop - 1], side="right"))
+        yield order[start:stop]
+        start = stop
+
+
+def measure_layer(layer: int, matrix: np.ndarray, groups: Groups, block_rows: int = BLOCK_ROWS) -> LayerGeometry:
+    """The four measures for one layer; row i of `matrix` is occurrence i of `groups`.
+
+    One pass over blocks of whole sentences, with memory bounded by the block and the
+    per-word sums. With u the unit rows, the sum of cosines over ordered pairs (i, j) from
+    different sentences is |sum u|^2 minus, per sentence, |sum of that sentence's u|^2
+    (the diagonal cancels), over n^2 minus the sum of n_s^2 pairs; per word the same
+    with the word's rows. Every (word, sentence) group lies inside one block.
+    """
     n = matrix.shape[0]
     if n != len(groups.sentences):
         raise ValueError(f"layer {layer}: {n} rows but {len(groups.sentences)} occurrences")
     if n == 0:
         return LayerGeometry(layer, 0, 0, 0, None, None, None, None)
-    units = unit_rows(matrix)
-    anisotropy = float(cross_pair_means(units, np.zeros(n, dtype=np.intp), groups.sentences)[0])
-    per_word = cross_pair_means(units, groups.words, groups.sentences)
-    qualified = np.flatnonzero(~np.isnan(per_word))
+    word_count = int(groups.words.max()) + 1
+    word_sums = np.zeros((word_count, matrix.shape[1]))
+    word_sizes = np.bincount(groups.words, minlength=word_count).astype(np.float64)
+    word_within = np.zeros(word_count)  # per word: sum over sentences of |its sentence sum|^2
+    word_within_pairs = np.zeros(word_count)  # per word: sum over sentences of n_ws^2
+    all_sum = np.zeros(matrix.shape[1])
+    all_within = all_within_pairs = intra_total = 0.0
+    for rows in sentence_blocks(groups.sentences, block_rows):
+        raw = np.asarray(matrix[rows], dtype=np.float64)
+        units = unit_rows(raw)
+        _, sentence = np.unique(groups.sentences[rows], return_inverse=True)
+        sentence_units, sentence_sizes = group_sums(units, sentence)
+        all_sum += units.sum(axis=0)
+        all_within += float(_squares(sentence_units).sum())
+        all_within_pairs += float((sentence_sizes.astype(np.float64) ** 2).sum())
+        # cos(x_i, mean) = u_i . mean / |mean|; the mean's direction is that of the raw sum.
+        directions = unit_rows(group_sums(raw, sentence)[0])
+        cosines = np.einsum("ij,ij->i", units, directions[sentence])
+        intra_total += float((np.bincount(sentence, weights=cosines) / sentence_sizes).sum())
+        del raw, directions, cosines
+        words, word = np.unique(groups.words[rows], return_inverse=True)
+        word_sums[words] += group_sums(units, word)[0]
+        pairs, pair = np.unique(np.stack([word, sentence], axis=1), axis=0, return_inverse=True)
+        pair_sums, pair_sizes = group_sums(units, pair.reshape(-1))
+        owner = words[pairs[:, 0]]
+        word_within += np.bincount(owner, weights=_squares(pair_sums), minlength=word_count)
+        word_within_pairs += np.bincount(owner, weights=pair_sizes.astype(np.float64) ** 2, minlength=word_count)
+    sentences = int(groups.sentences.max()) + 1
+    all_pairs = float(n) ** 2 - all_within_pairs
+    anisotropy = (float(all_sum @ all_sum) - all_within) / all_pairs if all_pairs > 0 else None
+    cross_pairs = word_sizes**2 - word_within_pairs
+    qualified = np.flatnonzero(cross_pairs > 0)
+    per_word = (_squares(word_sums) - word_within)[qualified] / cross_pairs[qualified]
     return LayerGeometry(
         layer=layer,
         points=n,
-        sentences=int(groups.sentences.max()) + 1,
+        sentences=sentences,
         words=len(qualified),
-        anisotropy=None if math.isnan(anisotropy) else anisotropy,
-        self_similarity=float(per_word[qualified].mean()) if len(qualified) else None,
-        intra_sentence=intra_sentence_similarity(matrix, groups.sentences),
+        anisotropy=anisotropy,
+        self_similarity=float(per_word.mean()) if len(qualified) else None,
+        intra_sentence=intra_total / sentences,
         mev=mean_explained_by_first(matrix, groups.words, qualified) if len(qualified) else None,
     )
 

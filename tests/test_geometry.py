@@ -26,6 +26,7 @@ from projector_bundle.geometry import (
     measure_chart,
     measure_layer,
     measure_layers,
+    sentence_blocks,
     unit_rows,
 )
 
@@ -181,6 +182,31 @@ def test_exact_means_match_brute_force(seed: int) -> None:
     assert result.words == expected["words"] > 0
     for key in ("anisotropy", "self_similarity", "intra_sentence", "mev"):
         assert getattr(result, key) == pytest.approx(expected[key], abs=1e-9), key
+
+
+@pytest.mark.parametrize("block_rows", [1, 4, 17])
+def test_blocks_of_shuffled_rows_give_the_same_means(block_rows: int) -> None:
+    """Rows in any order, measured a few sentences at a time, as a large corpus is."""
+    matrix, sentences, tokens = random_layer(7, points=90)
+    shuffle = np.random.default_rng(8).permutation(len(tokens))
+    matrix = matrix[shuffle]
+    sentences, tokens = [sentences[i] for i in shuffle], [tokens[i] for i in shuffle]
+    result = measure_layer(0, matrix, group_occurrences(sentences, tokens), block_rows=block_rows)
+    expected = brute_force(matrix, sentences, tokens)
+    assert result.words == expected["words"] > 0
+    for key in ("anisotropy", "self_similarity", "intra_sentence", "mev"):
+        assert getattr(result, key) == pytest.approx(expected[key], abs=1e-9), key
+
+
+def test_sentence_blocks_never_split_a_sentence() -> None:
+    sentences = np.array([2, 0, 1, 1, 1, 0, 2, 3, 3, 1])
+    blocks = list(sentence_blocks(sentences, block_rows=3))
+    assert sorted(np.concatenate(blocks).tolist()) == list(range(10))
+    seen: set[int] = set()
+    for block in blocks:
+        inside = set(sentences[block].tolist())
+        assert not inside & seen  # each sentence lies in one block
+        seen |= inside
 
 
 @pytest.mark.parametrize("shape", [(3, 10), (10, 3), (5, 5)])
