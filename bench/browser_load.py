@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """How soon Chromium shows a bundle's complete view: our page, a bare projector page, a light first view.
 
-    make bench-browser  (PYTHONPATH=tests .venv/bin/python bench/browser_load.py [--runs N] [--screenshot F])
+    make bench-browser  (PYTHONPATH=tests .venv/bin/python bench/browser_load.py [--site D] [--runs N] [--screenshot F])
 
 It builds the default model's bundle twice (with --neighbors 5 and --no-tsv, as a
 published page might be) into .bench/browser/: full/ opens on the full vectors, light/
-on the light first view. Each run opens a fresh browser context (nothing cached) and,
-for each page, measures from navigation:
+on the light first view. With --site it times that bundle and a bare projector over it
+instead. Each run opens a fresh browser context (nothing cached) and, for each page,
+measures from navigation:
 "complete": the view is complete: on our page, view.js has applied the exact PCA bookmark
 (its `view-exact` performance mark); on the bare projector page (projector.tensorflow.org's
 way: the pinned projector alone), the projector's own PCA reports its variance;
@@ -121,16 +122,20 @@ def time_load(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--site", type=Path, help="time this bundle (our page and a bare projector) instead")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--screenshot", type=Path, help="save our page after the first run")
     args = parser.parse_args()
 
-    root = ROOT / ".bench" / "browser"
-    build_bundle(root / FULL, "--first-view", "full")
-    build_bundle(root / LIGHT, "--first-view", "light")
-    write_bare_page(root / FULL, root / FULL, name=BARE_HTML)
-    full, light = (json.loads((root / site / CONFIG_JSON).read_text())["embeddings"][0] for site in (FULL, LIGHT))
-    points = full["tensorShape"][0]
+    if args.site is not None:  # an existing bundle: served from its parent, timed without a light variant
+        root, sites = args.site.resolve().parent, {FULL: args.site.resolve().name}
+    else:
+        root, sites = ROOT / ".bench" / "browser", {FULL: FULL, LIGHT: LIGHT}
+        build_bundle(root / FULL, "--first-view", "full")
+        build_bundle(root / LIGHT, "--first-view", "light")
+    write_bare_page(root / sites[FULL], root / sites[FULL], name=BARE_HTML)
+    first = {name: json.loads((root / site / CONFIG_JSON).read_text())["embeddings"][0] for name, site in sites.items()}
+    points = first[FULL]["tensorShape"][0]
 
     from playwright.sync_api import sync_playwright
 
@@ -138,10 +143,11 @@ def main() -> int:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = server_url(server)
     pages = {  # name: (address, tensor file, our page?)
-        "ours": (f"{url}{FULL}/", full["tensorPath"], True),
-        "bare": (f"{url}{FULL}/{BARE_HTML}", full["tensorPath"], False),
-        "light": (f"{url}{LIGHT}/", light["tensorPath"], True),
+        "ours": (f"{url}{sites[FULL]}/", first[FULL]["tensorPath"], True),
+        "bare": (f"{url}{sites[FULL]}/{BARE_HTML}", first[FULL]["tensorPath"], False),
     }
+    if LIGHT in sites:
+        pages["light"] = (f"{url}{sites[LIGHT]}/", first[LIGHT]["tensorPath"], True)
     results: dict[str, list[dict]] = {name: [] for name in pages}
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
@@ -152,8 +158,8 @@ def main() -> int:
                 results[name].append(time_load(browser, address, tensor, points, ours, shot, switch))
         browser.close()
     server.shutdown()
-    sizes = [f"{site}/{info['tensorPath']} {(root / site / info['tensorPath']).stat().st_size / 1e6:.1f} MB"
-             for site, info in ((FULL, full), (LIGHT, light))]  # fmt: skip
+    files = [f"{sites[name]}/{info['tensorPath']}" for name, info in first.items()]
+    sizes = [f"{file} {(root / file).stat().st_size / 1e6:.1f} MB" for file in files]
     print(f"bundle: {points:,} points; {', '.join(sizes)}")
     print(f"machine: {os.cpu_count()} cores, load average {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     for name, runs in results.items():
@@ -167,7 +173,7 @@ def main() -> int:
                 f"  range {min(values):.2f}-{max(values):.2f}  runs {each}"
             )
     bare = statistics.median(r["complete"] for r in results["bare"])
-    for name in ("ours", "light"):
+    for name in [name for name in ("ours", "light") if name in results]:
         print(f"{name}: {bare / statistics.median(r['complete'] for r in results[name]):.1f}x faster than bare")
     return 0
 
