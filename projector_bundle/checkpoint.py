@@ -171,17 +171,20 @@ def check_layout(entries: list[HeaderEntry], data_size: int, file: Path) -> None
                 f"tensor {shown(e.name)}: data_offsets [{e.begin}, {e.end}] run past the end of the file "
                 f"(its data holds {data_size:,} bytes; shape {shown(list(e.shape))} of {e.dtype})",
             )
-    position, previous = 0, None
+    widest: HeaderEntry | None = None  # of the tensors before this one, the one that ends last
     for e in ordered:
-        if e.begin < position and previous is not None:
+        if widest is not None and e.begin < widest.end:
             raise ModelFileError(
                 file,
-                f"tensors {shown(previous.name)} and {shown(e.name)} share bytes (data_offsets "
-                f"[{previous.begin}, {previous.end}] and [{e.begin}, {e.end}]); safetensors refuses such a file",
+                f"tensors {shown(widest.name)} and {shown(e.name)} share bytes (data_offsets "
+                f"[{widest.begin}, {widest.end}] and [{e.begin}, {e.end}]); safetensors refuses such a file",
             )
+        widest = e if widest is None or e.end > widest.end else widest
+    position = 0
+    for e in ordered:
         if e.begin > position:
             raise ModelFileError(file, f"bytes {position:,} to {e.begin:,} of its data belong to no tensor")
-        position, previous = e.end, e
+        position = e.end
     if position < data_size:
         raise ModelFileError(file, f"the last {data_size - position:,} bytes of its data belong to no tensor")
 
@@ -305,12 +308,10 @@ def read_tokenizer_vocabulary(folder: Path) -> Vocabulary | None:
 
 
 def read_tokenizer_json(file: Path) -> tuple[Tokenizer, dict[str, object]]:
-    """tokenizer.json through the tokenizers library (the reader transformers uses) and as JSON.
-
-    A file the library refuses fails naming what is wrong: the JSON itself, the model section,
-    or else the library's own words. Its nesting is not counted here: the library refuses more
-    than 128 levels before our code walks the file.
-    """
+    """tokenizer.json through the tokenizers library (the reader transformers uses) and as JSON, its
+    model section checked. A file the library refuses fails naming what is wrong: the JSON itself,
+    the model section, or else the library's own words. Its nesting is not counted here: the
+    library refuses more than 128 levels before our code walks the file."""
     from tokenizers import Tokenizer
 
     text = read_text(file)
@@ -319,11 +320,23 @@ def read_tokenizer_json(file: Path) -> tuple[Tokenizer, dict[str, object]]:
     except Exception as exc:  # tokenizers raises plain Exception (and TypeError) for a file it cannot read
         check_tokenizer_model(require_object(parse_json(text, file, depth=None), file), file)
         raise ModelFileError(file, f"the tokenizers library cannot read it ({one_line(exc)})") from None
-    return tokenizer, require_object(parse_json(text, file, depth=None), file)
+    described = require_object(parse_json(text, file, depth=None), file)
+    check_tokenizer_model(described, file)  # the library reads some wrong shapes, and fails only when it tokenizes
+    return tokenizer, described
 
 
-def check_tokenizer_json(folder: Path) -> None:
-    """Raise ModelFileError when the folder's tokenizer.json cannot be read (it may have none)."""
+def check_tokenizer_files(folder: Path) -> None:
+    """The tokenizer's files as transformers reads them, checked before it does: tokenizer_config.json,
+    special_tokens_map.json, added_tokens.json and tokenizer.json, where the folder has them."""
+    for name in (TOKENIZER_CONFIG, SPECIAL_TOKENS_MAP):
+        if (folder / name).is_file():
+            read_tokenizer_config(folder / name)
+    if (folder / ADDED_TOKENS).is_file():
+        file = folder / ADDED_TOKENS
+        added = read_json_object(file)
+        bad = next((t for t, i in added.items() if not is_int(i) or i < 0), None)
+        if bad is not None:
+            raise ModelFileError(file, f"must map tokens to ids, got {shown(bad)}: {shown(added[bad])}")
     if (folder / TOKENIZER_JSON).is_file():
         read_tokenizer_json(folder / TOKENIZER_JSON)
 
@@ -346,10 +359,12 @@ def check_tokenizer_model(described: dict[str, object], file: Path) -> None:
         )
         if not pairs:
             raise ModelFileError(file, f"a Unigram vocab must be a list of [piece, score] pairs, got {shown(vocab)}")
-    elif model_type is not None and not (
-        isinstance(vocab, dict) and all(is_int(i) and i >= 0 for i in vocab.values())
-    ):
+    elif model_type is not None and not (isinstance(vocab, dict) and all(is_int(i) and i >= 0 for i in vocab.values())):
         raise ModelFileError(file, f"a {model_type} vocab must map tokens to ids, got {shown(vocab)}")
+    unknown = model.get("unk_token")
+    if model_type == "WordPiece" and isinstance(vocab, dict) and unknown not in vocab:
+        # The library needs it for every word it cannot split, and fails only then, mid-tokenization.
+        raise ModelFileError(file, f"the WordPiece unk_token {shown(unknown)} is not in its vocab")
     added = described.get("added_tokens")
     if added is not None and not (
         isinstance(added, list)
@@ -387,20 +402,6 @@ def read_special_tokens(folder: Path) -> frozenset[str] | None:
     if not named:
         return None
     return frozenset(named.values()) | frozenset(extra)
-
-
-def check_tokenizer_configs(folder: Path) -> None:
-    """The tokenizer's small JSON files (tokenizer_config.json, special_tokens_map.json,
-    added_tokens.json) as transformers reads them, checked before it does."""
-    for name in (TOKENIZER_CONFIG, SPECIAL_TOKENS_MAP):
-        if (folder / name).is_file():
-            read_tokenizer_config(folder / name)
-    if (folder / ADDED_TOKENS).is_file():
-        file = folder / ADDED_TOKENS
-        added = read_json_object(file)
-        bad = next((t for t, i in added.items() if not is_int(i) or i < 0), None)
-        if bad is not None:
-            raise ModelFileError(file, f"must map tokens to ids, got {shown(bad)}: {shown(added[bad])}")
 
 
 def read_tokenizer_config(file: Path) -> dict[str, object]:

@@ -27,8 +27,7 @@ from .checkpoint import (
     StoredTensor,
     Vocabulary,
     check_declared_size,
-    check_tokenizer_configs,
-    check_tokenizer_json,
+    check_tokenizer_files,
     find_word_embeddings,
     list_stored_tensors,
     read_config,
@@ -235,12 +234,11 @@ def load_tokenizer(ref: ModelRef) -> PreTrainedTokenizerBase:
 
     _apply_progress_bars()
     check_tokenizer_dependencies(ref)
-    check_tokenizer_configs(ref.path)
+    check_tokenizer_files(ref.path)
     try:
         # Never the model's own code: transformers would otherwise ask on a terminal, and run it on "y".
         return AutoTokenizer.from_pretrained(ref.path, trust_remote_code=False)
-    except Exception as exc:  # files we do not check can fail in it with any type, tokenizers' plain Exception too
-        check_tokenizer_json(ref.path)  # names the file, when it is tokenizer.json (read here only on failure)
+    except Exception as exc:  # what we do not check can fail in it with any type, tokenizers' plain Exception too
         raise load_error(ref.name, "tokenizer", exc) from None
 
 
@@ -453,7 +451,10 @@ class Tokenized:
 def tokenize(ref: ModelRef, text: str) -> Tokenized:
     """The tokenizer walk-through: ids with special tokens, their pieces, the decoded text."""
     tokenizer = load_tokenizer(ref)
-    ids = list(tokenizer(text)["input_ids"])
+    try:
+        ids = list(tokenizer(text)["input_ids"])
+    except Exception as exc:  # the tokenizers library finds some faults of a tokenizer only when it meets a word
+        raise ExportError(f"--model {ref.name}: its tokenizer fails on this text ({one_line(exc)})") from None
     tokens = tokenizer.convert_ids_to_tokens(ids)
     return Tokenized(ids, tokens, readable_pieces(tokenizer_vocabulary(tokenizer), tokens), tokenizer.decode(ids))
 

@@ -22,7 +22,7 @@ MAX_JSON_BYTES = 256 * 2**20
 # 500 levels ends in its RecursionError), and the tokenizers library stops at 128.
 MAX_JSON_DEPTH = 64
 # How much of an offending value a message quotes.
-SHOWN_CHARS = 60
+SHOWN_CHARS = 200
 
 
 class ModelFileError(ExportError):
