@@ -14,7 +14,6 @@ what is wrong (a safetensors header before anything it declares is allocated).
 
 from __future__ import annotations
 
-import math
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,7 +111,9 @@ def read_safetensors_header(file: Path) -> dict[str, StoredTensor]:
     except OSError as exc:
         raise ModelFileError(file, f"cannot be read ({exc.strerror or exc})") from None
     subject = "the header"
-    header = require_object(parse_json(decode_utf8(raw, file, subject), file, subject, depth=None), file, subject)
+    # Not counted: the checks below refuse any nesting beyond a tensor's lists.
+    text = decode_utf8(raw, file, subject)
+    header = require_object(parse_json(text, file, subject, depth=None, constants=False), file, subject)
     metadata = header.get(METADATA)
     if metadata is not None and not (isinstance(metadata, dict) and all(isinstance(v, str) for v in metadata.values())):
         raise ModelFileError(file, f"{METADATA} must map names to strings, got {shown(metadata)}")
@@ -148,7 +149,14 @@ def stored_entry(name: str, entry: object, file: Path) -> HeaderEntry:
     begin, end = offsets
     if begin > end:
         raise ModelFileError(file, f"{tensor}: data_offsets {shown(offsets)} end before they begin")
-    bits = math.prod(shape) * DTYPE_BITS[dtype]
+    elements = 1
+    for n in shape:  # counted as safetensors counts: elements, then bits, each in 64 bits
+        elements *= n
+        if elements >= 2**64:
+            break
+    bits = elements * DTYPE_BITS[dtype]
+    if bits >= 2**64:
+        raise ModelFileError(file, f"{tensor}: shape {shown(shape)} of {dtype} is too large for safetensors")
     if bits % 8:
         raise ModelFileError(file, f"{tensor}: shape {shown(shape)} of {dtype} is not a whole number of bytes")
     if bits // 8 != end - begin:
@@ -362,7 +370,7 @@ def check_tokenizer_model(described: dict[str, object], file: Path) -> None:
     elif model_type is not None and not (isinstance(vocab, dict) and all(is_int(i) and i >= 0 for i in vocab.values())):
         raise ModelFileError(file, f"a {model_type} vocab must map tokens to ids, got {shown(vocab)}")
     unknown = model.get("unk_token")
-    if model_type == "WordPiece" and isinstance(vocab, dict) and unknown not in vocab:
+    if model_type == "WordPiece" and isinstance(vocab, dict) and not (isinstance(unknown, str) and unknown in vocab):
         # The library needs it for every word it cannot split, and fails only then, mid-tokenization.
         raise ModelFileError(file, f"the WordPiece unk_token {shown(unknown)} is not in its vocab")
     added = described.get("added_tokens")

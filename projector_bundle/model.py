@@ -259,14 +259,19 @@ def check_tokenizer_dependencies(ref: ModelRef) -> None:
 
 def load_model(ref: ModelRef) -> PreTrainedModel:
     check_weights(ref.path)
-    from transformers import AutoModel
+    from transformers import AutoConfig, AutoModel
 
     _apply_progress_bars()
 
+    # The config first, so that a field transformers trips over is blamed on config.json.
+    try:
+        config = AutoConfig.from_pretrained(ref.path, trust_remote_code=False)
+    except Exception as exc:  # it reads every field for the model's type, and fails on a wrong one with any type
+        raise load_error(ref.name, MODEL_CONFIG, exc) from None
     try:
         # transformers reads safetensors, or .bin through torch.load(weights_only=True); never remote code.
-        return AutoModel.from_pretrained(ref.path, trust_remote_code=False)
-    except Exception as exc:  # a config field or weight file we do not check can fail in it with any type
+        return AutoModel.from_pretrained(ref.path, config=config, trust_remote_code=False)
+    except Exception as exc:  # a weight file we do not check can fail in it with any type
         raise load_error(ref.name, "weights", exc) from None
 
 
@@ -286,13 +291,16 @@ _UNPICKLE_REASON = re.compile(
 
 
 def load_error(name: str, part: str, exc: BaseException) -> ExportError:
-    """The one-line error for a model whose `part` ("weights", "tokenizer") cannot be loaded.
+    """The one-line error for a model whose `part` ("weights", "tokenizer", "config.json") cannot be loaded.
 
     Any loader (transformers, or `safe_open` directly) can hand its exception here.
     """
+    from huggingface_hub.errors import StrictDataclassError
     from safetensors import SafetensorError
 
     text = str(exc)
+    if isinstance(exc, StrictDataclassError):  # transformers checks the config's fields for the model's type
+        return ExportError(f"--model {name}: its {MODEL_CONFIG} does not suit its model type ({one_line(exc)})")
     if isinstance(exc, SafetensorError):
         detail = text.removeprefix(_SAFETENSORS_PREFIX)
         return ExportError(f"--model {name}: its safetensors weights are damaged or truncated ({detail})")

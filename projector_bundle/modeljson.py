@@ -67,20 +67,27 @@ def decode_utf8(data: bytes, file: Path, subject: str = "") -> str:
         raise ModelFileError(file, _is(subject, problem)) from None
 
 
-def parse_json(text: str, file: Path, subject: str = "", depth: int | None = MAX_JSON_DEPTH) -> object:
-    """`text` as JSON, at most `depth` levels deep; `subject` names a part of the file ("the header")."""
+def parse_json(
+    text: str, file: Path, subject: str = "", depth: int | None = MAX_JSON_DEPTH, constants: bool = True
+) -> object:
+    """`text` as JSON, at most `depth` levels deep; `subject` names a part of the file ("the header").
+    Python reads NaN and Infinity, which JSON lacks; `constants=False` refuses them, as stricter readers do."""
     try:
-        value = json.loads(text)
+        value = json.loads(text) if constants else json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
         detail = f"{exc.msg} at line {exc.lineno}, column {exc.colno}"
         raise ModelFileError(file, _is(subject, f"not valid JSON ({detail})")) from None
-    except ValueError as exc:  # a number of more than 4,300 digits
+    except ValueError as exc:  # a number of more than 4,300 digits, or a constant refused
         raise ModelFileError(file, _is(subject, f"not valid JSON ({one_line(exc)})")) from None
     except RecursionError:
         raise ModelFileError(file, _is(subject, f"nested more than {MAX_JSON_DEPTH} levels deep")) from None
     if depth is not None and nested_deeper(value, depth):
         raise ModelFileError(file, _is(subject, f"nested more than {depth} levels deep"))
     return value
+
+
+def _refuse_constant(name: str) -> object:
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def require_object(value: object, file: Path, subject: str = "") -> dict[str, object]:
@@ -109,10 +116,10 @@ def _is(subject: str, problem: str) -> str:
 
 
 def optional_positive_int(obj: dict[str, object], key: str, file: Path) -> int | None:
-    """`obj[key]` when it is a positive integer, None when absent or null."""
-    value = obj.get(key)
-    if value is None:
+    """`obj[key]` when it is a positive integer, None when absent (null is not a size)."""
+    if key not in obj:
         return None
+    value = obj[key]
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ModelFileError(file, f"{key} must be a positive integer, got {shown(value)}")
     return value
