@@ -98,33 +98,43 @@ def test_any_bytes_as_a_safetensors_file(data: bytes) -> None:
 
 @st.composite
 def headers(draw: st.DrawFn) -> tuple[bytes, bytes]:
-    """A header of a few tensors laid out as safetensors lays them out, then perhaps one field
-    of one entry replaced (by any JSON value, or an integer near the right one), and a body that
-    may be a byte short or long."""
-    header: dict[str, object] = {}
+    """A header of a few tensors laid out as safetensors lays them out, then perhaps one entry
+    moved by a few bytes (so that it shares bytes with a neighbour, or leaves a gap) or one field
+    of one entry replaced (by any JSON value, or an integer near the end), and a body that ends
+    where the last tensor ends, or a byte before or after."""
+    header: dict[str, dict[str, object]] = {}
     position = 0
     for i in range(draw(st.integers(0, 4))):
         dtype = draw(st.sampled_from(sorted(DTYPE_BITS)))
-        shape = draw(st.lists(st.integers(0, 5), max_size=3))
+        shape = draw(st.lists(st.integers(0, 5) | st.integers(1, 5), max_size=3))
         bits = DTYPE_BITS[dtype]
         for n in shape:
             bits *= n
         size = bits // 8 if bits % 8 == 0 else draw(st.integers(0, 8))
         header[f"t{i}"] = {"dtype": dtype, "shape": shape, "data_offsets": [position, position + size]}
         position += size
+    mutation = draw(st.sampled_from(["none", "move", "field", "entry"])) if header else "none"
+    if mutation == "move":
+        last = draw(st.booleans())  # the last one, moved back, shares bytes without leaving a gap
+        entry = header[sorted(header)[-1] if last else draw(st.sampled_from(sorted(header)))]
+        begin, end = entry["data_offsets"]  # type: ignore[misc]
+        shift = draw(st.integers(-4, -1) if last else st.integers(-4, 4))
+        entry["data_offsets"] = [max(0, begin + shift), max(0, begin + shift) + end - begin]
+    elif mutation == "field":
+        entry = header[draw(st.sampled_from(sorted(header)))]
+        near = st.integers(-2, 2).map(lambda d: position + d)
+        field = draw(st.sampled_from(["dtype", "shape", "data_offsets", "other"]))
+        entry[field] = draw(json_values | near | st.lists(near, min_size=2, max_size=2))
+    content: dict[str, object] = dict(header)
+    if mutation == "entry":
+        content[draw(st.sampled_from(sorted(header)))] = draw(json_values)
     if draw(st.booleans()):
-        header["__metadata__"] = draw(st.none() | st.dictionaries(st.text(max_size=5), scalars, max_size=2))
-    if header and draw(st.booleans()):
-        name = draw(st.sampled_from(sorted(header)))
-        entry = header[name]
-        if isinstance(entry, dict) and draw(st.booleans()):
-            field = draw(st.sampled_from(["dtype", "shape", "data_offsets", "other"]))
-            near = st.integers(-2, 2).map(lambda d: position + d)
-            entry[field] = draw(json_values | near | st.lists(near, min_size=2, max_size=2))
-        else:
-            header[name] = draw(json_values)
-    body = b"\0" * max(0, position + draw(st.sampled_from([0, 0, 0, 1, -1])))
-    return json.dumps(header).encode(), body
+        content["__metadata__"] = draw(st.none() | st.dictionaries(st.text(max_size=5), scalars, max_size=2))
+    spans = [e.get("data_offsets") for e in header.values()]
+    ends = [s[1] for s in spans if isinstance(s, list) and len(s) == 2 and isinstance(s[1], int) and 0 <= s[1] < 2**20]
+    last = max(ends, default=position)
+    body = b"\0" * max(0, last + draw(st.sampled_from([0, 0, 0, 1, -1])))
+    return json.dumps(content).encode(), body
 
 
 @FEW
