@@ -362,6 +362,13 @@ CASES = [
         TOKENIZER,
         id="unigram-vocab-a-dict",
     ),
+    pytest.param(
+        edit_json("tokenizer.json", lambda t: t["model"]["vocab"].pop("[UNK]")),
+        "tokenizer.json",
+        'the WordPiece unk_token "[UNK]" is not in its vocab',
+        TOKENIZER,
+        id="unk-token-not-in-vocab",
+    ),
     pytest.param(write("tokenizer.json", "{nope"), "tokenizer.json", MALFORMED, TOKENIZER, id="tokenizer-malformed"),
     pytest.param(
         set_json("tokenizer.json", "normalizer", {"type": "Nope"}),
@@ -521,3 +528,32 @@ def test_a_billion_declared_rows_are_refused_before_allocating(variant: str, tin
         )
         assert (run.returncode, run.stderr.splitlines()) == (1, [f"error: {file}: {problem}"]), args[0]
     assert not (tmp_path / "site").exists()
+
+
+# --- modules.json of a sentence-transformers folder, read to find the model inside it ---
+
+TRANSFORMER = "sentence_transformers.models.Transformer"
+
+
+@pytest.mark.parametrize(
+    ("modules", "problem"),
+    [
+        ("{nope", MALFORMED),
+        (DEEP, "nested more than 64 levels deep"),
+        ('{"path": "0_Transformer"}', 'must be a list of module objects, got {"path": "0_Transformer"}'),
+        (
+            f'[{{"type": "{TRANSFORMER}", "path": 0}}]',
+            f"the path of its {TRANSFORMER} module must be a folder name, got 0",
+        ),
+    ],
+    ids=["malformed", "deep", "an-object", "path-a-number"],
+)
+def test_a_malformed_modules_json_is_one_error_line(
+    modules: str, problem: str, tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "sentence-model"
+    shutil.copytree(tiny_model, folder / "0_Transformer")
+    (folder / "modules.json").write_text(modules)
+    for command in CONFIG:
+        err = run_failing(command(folder, tmp_path / "site"), capsys)
+        assert err.splitlines() == [f"error: {folder / 'modules.json'}: {problem}"], command.__name__
