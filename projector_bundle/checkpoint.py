@@ -309,7 +309,7 @@ def read_tokenizer_vocabulary(folder: Path) -> Vocabulary | None:
     ids = tokenizer.get_vocab(with_added_tokens=True)
     if not special <= ids.keys():  # transformers would append the missing ones as new tokens
         return None
-    # The tokenizers library has read the file, so its added tokens are objects with a string content.
+    # Checked in read_tokenizer_json: a list of objects with an id and a string content.
     added_tokens = described.get("added_tokens") or []
     special_added, added = split_added_tokens(added_tokens)  # type: ignore[arg-type]
     return Vocabulary(ids=ids, special=special | special_added, scheme=detect_scheme(described), added=added)
@@ -406,7 +406,7 @@ def read_special_tokens(folder: Path) -> frozenset[str] | None:
             if named.setdefault(key, text) != text:
                 return None
         for key in EXTRA_SPECIAL:
-            extra.update(text for _, text in extra_tokens(config, key, path))
+            extra.update(extra_tokens(config, key, path))
     if not named:
         return None
     return frozenset(named.values()) | frozenset(extra)
@@ -437,15 +437,15 @@ def read_tokenizer_config(file: Path) -> dict[str, object]:
     return config
 
 
-def extra_tokens(config: dict[str, object], key: str, file: Path) -> list[tuple[str, str]]:
-    """The (where, text) of each token in `key`: a list of tokens, or names to tokens."""
+def extra_tokens(config: dict[str, object], key: str, file: Path) -> list[str]:
+    """The text of each token in `key`: a list of tokens, or names to tokens."""
     values = config.get(key)
     if values is None:
         return []
     if isinstance(values, dict):
-        return [(f"{key}.{name}", token_text(v, f"{key}.{name}", file)) for name, v in values.items()]
+        return [token_text(v, f"{key}.{name}", file) for name, v in values.items()]
     if isinstance(values, list):
-        return [(f"{key}[{i}]", token_text(v, f"{key}[{i}]", file)) for i, v in enumerate(values)]
+        return [token_text(v, f"{key}[{i}]", file) for i, v in enumerate(values)]
     raise ModelFileError(file, f"{key} must be a list of tokens, got {shown(values)}")
 
 
