@@ -15,8 +15,8 @@ from typing import TypeGuard
 
 from . import ExportError
 
-# The largest tokenizer.json we know (Gemma 3's) is 33 MB; a JSON file of a model past
-# this is not one, and reading it whole would only cost memory.
+# The largest tokenizer.json files are tens of megabytes; a JSON file of a model past this
+# is not one, and reading it whole would only cost memory.
 MAX_JSON_BYTES = 256 * 2**20
 # Real configs nest about six levels; transformers walks them recursively (a config nested
 # 500 levels ends in its RecursionError), and the tokenizers library stops at 128.

@@ -20,6 +20,7 @@ import pytest
 from support import ROOT, leftovers, run_failing, snapshot
 
 from projector_bundle.checkpoint import ADDED_TOKEN_FLAGS
+from projector_bundle.modeljson import MAX_JSON_DEPTH, ModelFileError, parse_json, read_text
 
 WORD = "embeddings.word_embeddings.weight"
 POSITION = "embeddings.position_embeddings.weight"
@@ -557,3 +558,24 @@ def test_a_malformed_modules_json_is_one_error_line(
     for command in CONFIG:
         err = run_failing(command(folder, tmp_path / "site"), capsys)
         assert err.splitlines() == [f"error: {folder / 'modules.json'}: {problem}"], command.__name__
+
+
+# --- the JSON reader's own bounds ---
+
+
+def test_nesting_is_counted_up_to_the_limit(tmp_path: Path) -> None:
+    file = tmp_path / "config.json"
+    deepest = "[" * (MAX_JSON_DEPTH - 1) + "]" * (MAX_JSON_DEPTH - 1)
+    assert parse_json(f'{{"x": {deepest}}}', file) == {"x": json.loads(deepest)}
+    with pytest.raises(ModelFileError) as caught:
+        parse_json(f'{{"x": [{deepest}]}}', file)
+    assert str(caught.value) == f"{file}: nested more than {MAX_JSON_DEPTH} levels deep"
+
+
+def test_a_json_file_is_read_no_further_than_its_limit(tmp_path: Path) -> None:
+    file = tmp_path / "tokenizer.json"
+    file.write_text('{"model": "' + "x" * 100 + '"}')
+    assert read_text(file, limit=200).startswith('{"model"')
+    with pytest.raises(ModelFileError) as caught:
+        read_text(file, limit=100)
+    assert str(caught.value) == f"{file}: larger than 100 bytes: too large for a model's JSON file"
