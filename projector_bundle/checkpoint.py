@@ -17,7 +17,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeGuard
 
 import numpy as np
 
@@ -73,7 +73,7 @@ MAX_HEADER_BYTES = 100_000_000
 METADATA = "__metadata__"
 # The fields of a token written as a dict (tokenizers' AddedToken, and transformers' "__type" tag).
 ADDED_TOKEN_FLAGS = ("single_word", "lstrip", "rstrip", "normalized", "special")
-ADDED_TOKEN_FIELDS = frozenset({"content", "__type", *ADDED_TOKEN_FLAGS})
+ADDED_TOKEN = "AddedToken"
 # The model types the tokenizers library reads from a tokenizer.json.
 TOKENIZER_MODELS = ("BPE", "Unigram", "WordLevel", "WordPiece")
 ADDED_TOKENS_DECODER = "added_tokens_decoder"
@@ -402,7 +402,7 @@ def read_special_tokens(folder: Path) -> frozenset[str] | None:
         for key in NAMED_SPECIAL:
             if config.get(key) is None:
                 continue
-            text = token_text(config[key], key, path)
+            text = token_text(config[key], key, path, tagged=name == TOKENIZER_CONFIG)
             if named.setdefault(key, text) != text:
                 return None
         for key in EXTRA_SPECIAL:
@@ -416,10 +416,11 @@ def read_tokenizer_config(file: Path) -> dict[str, object]:
     """tokenizer_config.json or special_tokens_map.json, with every token in it checked: named special
     tokens, extra special tokens (a list, or names to tokens), added_tokens_decoder (ids to tokens)."""
     config = read_json_object(file)
+    tagged = file.name == TOKENIZER_CONFIG
     optional_string(config, "tokenizer_class", file)
     for key in NAMED_SPECIAL:
         if config.get(key) is not None:
-            token_text(config[key], key, file)
+            token_text(config[key], key, file, tagged)
     for key in EXTRA_SPECIAL:
         extra_tokens(config, key, file)
     decoder = config.get(ADDED_TOKENS_DECODER)
@@ -440,31 +441,33 @@ def read_tokenizer_config(file: Path) -> dict[str, object]:
 def extra_tokens(config: dict[str, object], key: str, file: Path) -> list[str]:
     """The text of each token in `key`: a list of tokens, or names to tokens."""
     values = config.get(key)
+    tagged = file.name == TOKENIZER_CONFIG
     if values is None:
         return []
     if isinstance(values, dict):
-        return [token_text(v, f"{key}.{name}", file) for name, v in values.items()]
+        return [token_text(v, f"{key}.{name}", file, tagged) for name, v in values.items()]
     if isinstance(values, list):
-        return [token_text(v, f"{key}[{i}]", file) for i, v in enumerate(values)]
+        return [token_text(v, f"{key}[{i}]", file, tagged) for i, v in enumerate(values)]
     raise ModelFileError(file, f"{key} must be a list of tokens, got {shown(values)}")
 
 
-def token_text(value: object, key: str, file: Path) -> str:
-    """A special token as the configs write it: a string, or a dict with its text in `content`."""
+def token_text(value: object, key: str, file: Path, tagged: bool = False) -> str:
+    """A special token as the configs write it: a string, or a dict with its text in `content`.
+    transformers reads such a dict in tokenizer_config.json only when `tagged` "__type": "AddedToken"."""
     if isinstance(value, str):
         return value
-    if is_token_object(value):
-        return value["content"]  # type: ignore[index]
-    expected = f'a string, or an object with a string "content" and flags among {", ".join(ADDED_TOKEN_FLAGS)}'
+    if is_token_object(value) and (not tagged or value.get("__type") == ADDED_TOKEN):
+        return str(value["content"])
+    tag = f'"__type": "{ADDED_TOKEN}", ' if tagged else ""
+    expected = f'a string, or an object with {tag}a string "content" and true/false {", ".join(ADDED_TOKEN_FLAGS)}'
     raise ModelFileError(file, f"{key} must be a token: {expected}; got {shown(value)}")
 
 
-def is_token_object(value: object) -> bool:
-    """An AddedToken as JSON: a string content, true/false flags, nothing else."""
+def is_token_object(value: object) -> TypeGuard[dict[str, object]]:
+    """An AddedToken as JSON: a string content and true/false flags (tokenizers ignores other fields)."""
     return (
         isinstance(value, dict)
         and isinstance(value.get("content"), str)
-        and value.keys() <= ADDED_TOKEN_FIELDS
         and all(isinstance(value.get(flag, False), bool) for flag in ADDED_TOKEN_FLAGS)
     )
 
@@ -476,6 +479,10 @@ def read_config(folder: Path) -> dict[str, object]:
     for key in ("vocab_size", *WIDTH_KEYS):
         optional_positive_int(config, key, file)
     optional_string(config, "model_type", file)
+    auto_map = config.get("auto_map", {})
+    if not (isinstance(auto_map, dict) and all(isinstance(v, (str, list)) for v in auto_map.values())):
+        # transformers looks its classes up in it; the code it names is never run (trust_remote_code=False)
+        raise ModelFileError(file, f"auto_map must map auto classes to code references, got {shown(auto_map)}")
     return config
 
 

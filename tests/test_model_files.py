@@ -28,7 +28,9 @@ DEEP = "[" * 100_000 + "]" * 100_000
 # The attack's numbers: a 7 KB header that declares a billion rows, and a config that says the same.
 BILLION = 10**9
 MEMORY_LIMIT = 2 * 2**30  # a regression fails with MemoryError under it instead of eating the machine
-TOKEN_RULE = f'a string, or an object with a string "content" and flags among {", ".join(ADDED_TOKEN_FLAGS)}'
+# How tokenizer_config.json must write a token (transformers reads a dict there only with its "__type").
+FLAGS = ", ".join(ADDED_TOKEN_FLAGS)
+TOKEN_RULE = f'a string, or an object with "__type": "AddedToken", a string "content" and true/false {FLAGS}'
 
 Damage = Callable[[Path], None]
 Command = Callable[[Path, Path], list[str]]
@@ -271,6 +273,13 @@ CASES = [
         CONFIG,
         id="hidden-size-a-float",
     ),
+    pytest.param(
+        set_json("config.json", "auto_map", None),
+        "config.json",
+        "auto_map must map auto classes to code references, got null",
+        CONFIG,
+        id="auto-map-null",
+    ),
     # --- tokenizer_config.json: bundle and tokenize read it ---
     pytest.param(
         write("tokenizer_config.json", "{nope"), "tokenizer_config.json", MALFORMED, TOKENIZER, id="tc-malformed"
@@ -312,6 +321,21 @@ CASES = [
         f'cls_token must be a token: {TOKEN_RULE}; got {{"__type": "AddedToken", "lstrip": false}}',
         TOKENIZER,
         id="token-dict-without-content",
+    ),
+    pytest.param(
+        set_json("tokenizer_config.json", "cls_token", {"content": "[CLS]"}),
+        "tokenizer_config.json",
+        f'cls_token must be a token: {TOKEN_RULE}; got {{"content": "[CLS]"}}',
+        TOKENIZER,
+        id="token-dict-without-its-type",
+    ),
+    pytest.param(
+        write("special_tokens_map.json", '{"cls_token": {"content": "[CLS]", "lstrip": "yes"}}'),
+        "special_tokens_map.json",
+        'cls_token must be a token: a string, or an object with a string "content" and true/false '
+        f'{", ".join(ADDED_TOKEN_FLAGS)}; got {{"content": "[CLS]", "lstrip": "yes"}}',
+        TOKENIZER,
+        id="special-tokens-map-flag-not-a-bool",
     ),
     pytest.param(
         set_json("tokenizer_config.json", "added_tokens_decoder", [1, 2]),

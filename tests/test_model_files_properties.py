@@ -270,23 +270,38 @@ def fuzz_json(name: str, keys: list[str]) -> Callable[[st.DataObject, Path], Non
     return fuzz
 
 
+TOKENIZER_JSON_KEYS = ["model", "added_tokens", "normalizer", "pre_tokenizer", "decoder", "other"]
 FUZZED = {
     "model.safetensors": fuzz_header,
     "config.json": fuzz_json("config.json", CONFIG_KEYS),
     "tokenizer_config.json": fuzz_json("tokenizer_config.json", TOKENIZER_CONFIG_KEYS),
+    "tokenizer.json": fuzz_json("tokenizer.json", TOKENIZER_JSON_KEYS),
+}
+# What each command reads of them: tokenize never the weights, inspect never the tokenizer.
+COMMANDS = {
+    "bundle": ["--out", "{folder}/site", "--quiet"],
+    "tokenize": ["hello world"],
+    "inspect": [],
+}
+READS = {
+    "model.safetensors": ("bundle", "inspect"),
+    "config.json": ("bundle", "tokenize", "inspect"),
+    "tokenizer_config.json": ("bundle", "tokenize"),
+    "tokenizer.json": ("bundle", "tokenize"),
 }
 
 
-@pytest.mark.parametrize("name", sorted(FUZZED))
+@pytest.mark.parametrize(("name", "command"), [(n, c) for n, commands in sorted(READS.items()) for c in commands])
 @WHOLE
 @given(data=st.data())
 def test_the_command_on_a_fuzzed_model_file(
-    name: str, data: st.DataObject, tiny_model: Path, capsys: pytest.CaptureFixture[str]
+    name: str, command: str, data: st.DataObject, tiny_model: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with model_copy(tiny_model) as model:
         FUZZED[name](data, model)
         capsys.readouterr()
-        code = cli.main(["bundle", "--model", str(model), "--out", str(model.parent / "site"), "--quiet"])
+        extra = [arg.format(folder=model.parent) for arg in COMMANDS[command]]
+        code = cli.main([command, "--model", str(model), *extra])
         err = capsys.readouterr().err
         if code != 0:
             assert code == 1 and "Traceback" not in err
