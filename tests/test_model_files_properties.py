@@ -54,6 +54,14 @@ json_values = st.recursive(
 )
 
 
+# Tokens as the tokenizer configs write them: strings, or AddedToken objects, right or nearly.
+tokens = st.sampled_from(["[CLS]", "[SEP]", "<x>", ""]) | st.fixed_dictionaries(
+    {"content": st.sampled_from(["[CLS]", "<x>"]) | scalars},
+    optional={"__type": st.just("AddedToken") | scalars, "lstrip": st.booleans() | scalars, "special": st.booleans()},
+)
+token_values = tokens | st.lists(tokens, max_size=3) | st.dictionaries(st.sampled_from(["a", "b"]), tokens, max_size=2)
+
+
 @contextmanager
 def model_copy(tiny_model: Path) -> Iterator[Path]:
     """A fresh copy of the tiny model per example (function-scoped fixtures are not reset between them)."""
@@ -176,9 +184,11 @@ def fails_cleanly(read: Callable[[], object], file: Path) -> None:
         assert "\n" not in str(exc) and "\r" not in str(exc)
 
 
-def merged(content: dict, keys: list[str]) -> st.SearchStrategy[object]:
-    """`content` with some of `keys` set to any JSON value, or any JSON value in its place."""
-    changes = st.dictionaries(st.sampled_from(keys), json_values, min_size=1, max_size=3)
+def merged(
+    content: dict, keys: list[str], values: st.SearchStrategy[object] = json_values
+) -> st.SearchStrategy[object]:
+    """`content` with some of `keys` set to any of `values`, or any JSON value in its place."""
+    changes = st.dictionaries(st.sampled_from(keys), values, min_size=1, max_size=3)
     return changes.map(lambda c: {**content, **c}) | json_values
 
 
@@ -205,7 +215,7 @@ def test_any_json_as_tokenizer_config(data: st.DataObject, tiny_model: Path) -> 
     config = json.loads((tiny_model / "tokenizer_config.json").read_text())
     with model_copy(tiny_model) as model:
         file = model / "tokenizer_config.json"
-        file.write_text(json.dumps(data.draw(merged(config, TOKENIZER_CONFIG_KEYS))))
+        file.write_text(json.dumps(data.draw(merged(config, TOKENIZER_CONFIG_KEYS, json_values | token_values))))
         fails_cleanly(lambda: check_tokenizer_files(model), file)
         fails_cleanly(lambda: read_special_tokens(model), file)
 
@@ -215,7 +225,8 @@ def test_any_json_as_tokenizer_config(data: st.DataObject, tiny_model: Path) -> 
 def test_any_json_as_special_tokens_map(data: st.DataObject, tiny_model: Path) -> None:
     with model_copy(tiny_model) as model:
         file = model / "special_tokens_map.json"
-        file.write_text(json.dumps(data.draw(merged({"cls_token": "[CLS]"}, TOKENIZER_CONFIG_KEYS))))
+        content = merged({"cls_token": "[CLS]"}, TOKENIZER_CONFIG_KEYS, json_values | token_values)
+        file.write_text(json.dumps(data.draw(content)))
         fails_cleanly(lambda: read_special_tokens(model), file)
 
 
@@ -262,10 +273,12 @@ def fuzz_header(data: st.DataObject, model: Path) -> None:
     file.write_bytes(struct.pack("<Q", len(raw)) + raw + original[8 + length :])
 
 
-def fuzz_json(name: str, keys: list[str]) -> Callable[[st.DataObject, Path], None]:
+def fuzz_json(
+    name: str, keys: list[str], values: st.SearchStrategy[object] = json_values
+) -> Callable[[st.DataObject, Path], None]:
     def fuzz(data: st.DataObject, model: Path) -> None:
         content = json.loads((model / name).read_text())
-        (model / name).write_text(json.dumps(data.draw(merged(content, keys))))
+        (model / name).write_text(json.dumps(data.draw(merged(content, keys, values))))
 
     return fuzz
 
@@ -274,7 +287,8 @@ TOKENIZER_JSON_KEYS = ["model", "added_tokens", "normalizer", "pre_tokenizer", "
 FUZZED = {
     "model.safetensors": fuzz_header,
     "config.json": fuzz_json("config.json", CONFIG_KEYS),
-    "tokenizer_config.json": fuzz_json("tokenizer_config.json", TOKENIZER_CONFIG_KEYS),
+    "tokenizer_config.json": fuzz_json("tokenizer_config.json", TOKENIZER_CONFIG_KEYS, json_values | token_values),
+    "special_tokens_map.json": fuzz_json("special_tokens_map.json", TOKENIZER_CONFIG_KEYS, json_values | token_values),
     "tokenizer.json": fuzz_json("tokenizer.json", TOKENIZER_JSON_KEYS),
 }
 # What each command reads of them: tokenize never the weights, inspect never the tokenizer.
@@ -287,6 +301,7 @@ READS = {
     "model.safetensors": ("bundle", "inspect"),
     "config.json": ("bundle", "tokenize", "inspect"),
     "tokenizer_config.json": ("bundle", "tokenize"),
+    "special_tokens_map.json": ("bundle", "tokenize"),
     "tokenizer.json": ("bundle", "tokenize"),
 }
 
@@ -298,6 +313,8 @@ def test_the_command_on_a_fuzzed_model_file(
     name: str, command: str, data: st.DataObject, tiny_model: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with model_copy(tiny_model) as model:
+        if not (model / name).exists():
+            (model / name).write_text("{}")
         FUZZED[name](data, model)
         capsys.readouterr()
         extra = [arg.format(folder=model.parent) for arg in COMMANDS[command]]
