@@ -76,6 +76,8 @@ ADDED_TOKEN_FLAGS = ("single_word", "lstrip", "rstrip", "normalized", "special")
 ADDED_TOKEN = "AddedToken"
 # The model types the tokenizers library reads from a tokenizer.json.
 TOKENIZER_MODELS = ("BPE", "Unigram", "WordLevel", "WordPiece")
+# The parts of a tokenizer.json's pipeline around its model.
+PIPELINE_PARTS = ("normalizer", "pre_tokenizer", "post_processor", "decoder")
 ADDED_TOKENS_DECODER = "added_tokens_decoder"
 
 
@@ -373,6 +375,9 @@ def check_tokenizer_model(described: dict[str, object], file: Path) -> None:
     if model_type == "WordPiece" and isinstance(vocab, dict) and not (isinstance(unknown, str) and unknown in vocab):
         # The library needs it for every word it cannot split, and fails only then, mid-tokenization.
         raise ModelFileError(file, f"the WordPiece unk_token {shown(unknown)} is not in its vocab")
+    for part in PIPELINE_PARTS:  # the library reads a list as a Sequence; transformers reads them as objects
+        if described.get(part) is not None and not isinstance(described[part], dict):
+            raise ModelFileError(file, f"{part} must be a JSON object or null, got {shown(described[part])}")
     added = described.get("added_tokens")
     if added is not None and not (
         isinstance(added, list)
@@ -428,7 +433,7 @@ def read_tokenizer_config(file: Path) -> dict[str, object]:
         if not isinstance(decoder, dict):
             raise ModelFileError(file, f"{ADDED_TOKENS_DECODER} must map token ids to tokens, got {shown(decoder)}")
         for token_id, token in decoder.items():
-            if not token_id.isdigit():
+            if not token_id.isdecimal():  # as int() reads it
                 raise ModelFileError(file, f"{ADDED_TOKENS_DECODER}: {shown(token_id)} is not a token id")
             if not isinstance(token, dict):  # transformers reads these as AddedToken(**token)
                 raise ModelFileError(
@@ -439,16 +444,25 @@ def read_tokenizer_config(file: Path) -> dict[str, object]:
 
 
 def extra_tokens(config: dict[str, object], key: str, file: Path) -> list[str]:
-    """The text of each token in `key`: a list of tokens, or names to tokens."""
+    """The text of each token in `key`: a list of tokens, or names to tokens. transformers reads
+    special_tokens_map.json's additional_special_tokens as a list only (a dict there is one token)."""
     values = config.get(key)
     tagged = file.name == TOKENIZER_CONFIG
     if values is None:
         return []
-    if isinstance(values, dict):
-        return [token_text(v, f"{key}.{name}", file, tagged) for name, v in values.items()]
-    if isinstance(values, list):
-        return [token_text(v, f"{key}[{i}]", file, tagged) for i, v in enumerate(values)]
-    raise ModelFileError(file, f"{key} must be a list of tokens, got {shown(values)}")
+    if isinstance(values, dict) and (tagged or key != "additional_special_tokens"):
+        if not tagged:  # transformers takes the names' tokens from special_tokens_map.json as they are
+            bad = next((name for name, v in values.items() if not isinstance(v, str)), None)
+            if bad is not None:
+                raise ModelFileError(file, f"{key}[{shown(bad)}] must be a string, got {shown(values[bad])}")
+        return [token_text(v, f"{key}[{shown(name)}]", file, tagged) for name, v in values.items()]
+    if not isinstance(values, list):
+        raise ModelFileError(file, f"{key} must be a list of tokens, got {shown(values)}")
+    for i, v in enumerate(values):
+        if not tagged and key == "extra_special_tokens" and isinstance(v, dict) and "special" in v:
+            # transformers passes special=True beside the token's own fields, and fails on a second one
+            raise ModelFileError(file, f'{key}[{i}] must not set "special" here (transformers sets it), got {shown(v)}')
+    return [token_text(v, f"{key}[{i}]", file, tagged) for i, v in enumerate(values)]
 
 
 def token_text(value: object, key: str, file: Path, tagged: bool = False) -> str:

@@ -338,6 +338,21 @@ CASES = [
         id="special-tokens-map-flag-not-a-bool",
     ),
     pytest.param(
+        write("special_tokens_map.json", '{"extra_special_tokens": [{"content": "<x>", "special": true}]}'),
+        "special_tokens_map.json",
+        'extra_special_tokens[0] must not set "special" here (transformers sets it), '
+        'got {"content": "<x>", "special": true}',
+        TOKENIZER,
+        id="special-tokens-map-extra-token-special",
+    ),
+    pytest.param(
+        write("special_tokens_map.json", '{"cls_token": "[CLS]", "additional_special_tokens": {"x": "<x>"}}'),
+        "special_tokens_map.json",
+        'additional_special_tokens must be a list of tokens, got {"x": "<x>"}',
+        TOKENIZER,
+        id="special-tokens-map-extra-tokens-a-dict",
+    ),
+    pytest.param(
         set_json("tokenizer_config.json", "added_tokens_decoder", [1, 2]),
         "tokenizer_config.json",
         "added_tokens_decoder must map token ids to tokens, got [1, 2]",
@@ -393,6 +408,13 @@ CASES = [
         'the WordPiece unk_token "[UNK]" is not in its vocab',
         TOKENIZER,
         id="unk-token-not-in-vocab",
+    ),
+    pytest.param(
+        set_json("tokenizer.json", "normalizer", [{"type": "Lowercase"}]),
+        "tokenizer.json",
+        'normalizer must be a JSON object or null, got [{"type": "Lowercase"}]',
+        TOKENIZER,
+        id="normalizer-a-list",
     ),
     pytest.param(write("tokenizer.json", "{nope"), "tokenizer.json", MALFORMED, TOKENIZER, id="tokenizer-malformed"),
     pytest.param(
