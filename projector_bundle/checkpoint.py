@@ -24,6 +24,7 @@ import numpy as np
 from .modeljson import (
     ModelFileError,
     decode_utf8,
+    field_name,
     is_int,
     kind,
     one_line,
@@ -428,8 +429,13 @@ def read_tokenizer_config(file: Path) -> dict[str, object]:
             token_text(config[key], key, file, tagged)
     for key in EXTRA_SPECIAL:
         extra_tokens(config, key, file)
-    decoder = config.get(ADDED_TOKENS_DECODER)
-    if decoder is not None:
+    for key, value in config.items():
+        if not tagged and isinstance(value, dict) and key not in EXTRA_SPECIAL:
+            token_text(value, field_name(key), file)  # transformers reads each object here as a token
+        for inner in tagged_objects(value) if tagged else ():
+            token_text(inner, f"an {ADDED_TOKEN} in {field_name(key)}", file, tagged)
+    if ADDED_TOKENS_DECODER in config:  # transformers reads it as ids to tokens whenever it is there, null too
+        decoder = config[ADDED_TOKENS_DECODER]
         if not isinstance(decoder, dict):
             raise ModelFileError(file, f"{ADDED_TOKENS_DECODER} must map token ids to tokens, got {shown(decoder)}")
         for token_id, token in decoder.items():
@@ -441,6 +447,20 @@ def read_tokenizer_config(file: Path) -> dict[str, object]:
                 )
             token_text(token, f"{ADDED_TOKENS_DECODER}[{token_id}]", file)
     return config
+
+
+def tagged_objects(value: object) -> list[dict[str, object]]:
+    """Every object in `value` tagged "__type": "AddedToken", at any depth: transformers makes each an AddedToken."""
+    found, stack = [], [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if item.get("__type") == ADDED_TOKEN:
+                found.append(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
 
 
 def extra_tokens(config: dict[str, object], key: str, file: Path) -> list[str]:

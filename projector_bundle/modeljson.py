@@ -160,6 +160,11 @@ def shown(value: object) -> str:
     return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 3] + "..."
 
 
+def field_name(key: str) -> str:
+    """A key from a file as a message names it: as it is when it is a plain name, else quoted as JSON."""
+    return key if key.isascii() and key.replace("_", "").isalnum() else shown(key)
+
+
 def one_line(exc: BaseException) -> str:
     """An exception's message on one line (or its type, when it has none)."""
     return " ".join(str(exc).split()) or type(exc).__name__

@@ -353,6 +353,20 @@ CASES = [
         id="special-tokens-map-extra-tokens-a-dict",
     ),
     pytest.param(
+        set_json("tokenizer_config.json", "chat_markers", [{"__type": "AddedToken", "content": 5}]),
+        "tokenizer_config.json",
+        f'an AddedToken in chat_markers must be a token: {TOKEN_RULE}; got {{"__type": "AddedToken", "content": 5}}',
+        TOKENIZER,
+        id="tagged-token-anywhere",
+    ),
+    pytest.param(
+        set_json("tokenizer_config.json", "added_tokens_decoder", None),
+        "tokenizer_config.json",
+        "added_tokens_decoder must map token ids to tokens, got null",
+        TOKENIZER,
+        id="added-tokens-decoder-null",
+    ),
+    pytest.param(
         set_json("tokenizer_config.json", "added_tokens_decoder", [1, 2]),
         "tokenizer_config.json",
         "added_tokens_decoder must map token ids to tokens, got [1, 2]",
