@@ -172,6 +172,8 @@ def _from_hub(repo_id: str) -> ModelRef:
     try:
         path = Path(snapshot_download(repo_id, allow_patterns=HUB_PATTERNS, local_files_only=True))
         return ModelRef(name=repo_id, path=_check_folder(path), source="hub", revision=path.name)
+    except ModelFileError:
+        raise  # cached, but a file of it is malformed: say which, not that the hub cannot be reached
     except (LocalEntryNotFoundError, ExportError):
         pass  # not (fully) cached: try the hub below
     except ValueError as exc:  # malformed repo id

@@ -639,3 +639,20 @@ def test_a_json_file_is_read_no_further_than_its_limit(tmp_path: Path) -> None:
     with pytest.raises(ModelFileError) as caught:
         read_text(file, limit=100)
     assert str(caught.value) == f"{file}: larger than 100 bytes: too large for a model's JSON file"
+
+
+def test_a_malformed_file_in_the_hub_cache_is_named(
+    tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not "the hub cannot be reached": the cached model is there, one of its files is not right."""
+    from huggingface_hub import constants
+
+    repo = tmp_path / "hub" / "models--someone--tiny"
+    snapshot = repo / "snapshots" / "0123abc"
+    shutil.copytree(tiny_model, snapshot)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("0123abc")
+    write("config.json", "[1]")(snapshot)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    err = run_failing(["tokenize", "--model", "someone/tiny", "hello"], capsys)
+    assert err.splitlines() == [f"error: {snapshot / 'config.json'}: a list, not a JSON object"]
