@@ -214,7 +214,9 @@ def fresh(folder: Path) -> Path:
 
 
 def measure(command: list[str], out: Path, tsv_name: str) -> Run:
-    """Wall time and peak RSS of `command`, run by a fresh child so that RUSAGE_CHILDREN is its own."""
+    """Wall time and peak RSS of `command`, run by a fresh child so that RUSAGE_CHILDREN is its own.
+    The disk is synced first, so no run pays for writing back the files of the run before it."""
+    os.sync()
     probe = (
         "import json, resource, subprocess, sys, time\n"
         "start = time.perf_counter()\n"
