@@ -18,6 +18,7 @@ import numpy as np
 
 from . import ExportError
 from .corpus import UNLIMITED, Reservoir, Ticket, match_words, mentions_any, normalise_word
+from .modeljson import one_line
 from .sentences import LISTED_LINES, Sentence, clip_line, clipped_warning, model_max_tokens, truncation_message
 
 if TYPE_CHECKING:
@@ -217,7 +218,11 @@ class _CorpusRun:
         if not numbered:
             return
         texts = [clip_line(s.text, self.max_length) for _, s in numbered]
-        encoded, cut = tokenize_chunk(self.tokenizer, texts, self.max_length, offsets=bool(self.words))
+        lines = f"lines {numbered[0][1].line}-{numbered[-1][1].line}"
+        try:
+            encoded, cut = tokenize_chunk(self.tokenizer, texts, self.max_length, offsets=bool(self.words))
+        except Exception as exc:  # a tokenizer that loads but cannot encode (its unk_token not in its vocab, say)
+            raise ExportError(f"--sentences: the tokenizer failed on {lines}: {one_line(exc)}") from None
         counts.tokenized += len(texts)
         counts.cut += sum(cut)
         _note(counts.cut_lines, [s.line for (_, s), long in zip(numbered, cut, strict=True) if long])
@@ -231,8 +236,11 @@ class _CorpusRun:
         # Shortest first, so that each batch pads its sentences to about their own length.
         live.sort(key=lambda item: len(encoded["input_ids"][item[0]]))
         lengths = [len(encoded["input_ids"][row]) for row, _, _ in live]
-        for batch in model_batches(lengths, BATCH_SIZE, BATCH_TOKENS):
-            self._embed(encoded, [live[i] for i in batch])
+        try:
+            for batch in model_batches(lengths, BATCH_SIZE, BATCH_TOKENS):
+                self._embed(encoded, [live[i] for i in batch])
+        except Exception as exc:  # token ids beyond the model's table (a tokenizer of another model), say
+            raise ExportError(f"--sentences: the model failed on {lines}: {one_line(exc)}") from None
 
     def _claim(
         self, encoded: BatchEncoding, row: int, text: str, number: int, sentence: Sentence

@@ -287,3 +287,27 @@ def test_binary_input_fails_before_the_model_loads(tmp_path: Path, capsys: pytes
     args = ["bundle", "--model", str(tmp_path / "nowhere"), "--out", str(tmp_path / "site"), "--sentences", "/dev/zero"]
     err = run_failing([*args, "--words", "bank"], capsys)
     assert err.splitlines() == ["error: --sentences /dev/zero: not text (a NUL byte at offset 0); expected UTF-8 text"]
+
+
+def test_a_model_that_fails_on_the_sentences_is_one_error_line(
+    tmp_path: Path, previous: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A tokenizer with more ids than its model's table (a mismatched pair): the model's
+    IndexError becomes one line naming the lines it was reading, and the bundle stays."""
+    import torch
+    from support import TINY_VOCAB, save_tiny_bert
+    from transformers import BertConfig, BertModel
+
+    model = save_tiny_bert(tmp_path / "model")
+    torch.manual_seed(0)
+    small = BertConfig(vocab_size=10, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+                       intermediate_size=16, max_position_embeddings=32)  # fmt: skip
+    BertModel(small).save_pretrained(model)  # the tokenizer still has 24 tokens
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(f"{TINY_VOCAB[-1]} {TINY_VOCAB[-2]}\n", encoding="utf-8")
+    before = snapshot(previous)
+    args = ["bundle", "--model", str(model), "--out", str(previous), "--sentences", str(corpus), "--tensors", "type"]
+    err = run_failing(args, capsys)
+    assert err.splitlines()[-1].startswith("error: --sentences: the model failed on lines 1-1: index out of range")
+    assert snapshot(previous) == before
+    assert leftovers(previous) == []
