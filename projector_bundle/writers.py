@@ -114,8 +114,11 @@ def write_tensor_tsv(
 
 
 def format_tsv_chunks(matrix: np.ndarray, digits: int | None = None) -> Iterator[tuple[int, bytes | memoryview]]:
-    """(rows, text) per chunk, in order; exact chunks format in parallel threads."""
-    from .tsvfloat import format_rows, load_library
+    """(rows, text) per chunk, in order; exact chunks format in parallel threads.
+
+    A text is valid until the next chunk is asked for: its buffer is then reused.
+    """
+    from .tsvfloat import buffer_bytes, format_rows, load_library
 
     rows, dim = matrix.shape
     step = max(1, TSV_CHUNK_VALUES // max(dim, 1))
@@ -124,23 +127,29 @@ def format_tsv_chunks(matrix: np.ndarray, digits: int | None = None) -> Iterator
             yield len(chunk), format_rows_python(chunk, EXACT_TSV_DIGITS if digits is None else digits)
         return
     workers = usable_cores()
+    free: list[np.ndarray] = []  # buffers whose text the consumer is done with
     with ThreadPoolExecutor(workers) as pool:
-        pending: deque[tuple[int, Future[memoryview | None]]] = deque()
+        pending: deque[tuple[int, np.ndarray, Future[memoryview | None]]] = deque()
 
-        def done() -> tuple[int, bytes | memoryview]:
+        def submit(start: int) -> None:
+            buffer = free.pop() if free else np.empty(buffer_bytes(step * dim), dtype=np.uint8)
+            pending.append((start, buffer, pool.submit(format_rows, matrix[start : start + step], buffer)))
+
+        def done() -> Iterator[tuple[int, bytes | memoryview]]:
             # A chunk's mapped pages are given back once it is formatted, not when the next is read.
-            start, future = pending.popleft()
+            start, buffer, future = pending.popleft()
             text = future.result()
             assert text is not None  # load_library() succeeded above
             release_rows(matrix, start, start + step)
-            return min(step, rows - start), text
+            yield min(step, rows - start), text
+            free.append(buffer)  # the consumer has asked for the next chunk
 
         for start in range(0, rows, step):
-            pending.append((start, pool.submit(format_rows, matrix[start : start + step])))
+            submit(start)
             if len(pending) > workers:
-                yield done()
+                yield from done()
         while pending:
-            yield done()
+            yield from done()
 
 
 def usable_cores() -> int:
