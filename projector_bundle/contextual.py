@@ -9,8 +9,7 @@ corpus. torch is imported inside `embed_corpus` and `pool_states` only; the rest
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, cast
 
@@ -19,7 +18,7 @@ import numpy as np
 from . import ExportError
 from .corpus import UNLIMITED, Reservoir, Ticket, match_words, mentions_any, normalise_word
 from .modeljson import one_line
-from .sentences import LISTED_LINES, Sentence, clip_line, clipped_warning, model_max_tokens, truncation_message
+from .sentences import LISTED_LINES, Sentence, chunked, clip_line, clipped_warning, model_max_tokens, truncation_message
 
 if TYPE_CHECKING:
     import torch
@@ -169,7 +168,7 @@ def embed_corpus(
 
     run = _CorpusRun(model, tokenizer, layers, choice, sample)
     with torch.inference_mode():
-        for chunk in _chunks(sentences, READ_CHUNK):
+        for chunk in chunked(sentences, READ_CHUNK):
             run.read(chunk)
             advance(len(chunk))
     return run.result()
@@ -319,12 +318,6 @@ def corpus_warnings(source: str, context: ContextualEmbeddings, max_points: int 
                 "in a seeded uniform sample"
             )
     return [m for m in messages if m]
-
-
-def _chunks(items: Iterable[Sentence], size: int) -> Iterator[list[Sentence]]:
-    iterator = iter(items)
-    while chunk := list(itertools.islice(iterator, size)):
-        yield chunk
 
 
 def _note(listed: list[int], lines: Sequence[int]) -> None:

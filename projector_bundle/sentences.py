@@ -13,7 +13,7 @@ import codecs
 import io
 import itertools
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -83,9 +83,14 @@ class Corpus:
 
 def iter_sentence_batches(source: str, batch_size: int, stdin: BinaryIO | None = None) -> Iterator[list[Sentence]]:
     """The sentences of `source` in lists of `batch_size`, read lazily: memory holds one batch."""
-    sentences = iter_sentences(source, stdin)
-    while batch := list(itertools.islice(sentences, batch_size)):
-        yield batch
+    return chunked(iter_sentences(source, stdin), batch_size)
+
+
+def chunked(sentences: Iterable[Sentence], size: int) -> Iterator[list[Sentence]]:
+    """`sentences` in lists of `size` (the last may be shorter), taken from the iterable as needed."""
+    iterator = iter(sentences)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
 
 
 def iter_sentences(source: str, stdin: BinaryIO | None = None) -> Iterator[Sentence]:

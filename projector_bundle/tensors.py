@@ -57,7 +57,7 @@ class TensorData:
 
     @property
     def colour_by(self) -> str | None:
-        if SEQ_NEXT in self.header:
+        if is_paths(self):
             return PATHS_COLOUR_BY
         return next((h for h in COLOUR_BY if h in self.header), None)
 

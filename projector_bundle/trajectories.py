@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from . import ExportError
+from .contextual import WORD_COLUMN
 from .formats import SEQ_NEXT
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 PATHS_SUFFIX = "contextual_paths"
 PATHS_HEADER = ("Token", "Sentence #", "Position", "Layer", SEQ_NEXT)
 # With --words, the word as matched comes first, as in the layer tensors.
-WORD_PATHS_HEADER = ("Word", *PATHS_HEADER)
+WORD_PATHS_HEADER = (WORD_COLUMN, *PATHS_HEADER)
 ALL_LAYERS = "all"
 NEEDS_SENTENCES = "--trajectories needs --sentences (the paths run through the layers of the sentences' tokens)"
 
