@@ -22,13 +22,12 @@ from pathlib import Path
 
 from . import ExportError, UsageError, __version__
 from .corpus import NEEDS_CORPUS, parse_words
-from .formats import DEFAULT_OUT
+from .formats import DEFAULT_HOST, DEFAULT_OUT, DEFAULT_PORT
 from .labels import DEFAULT_LABELS, LABEL_COLUMNS
 from .manifest import utc_time
 from .projections import PCA, PROJECTION_KINDS
 from .publish import DEFAULT_MAX_FILE_MB, normalise_base_url
 from .reductions import LIMIT_HELP
-from .serve import DEFAULT_HOST, DEFAULT_PORT
 from .swap import Interrupted, interrupts_raised
 from .tensors import TENSOR_KINDS, WORD
 from .trajectories import NEEDS_SENTENCES, parse_layer_text

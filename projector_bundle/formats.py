@@ -12,6 +12,9 @@ from pathlib import Path
 
 # Where `bundle` writes and `serve` serves, unless told otherwise.
 DEFAULT_OUT = Path("site")
+# Where `serve` listens unless told otherwise: loopback only.
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
 CONFIG_JSON = "projector_config.json"
 # The same config with absolute URLs (`--base-url`), for projector.tensorflow.org's `?config=`.
 REMOTE_CONFIG_JSON = "projector_config.remote.json"

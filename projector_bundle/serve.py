@@ -19,9 +19,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from . import ExportError
-
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8000
+from .formats import DEFAULT_HOST
 
 # Sent gzipped to a browser that accepts it, as static hosts do with text: the page, the
 # projector script, configs, bookmarks and metadata. The .bytes vectors barely compress.
