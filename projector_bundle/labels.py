@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .schemes import Piece
 
@@ -29,12 +30,12 @@ PREPOSITIONS = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):
     """One vocabulary row: its id, the characters it stands for (markers removed; None when the
     tokenizer has no token for the id), and what its scheme says about it (see `schemes`).
 
     A token made from a bare text (hand-made vocabularies) is its own raw and readable form.
+    A tuple, like `Piece`: a frozen dataclass took twice as long to build per vocabulary row.
     """
 
     id: int
