@@ -17,6 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 static const double POW10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
                                  1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
@@ -131,6 +134,182 @@ static char *put_slow(char *p, double a, float x) {
     return p + n;
 }
 
+/* floor(log10 x) for positive normal x, from the binary exponent (78913 / 2^18 ~ log10 2)
+ * corrected once; an estimate one too low costs a digit, never exactness. */
+static int decimal_exponent(float x) {
+    uint32_t bits;
+    memcpy(&bits, &x, 4);
+    int binary = (int)(bits >> 23) - 127; /* subnormals read as 2^-127: their F is out of range, so put_slow */
+    int e = (binary * 78913) >> 18;
+    return e + ((double)x >= POW10_ANY[e + 1 + 45]);
+}
+
+/* Any finite nonzero x, the plain way: 7, 8 and 9 digits checked one by one, fewer
+ * digits looked for when 7 suffice, printf/strtod outside the exact-double range. */
+static char *put_general(char *p, float x) {
+    double a = (double)x;
+    int e = decimal_exponent(x);
+    int F9 = 8 - e;
+    if (F9 - 2 < -22 || F9 > 22) return put_slow(p, a, x);
+    uint64_t m7, m8, m9;
+    int ok7 = fits(a, x, F9 - 2, &m7), ok8 = fits(a, x, F9 - 1, &m8), ok9 = fits(a, x, F9, &m9);
+    uint64_t best_m = ok8 ? m8 : m9;
+    int best_F = ok8 ? F9 - 1 : F9;
+    if (ok7) {
+        best_m = m7, best_F = F9 - 2;
+        uint64_t m;
+        for (int F = F9 - 3; F >= F9 - 8 && F >= -22 && fits(a, x, F, &m); F--) best_m = m, best_F = F;
+    } else if (!ok8 && !ok9) {
+        return put_slow(p, a, x);
+    }
+    return put_decimal(p, best_m, best_F);
+}
+
+typedef double f64x4 __attribute__((vector_size(32)));
+typedef int64_t i64x4 __attribute__((vector_size(32)));
+
+/* Bit i set when lane i is negative (its sign bit is set). By pointer: passing a 32-byte
+ * vector by value would depend on AVX in the calling convention. */
+static inline unsigned negative_lanes(const f64x4 *v) {
+#if defined(__SSE2__)
+    __m128d low, high;
+    memcpy(&low, v, 16);
+    memcpy(&high, (const char *)v + 16, 16);
+    return (unsigned)(_mm_movemask_pd(low) | _mm_movemask_pd(high) << 2);
+#else
+    i64x4 n = (i64x4)*v < 0;
+    return (unsigned)((n[0] & 1) | (n[1] & 2) | (n[2] & 4) | (n[3] & 8));
+#endif
+}
+
+/* Which of 6, 7, 8 and 9 significant digits (F9 - 3 .. F9 >= 0 fractional digits) give a
+ * decimal that rounds back to x, for x not a power of two: bit k - 6 is set when k digits do.
+ * r gets the candidate digits, rounded exactly as fits() rounds them.
+ *
+ * fits() divides to find out; here, in units of 10^-F, the candidate is |r - s| from x
+ * (s = x * 10^F, r - s exact) and x's float32 rounding interval reaches `half` (half an
+ * ulp) either side. Away from the interval's edges the answer is plain: the rounding in s
+ * and in decimal -> float64 each move the value by at most 2^-53 s, so a candidate more
+ * than 2^-48 s inside (or outside) the edge round-trips (or does not) whatever fits()'s
+ * division rounds to. Returns -1 when one is that close to an edge (never seen in random
+ * data): the caller then asks fits(). */
+static int fits_6789(float x, int F9, f64x4 *r) {
+    f64x4 scale;
+    memcpy(&scale, POW10 + F9 - 3, sizeof scale);
+    uint32_t bits;
+    memcpy(&bits, &x, 4);
+    uint32_t half_bits = (bits & 0x7F800000) - (24u << 23); /* 2^-24 of x's binade: x >= 2^-102 */
+    float half;
+    memcpy(&half, &half_bits, 4);
+    f64x4 s = (double)x * scale;
+    *r = (s + 0x1p52) - 0x1p52;
+    f64x4 distance = (f64x4)((i64x4)(*r - s) & INT64_MAX);
+    f64x4 beyond = distance - (double)half * scale; /* < 0: inside the interval */
+    f64x4 margin = s * 0x1p-48;
+    /* The sign of a sum is exact (rounding never crosses zero): clear of the edges when
+     * margin - |beyond| < 0 in every lane, and inside where beyond + margin < 0. */
+    f64x4 near_edge = margin - (f64x4)((i64x4)beyond & INT64_MAX), inside = beyond + margin;
+    if (negative_lanes(&near_edge) != 0xF) return -1;
+    return (int)negative_lanes(&inside);
+}
+
+/* The digit count put_general would settle on, by fits_6789's mask: the fewest of 7, 8, 9
+ * that fit, where 7 counts only when 6 do not (else 0: fewer digits still, or none fit). */
+static const uint8_t DIGITS[16] = {0, 0, 7, 0, 8, 8, 7, 0, 9, 9, 7, 0, 8, 8, 7, 0};
+
+/* Eight decimal digits of n < 10^8 as ASCII in one word, first digit in the lowest byte:
+ * 4 + 4 digits in the two halves, then 2 + 2 in each half, then 1 + 1 in each quarter.
+ * Each multiply-shift divides every lane at once (10486 / 2^20 ~ 1/100 and 103 / 2^10 ~
+ * 1/10 are exact below 10^4 and 10^2) and no lane carries into the next. */
+static uint64_t eight_digits(uint32_t n) {
+    uint64_t v = n / 10000 | (uint64_t)(n % 10000) << 32;
+    uint64_t hundreds = ((v * 10486) >> 20) & 0x0000007F0000007FULL;
+    v = hundreds | (v - hundreds * 100) << 16;
+    uint64_t tens = ((v * 103) >> 10) & 0x000F000F000F000FULL;
+    v = tens | (v - tens * 10) << 8;
+    v |= 0x3030303030303030ULL;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    return v;
+}
+
+/* "e-5" .. "e-14": the exponents of the fast path's exponent form. */
+static const char NEGATIVE_EXPONENT[15][4] = {"", "", "", "", "", "e-5", "e-6", "e-7", "e-8", "e-9",
+                                              "e-10", "e-11", "e-12", "e-13", "e-14"};
+
+/* The k digits of m (10^(k-1) <= m < 10^k, 7 <= k <= 9) for x = m * 10^(e+1-k), in the form
+ * put_decimal picks for that e: ".000123", "123.456" or "1.23e-5". All digits are
+ * written as one 9-digit block (m padded with zeros), then the pointer advances by the
+ * true length: bytes past it are overwritten by what follows. */
+static char *put_digits_fast(char *p, uint32_t padded, int k, int e) {
+    uint32_t first = (uint32_t)(padded / 100000000);
+    uint64_t rest = eight_digits((uint32_t)(padded % 100000000));
+    if (e < 0 && e >= -4) { /* the common case: weights below 1 */
+        memcpy(p, ".000", 4);
+        p -= e;
+        *p = (char)('0' + first);
+        memcpy(p + 1, &rest, 8);
+        return p + k;
+    }
+    if (e >= 0) { /* up to 6 integer digits, then the point */
+        char text[16] = {(char)('0' + first)};
+        memcpy(text + 1, &rest, 8);
+        memcpy(p, text, 8);
+        p[e + 1] = '.';
+        memcpy(p + e + 2, text + e + 1, 8);
+        return p + k + 1;
+    }
+    p[0] = (char)('0' + first);
+    p[1] = '.';
+    memcpy(p + 2, &rest, 8);
+    p += k + 1;
+    memcpy(p, NEGATIVE_EXPONENT[-e], 4);
+    return p + 3 + (e <= -10);
+}
+
+/* Powers of two have a narrower rounding interval below than above. */
+static int is_power_of_two(float x) {
+    uint32_t bits;
+    memcpy(&bits, &x, 4);
+    return (bits & 0x7FFFFF) == 0;
+}
+
+/* How to write one value the fast way, decided before any text is written (see
+ * tsvfloat_format_rows); count 0 means the slow way, put_float. */
+struct plan {
+    uint32_t digits; /* the significant digits, padded with zeros to nine */
+    int8_t count;    /* how many of them to write: 7, 8 or 9 */
+    int8_t exponent; /* floor(log10 |value|) */
+    uint8_t negative;
+};
+
+/* Normal values from 1e-14 to 1e6 that 7, 8 or 9 digits write: the 6..9-digit checks at
+ * once, F9 - 3 .. F9 all in 0..22. Anything unusual (fewer than 7 digits, powers of two)
+ * is left to put_float, which decides the same way. */
+static struct plan plan_value(float value) {
+    struct plan none = {0, 0, 0, 0};
+    uint32_t bits;
+    memcpy(&bits, &value, 4);
+    if ((bits >> 23 & 0xFF) - 1 >= 254) return none; /* zero, subnormal, infinite, NaN */
+    float x = fabsf(value);
+    int e = decimal_exponent(x);
+    int F9 = 8 - e;
+    if (F9 < 3 || F9 > 22 || is_power_of_two(x)) return none;
+    f64x4 r;
+    int fit = fits_6789(x, F9, &r);
+    if (fit < 0) return none;
+    int k = DIGITS[fit];
+    if (!k) return none;
+    /* m has exactly k digits, the last not 0, so put_decimal would write what
+     * put_digits_fast does: 10^e <= x makes m >= 10^(k-1) (e is exact: the estimate is
+     * never more than one low), and were m 10 j, j would be the k - 1 digit candidate, of
+     * the same value, so k - 1 digits would fit too. */
+    uint64_t m = (uint64_t)(int64_t)r[k - 6];
+    struct plan plan = {(uint32_t)(m * POW10_INT[9 - k]), (int8_t)k, (int8_t)e, (uint8_t)(bits >> 31)};
+    return plan;
+}
+
 static char *put_float(char *p, float value) {
     if (isnan(value)) {
         memcpy(p, "NaN", 3);
@@ -146,40 +325,34 @@ static char *put_float(char *p, float value) {
         *p++ = '0';
         return p;
     }
-    double a = (double)x;
-    /* The decimal exponent from the binary one (78913 / 2^18 ~ log10 2), corrected once;
-     * an estimate one too low costs a digit, never exactness. */
-    uint32_t bits;
-    memcpy(&bits, &x, 4);
-    int binary = (int)(bits >> 23) - 127; /* subnormals read as 2^-127: their F is out of range, so put_slow */
-    int e = (binary * 78913) >> 18;
-    e += a >= POW10_ANY[e + 1 + 45];
-    /* 7, 8 and 9 digits are checked together, without branches between them: which one
-     * suffices is close to random for trained or random weights, so branches would mispredict. */
-    int F9 = 8 - e;
-    if (F9 - 2 < -22 || F9 > 22) return put_slow(p, a, x);
-    uint64_t m7, m8, m9;
-    int ok7 = fits(a, x, F9 - 2, &m7), ok8 = fits(a, x, F9 - 1, &m8), ok9 = fits(a, x, F9, &m9);
-    uint64_t best_m = ok8 ? m8 : m9;
-    int best_F = ok8 ? F9 - 1 : F9;
-    if (ok7) { /* rare: look for fewer digits still */
-        best_m = m7, best_F = F9 - 2;
-        uint64_t m;
-        for (int F = F9 - 3; F >= F9 - 8 && F >= -22 && fits(a, x, F, &m); F--) best_m = m, best_F = F;
-    } else if (!ok8 && !ok9) {
-        return put_slow(p, a, x);
-    }
-    return put_decimal(p, best_m, best_F);
+    return put_general(p, x);
 }
+
+static char *put_planned(char *p, struct plan plan, float value) {
+    if (!plan.count) return put_float(p, value);
+    *p = '-'; /* no branch for the sign */
+    return put_digits_fast(p + plan.negative, plan.digits, plan.count, plan.exponent);
+}
+
+/* Values are planned a block at a time, then written: planning is long chains of
+ * arithmetic and writing waits on the previous value's length, so apart they overlap
+ * better across values than interleaved. */
+#define BLOCK 64
 
 /* Rows of `dim` values, tab-separated, each ending in a newline. `out` must hold
  * tsvfloat_max_bytes() per value. Returns the bytes written. */
 size_t tsvfloat_format_rows(const float *values, size_t rows, size_t dim, char *out) {
     char *p = out;
-    for (size_t i = 0; i < rows; i++) {
-        for (size_t j = 0; j < dim; j++) {
-            p = put_float(p, values[i * dim + j]);
-            *p++ = j + 1 < dim ? '\t' : '\n';
+    size_t total = rows * dim, column = 0;
+    struct plan plans[BLOCK];
+    for (size_t start = 0; start < total; start += BLOCK) {
+        size_t n = total - start < BLOCK ? total - start : BLOCK;
+        for (size_t i = 0; i < n; i++) plans[i] = plan_value(values[start + i]);
+        for (size_t i = 0; i < n; i++) {
+            p = put_planned(p, plans[i], values[start + i]);
+            column++;
+            *p++ = column < dim ? '\t' : '\n';
+            column = column < dim ? column : 0;
         }
     }
     return (size_t)(p - out);
