@@ -172,9 +172,7 @@ typedef int64_t i64x4 __attribute__((vector_size(32)));
  * vector by value would depend on AVX in the calling convention. */
 static inline unsigned negative_lanes(const f64x4 *v) {
 #if defined(__SSE2__)
-    __m128d low, high;
-    memcpy(&low, v, 16);
-    memcpy(&high, (const char *)v + 16, 16);
+    __m128d low = {(*v)[0], (*v)[1]}, high = {(*v)[2], (*v)[3]};
     return (unsigned)(_mm_movemask_pd(low) | _mm_movemask_pd(high) << 2);
 #else
     i64x4 n = (i64x4)*v < 0;
@@ -334,20 +332,91 @@ static char *put_planned(char *p, struct plan plan, float value) {
     return put_digits_fast(p + plan.negative, plan.digits, plan.count, plan.exponent);
 }
 
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(TSVFLOAT_BASELINE)
+#include <immintrin.h>
+#define AVX512_PLANS 1
+
+#define AVX512 __attribute__((target("avx512f,avx512dq,avx512vl")))
+
+/* AVX-512 lanes holding the sign bits of v. */
+AVX512 static __mmask8 negative(__m512d v) {
+    return _mm512_movepi64_mask(_mm512_castpd_si512(v));
+}
+
+/* plan_value for 8 values at once, one lane each: the same arithmetic, the exponent and
+ * power-of-ten lookups as gathers, and 10^(F+1) as 10^F * 10 (exact up to 10^22). */
+AVX512 static void plan_8(const float *values, struct plan *plans) {
+    const __m256i one = _mm256_set1_epi32(1);
+    __m256i bits = _mm256_loadu_si256((const __m256i *)values);
+    __m256i magnitude = _mm256_and_si256(bits, _mm256_set1_epi32(0x7FFFFFFF));
+    __m256i biased = _mm256_srli_epi32(magnitude, 23);
+    __mmask8 fast = _mm256_cmplt_epu32_mask(_mm256_sub_epi32(biased, one), _mm256_set1_epi32(254)) &
+                    _mm256_test_epi32_mask(magnitude, _mm256_set1_epi32(0x7FFFFF)); /* normal, not 2^n */
+    __m256i binary = _mm256_sub_epi32(biased, _mm256_set1_epi32(127));
+    __m256i estimate = _mm256_srai_epi32(_mm256_mullo_epi32(binary, _mm256_set1_epi32(78913)), 18);
+    __m512d a = _mm512_cvtps_pd(_mm256_castsi256_ps(magnitude));
+    __m512d next = _mm512_i32gather_pd(_mm256_add_epi32(estimate, _mm256_set1_epi32(46)), POW10_ANY, 8);
+    __m256i e = _mm256_mask_add_epi32(estimate, _mm512_cmp_pd_mask(a, next, _CMP_GE_OQ), estimate, one);
+    __m256i first = _mm256_sub_epi32(_mm256_set1_epi32(5), e); /* F9 - 3 */
+    fast &= _mm256_cmple_epu32_mask(first, _mm256_set1_epi32(19));
+    /* Lanes left to put_float compute on harmless numbers. */
+    __m256i half_bits = _mm256_sub_epi32(_mm256_and_si256(magnitude, _mm256_set1_epi32(0x7F800000)),
+                                         _mm256_set1_epi32(24 << 23));
+    __m512d half = _mm512_mask_cvtps_pd(_mm512_set1_pd(0x1p-24), fast, _mm256_castsi256_ps(half_bits));
+    a = _mm512_mask_blend_pd(fast, _mm512_set1_pd(1), a);
+    __m512d scale = _mm512_mask_i32gather_pd(_mm512_set1_pd(1), fast, first, POW10, 8);
+    __m512d r[4];
+    __mmask8 inside[4], unsure = 0;
+    for (int j = 0; j < 4; j++) { /* 6, 7, 8 and 9 digits, as in fits_6789 */
+        __m512d s = a * scale;
+        r[j] = (s + 0x1p52) - 0x1p52;
+        __m512d beyond = _mm512_abs_pd(r[j] - s) - half * scale;
+        __m512d margin = s * 0x1p-48;
+        unsure |= (__mmask8)~negative(margin - _mm512_abs_pd(beyond));
+        inside[j] = negative(beyond + margin);
+        scale *= 10;
+    }
+    __mmask8 seven = inside[1] & ~inside[0], eight = ~inside[1] & inside[2];
+    __mmask8 nine = ~inside[1] & ~inside[2] & inside[3];
+    fast &= ~unsure & (seven | eight | nine);
+    __m512d padded = _mm512_mask_blend_pd(seven, _mm512_mask_blend_pd(eight, r[3], r[2] * 10), r[1] * 100);
+    __m512i count = _mm512_mask_blend_epi64(seven, _mm512_mask_blend_epi64(eight, _mm512_set1_epi64(9),
+                                                                            _mm512_set1_epi64(8)),
+                                            _mm512_set1_epi64(7));
+    /* struct plan as one little-endian word: digits, count, exponent, negative. */
+    __m512i plan = _mm512_cvttpd_epi64(padded);
+    plan = _mm512_or_si512(plan, _mm512_slli_epi64(count, 32));
+    plan = _mm512_or_si512(plan, _mm512_slli_epi64(_mm512_and_si512(_mm512_cvtepi32_epi64(e),
+                                                                     _mm512_set1_epi64(0xFF)), 40));
+    plan = _mm512_or_si512(plan, _mm512_slli_epi64(_mm512_cvtepu32_epi64(_mm256_srli_epi32(bits, 31)), 48));
+    _mm512_storeu_si512(plans, _mm512_maskz_mov_epi64(fast, plan));
+}
+
+AVX512 static void plan_avx512(const float *values, size_t n, struct plan *plans) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) plan_8(values + i, plans + i);
+    for (; i < n; i++) plans[i] = plan_value(values[i]);
+}
+#endif
+
+static void plan_baseline(const float *values, size_t n, struct plan *plans) {
+    for (size_t i = 0; i < n; i++) plans[i] = plan_value(values[i]);
+}
+
 /* Values are planned a block at a time, then written: planning is long chains of
  * arithmetic and writing waits on the previous value's length, so apart they overlap
  * better across values than interleaved. */
 #define BLOCK 64
 
-/* Rows of `dim` values, tab-separated, each ending in a newline. `out` must hold
- * tsvfloat_max_bytes() per value. Returns the bytes written. */
-size_t tsvfloat_format_rows(const float *values, size_t rows, size_t dim, char *out) {
+typedef void plan_fn(const float *values, size_t n, struct plan *plans);
+
+static size_t format_rows(const float *values, size_t rows, size_t dim, char *out, plan_fn *plan_block) {
     char *p = out;
     size_t total = rows * dim, column = 0;
     struct plan plans[BLOCK];
     for (size_t start = 0; start < total; start += BLOCK) {
         size_t n = total - start < BLOCK ? total - start : BLOCK;
-        for (size_t i = 0; i < n; i++) plans[i] = plan_value(values[start + i]);
+        plan_block(values + start, n, plans);
         for (size_t i = 0; i < n; i++) {
             p = put_planned(p, plans[i], values[start + i]);
             column++;
@@ -356,6 +425,23 @@ size_t tsvfloat_format_rows(const float *values, size_t rows, size_t dim, char *
         }
     }
     return (size_t)(p - out);
+}
+
+/* Rows of `dim` values, tab-separated, each ending in a newline. `out` must hold
+ * tsvfloat_max_bytes() per value. Returns the bytes written. */
+size_t tsvfloat_format_rows(const float *values, size_t rows, size_t dim, char *out) {
+#ifdef AVX512_PLANS
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+        __builtin_cpu_supports("avx512vl"))
+        return format_rows(values, rows, dim, out, plan_avx512);
+#endif
+    return format_rows(values, rows, dim, out, plan_baseline);
+}
+
+/* The same text without the AVX-512 planner, whatever the CPU: for tests. */
+size_t tsvfloat_format_rows_baseline(const float *values, size_t rows, size_t dim, char *out) {
+    return format_rows(values, rows, dim, out, plan_baseline);
 }
 
 /* Room per value and separator: the positional form is written only when it is no longer
