@@ -2,12 +2,25 @@
  *
  * Each value is written with the fewest significant digits whose decimal parses
  * back to the same float32 the way the projector parses it: decimal -> nearest
- * float64 (JavaScript's Number) -> nearest float32 (Float32Array). The check is
- * exact: m and 10^F are exact doubles for |F| <= 22, so the IEEE quotient (or
- * product) m / 10^F is the correctly rounded value of the decimal m * 10^-F.
- * Values outside that range go through printf/strtod, which glibc rounds
- * correctly too. Numbers below 1 drop the leading zero (".0123"), which
- * JavaScript's Number() and Python's float() both accept.
+ * float64 (JavaScript's Number) -> nearest float32 (Float32Array). Numbers below 1
+ * drop the leading zero (".0123"), which JavaScript's Number() and Python's float()
+ * both accept, and the exponent form ("1.5e-7") is written where it is shorter.
+ *
+ * The reference check, fits(), is exact: m and 10^F are exact doubles for |F| <= 22,
+ * so the IEEE quotient (or product) m / 10^F is the correctly rounded value of the
+ * decimal m * 10^-F. put_general asks it digit count by digit count; values outside
+ * that range go through printf/strtod, which glibc rounds correctly too.
+ *
+ * Most weights (1e-14 <= |x| < 1e6, needing 7 to 9 digits) take a faster road to the
+ * same text, in two passes over a block of values. Planning tests 6, 7, 8 and 9
+ * digits at once in one 4-lane vector, and without dividing: the candidate's distance
+ * from x is compared with x's float32 rounding interval, in units of the last digit,
+ * with a margin that covers every rounding fits() would do; a candidate within the
+ * margin of an edge (rare) is left to fits(). Where the CPU has AVX-512 (asked at run
+ * time: the library itself assumes only baseline x86-64), planning runs one value per
+ * lane, 8 at a time. Writing then makes the digits, padded to nine, with a few
+ * multiply-shifts into one 64-bit word, stores them with fixed-size copies and moves
+ * on by the true length.
  *
  * Built on first use by projector_bundle/tsvfloat.py; must not be compiled with
  * -ffast-math, which would break the exact checks.
@@ -134,8 +147,9 @@ static char *put_slow(char *p, double a, float x) {
     return p + n;
 }
 
-/* floor(log10 x) for positive normal x, from the binary exponent (78913 / 2^18 ~ log10 2)
- * corrected once; an estimate one too low costs a digit, never exactness. */
+/* floor(log10 x) for positive normal x, exactly: the estimate from the binary exponent
+ * (78913 / 2^18 ~ log10 2) is never high and at most one low for any float32, and no
+ * float32 lies between 10^n and its nearest double, so one comparison corrects it. */
 static int decimal_exponent(float x) {
     uint32_t bits;
     memcpy(&bits, &x, 4);
