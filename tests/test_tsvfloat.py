@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 from pathlib import Path
 
 import numpy as np
@@ -74,6 +75,22 @@ def test_never_longer_than_the_shortest_round_trip_digits(compiled: None) -> Non
         positional = np.format_float_positional(value, unique=True, trim="-").replace("0.", ".", 1)
         scientific = np.format_float_scientific(value, unique=True, trim="-")
         assert len(cell) <= min(len(positional), len(scientific)), (value, cell, positional)
+
+
+def test_the_baseline_path_writes_the_same_text(compiled: None) -> None:
+    # On CPUs with AVX-512 the formatter plans eight values at a time; the plain path must agree.
+    lib = tsvfloat.load_library()
+    baseline = lib.tsvfloat_format_rows_baseline
+    baseline.argtypes, baseline.restype = lib.tsvfloat_format_rows.argtypes, ctypes.c_size_t
+    rng = np.random.default_rng(5)
+    weights = np.concatenate(
+        [rng.standard_normal(100_000) * 0.02, rng.choice([-1, 1], 100_000) * 10 ** rng.uniform(-16, 8, 100_000)]
+    )
+    matrix = np.concatenate([every_kind_of_float32(100_000, seed=5).ravel(), weights.astype(np.float32)])
+    matrix = matrix[: len(matrix) // 7 * 7].reshape(-1, 7)  # 8-value groups that span rows
+    out = np.empty(tsvfloat.buffer_bytes(matrix.size), dtype=np.uint8)
+    size = baseline(matrix.ctypes.data, *matrix.shape, out.ctypes.data)
+    assert bytes(tsvfloat.format_rows(matrix)) == out[:size].tobytes()
 
 
 def test_rows_and_separators(compiled: None) -> None:
