@@ -3,8 +3,8 @@
 Python's formatting tops out near 2 million floats a second; the C routine in
 `tsvfloat.c` writes the shortest exact form of each float32 at about 70 million a
 second per core (110 million where the CPU has AVX-512), and ctypes releases the
-GIL while it runs, so chunks format on every core at once. Without a C compiler `format_rows` returns None and the
-caller falls back to the slow, exact Python path.
+GIL while it runs, so chunks format on every core at once. Without a C compiler
+`format_rows` returns None and the caller falls back to the slow, exact Python path.
 """
 
 from __future__ import annotations
