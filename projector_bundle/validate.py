@@ -75,8 +75,9 @@ def validate_bundle(folder: Path, *, reread: bool = True, check_sizes: bool = Tr
     """Every problem the projector would hit loading `folder`, in file order.
 
     The bundle step, which has just hashed the files, checked the vectors were finite
-    before writing them and reports sizes itself, turns `reread` (the manifest's hashes,
-    TSV shapes and the `.bytes` values) and `check_sizes` off.
+    before writing them, written the bookmarks from a list and reports sizes itself, turns
+    `reread` (the manifest's hashes, TSV shapes, the `.bytes` values and the bookmarks'
+    JSON) and `check_sizes` off.
     """
     try:
         is_folder = folder.is_dir()
@@ -224,7 +225,10 @@ def check_embedding_files(folder: Path, info: EmbeddingInfo, *, reread: bool = T
             problems += check_metadata(metadata, info.metadata_path, rows)
     if info.bookmarks_path is not None:
         bookmarks = _inside(folder, info.bookmarks_path)
-        problems += [bookmarks] if isinstance(bookmarks, Problem) else check_bookmarks(bookmarks, info.bookmarks_path)
+        if isinstance(bookmarks, Problem):
+            problems.append(bookmarks)
+        elif reread:
+            problems += check_bookmarks(bookmarks, info.bookmarks_path)
     if info.sprite is not None:
         sprite = _inside(folder, info.sprite.image_path)
         if isinstance(sprite, Problem):
