@@ -49,16 +49,9 @@ class Token(NamedTuple):
 
     @classmethod
     def from_piece(cls, token_id: int, piece: Piece) -> Token:
-        return cls(
-            token_id,
-            piece.text,
-            special=piece.special,
-            raw=piece.raw,
-            display=piece.display,
-            word_start=piece.word_start,
-            continuation=piece.continuation,
-            byte=piece.byte,
-        )
+        # In field order, without keywords: a call per vocabulary row.
+        text, special, raw, display = piece.text, piece.special, piece.raw, piece.display
+        return cls(token_id, text, special, raw, display, piece.word_start, piece.continuation, piece.byte)
 
 
 @dataclass(frozen=True)
