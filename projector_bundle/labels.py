@@ -50,8 +50,8 @@ class Token(NamedTuple):
     @classmethod
     def from_piece(cls, token_id: int, piece: Piece) -> Token:
         # In field order, without keywords: a call per vocabulary row.
-        text, special, raw, display = piece.text, piece.special, piece.raw, piece.display
-        return cls(token_id, text, special, raw, display, piece.word_start, piece.continuation, piece.byte)
+        p = piece
+        return cls(token_id, p.text, p.special, p.raw, p.display, p.word_start, p.continuation, p.byte)
 
 
 @dataclass(frozen=True)
@@ -80,10 +80,14 @@ def label_column(
     return register
 
 
+# A boolean's cell, by the boolean: two values, so the projector can colour by them.
+BOOL_CELLS = ("false", "true")
+
+
 def format_cell(value: object) -> str:
-    """Booleans become `true`/`false` (two values, so the projector can colour by them)."""
+    """Booleans become `true`/`false` (`BOOL_CELLS`), the rest what str() gives."""
     if isinstance(value, bool):
-        return "true" if value else "false"
+        return BOOL_CELLS[value]
     return str(value)
 
 
@@ -95,7 +99,8 @@ def _cell_of(fn: Callable[[Token], object]) -> Callable[[Token], str]:
     if returns in ("str", str):
         return cast("Callable[[Token], str]", fn)
     if returns in ("bool", bool):
-        return lambda token: "true" if fn(token) else "false"
+        holds = cast("Callable[[Token], bool]", fn)
+        return lambda token: BOOL_CELLS[holds(token)]
     if returns in ("int", int):
         return lambda token: str(fn(token))
     return lambda token: format_cell(fn(token))

@@ -407,8 +407,8 @@ def _metadata_lines(path: Path, name: str, warnings: list[Problem]) -> Iterator[
     decoder = codecs.getincrementaldecoder("utf-8")()
     offset = 0
     number = 1
-    # The summary of the line read so far, and whether it has any character yet.
-    tabs, blank, last, started = 0, True, "", False
+    # The summary of the line read so far; its last character is "" until it has one.
+    tabs, blank, last = 0, True, ""
     with open(path, "rb") as file:
         while piece := file.read(READ_BYTES):
             warnings += check_chunk_boundaries(piece, name, offset=offset, line=number)
@@ -423,17 +423,16 @@ def _metadata_lines(path: Path, name: str, warnings: list[Problem]) -> Iterator[
                     number, tabs + body.count("\t"), blank and not body.strip(JS_WHITESPACE), body[-1:] or last
                 )
                 number += 1
-                tabs, blank, last, started = 0, True, "", False
+                tabs, blank, last = 0, True, ""
             if rest:
                 tabs += rest.count("\t")
                 blank = blank and not rest.strip(JS_WHITESPACE)
                 last = rest[-1:]
-                started = True
         try:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
             raise _NotUtf8(offset - len(decoder.getstate()[0])) from None
-    if started:  # a last line without a newline
+    if last:  # a last line without a newline
         yield _MetadataLine(number, tabs, blank, last)
 
 
