@@ -63,9 +63,9 @@ writer.close()
 # The corpus throughput, run in a child process: the model loaded first, then timed over the file.
 CORPUS_ROUTE = """
 import json, sys, time
-from projector_bundle.contextual import embed_corpus, layer_count
-from projector_bundle.model import load_model, load_tokenizer, resolve_model
-from projector_bundle.sentences import iter_sentences
+from projector_bundle.context.contextual import embed_corpus, layer_count
+from projector_bundle.models.loader import load_model, load_tokenizer, resolve_model
+from projector_bundle.context.sentences import iter_sentences
 
 ref = resolve_model(None)
 model, tokenizer = load_model(ref), load_tokenizer(ref)
@@ -108,8 +108,8 @@ def main() -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     args.work.mkdir(parents=True, exist_ok=True)
 
-    from projector_bundle.model import resolve_model
-    from projector_bundle.tsvfloat import load_library
+    from projector_bundle.models.loader import resolve_model
+    from projector_bundle.output.tsvfloat import load_library
 
     load_library()  # build the C formatter once, outside the timings
     # Byte-compile the package once too, as any Python does on its first import unless told
@@ -182,8 +182,8 @@ def measure_corpus(corpus: Path) -> str:
 
 def time_tsv_writer(model: Path, path: Path) -> str:
     """The vectors TSV writer in this process, on the matrix it just exported."""
-    from projector_bundle.model import ModelRef, read_word_embeddings
-    from projector_bundle.writers import write_tensor_tsv
+    from projector_bundle.models.loader import ModelRef, read_word_embeddings
+    from projector_bundle.output.writers import write_tensor_tsv
 
     matrix = read_word_embeddings(ModelRef(name=str(model), path=model, source="folder"), None).matrix
     start = time.perf_counter()

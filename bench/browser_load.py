@@ -34,8 +34,8 @@ from pathlib import Path
 from browser import CHROMIUM, CHROMIUM_ARGS, PageLog, colour_by, guard, write_bare_page
 
 from projector_bundle import cli
-from projector_bundle.formats import CONFIG_JSON
-from projector_bundle.serve import make_server, server_url
+from projector_bundle.output.serve import make_server, server_url
+from projector_bundle.projector.formats import CONFIG_JSON
 
 ROOT = Path(__file__).resolve().parent.parent
 

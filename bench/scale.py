@@ -80,14 +80,14 @@ def peak_rss_mb() -> float:
 
 
 def stage_pca() -> dict[str, object]:
-    from projector_bundle.projections import compute_pca
+    from projector_bundle.points.projections import compute_pca
 
     projection = compute_pca(mapped_table())
     return {"label": projection.label}
 
 
 def stage_write() -> dict[str, object]:
-    from projector_bundle.writers import write_metadata, write_tensor_bytes, write_tensor_tsv
+    from projector_bundle.output.writers import write_metadata, write_tensor_bytes, write_tensor_tsv
 
     out = WORK / "scale-out"
     out.mkdir(exist_ok=True)
@@ -108,8 +108,8 @@ def stage_write() -> dict[str, object]:
 
 
 def stage_corpus() -> dict[str, object]:
-    from projector_bundle.corpus import Reservoir, mentions_any
-    from projector_bundle.sentences import iter_sentence_batches
+    from projector_bundle.context.corpus import Reservoir, mentions_any
+    from projector_bundle.context.sentences import iter_sentence_batches
 
     reservoir: Reservoir[int] = Reservoir(2000, seed=0)
     lines = 0
@@ -122,7 +122,7 @@ def stage_corpus() -> dict[str, object]:
 
 
 def stage_neighbors() -> dict[str, object]:
-    from projector_bundle.neighbors import nearest_neighbors
+    from projector_bundle.points.neighbors import nearest_neighbors
 
     matrix = np.ascontiguousarray(mapped_table()[:30_522])
     start = time.perf_counter()
@@ -132,7 +132,6 @@ def stage_neighbors() -> dict[str, object]:
 
 def run_stage(name: str) -> None:
     """Inside the child process: run one stage and print its figures as JSON."""
-    sys.path.insert(0, str(ROOT))
     start = time.perf_counter()
     figures = globals()[f"stage_{name}"]()
     print(json.dumps({"stage": name, "seconds": round(time.perf_counter() - start, 2),

@@ -21,18 +21,19 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from . import ExportError, UsageError, __version__
-from .corpus import NEEDS_CORPUS, parse_words
-from .formats import DEFAULT_HOST, DEFAULT_OUT, DEFAULT_PORT
-from .labels import DEFAULT_LABELS, LABEL_COLUMNS
-from .manifest import utc_time
-from .projections import PCA, PROJECTION_KINDS
-from .publish import DEFAULT_MAX_FILE_MB, normalise_base_url
-from .reductions import LIMIT_HELP
-from .swap import Interrupted, interrupts_raised
-from .tensors import TENSOR_KINDS, WORD
-from .trajectories import NEEDS_SENTENCES, parse_layer_text
-from .writers import EXACT_TSV_DIGITS
+from projector_bundle import ExportError, UsageError, __version__
+from projector_bundle.context.corpus import NEEDS_CORPUS, parse_words
+from projector_bundle.context.layers import parse_layer_text
+from projector_bundle.context.trajectories import NEEDS_SENTENCES
+from projector_bundle.output.manifest import utc_time
+from projector_bundle.output.publish import DEFAULT_MAX_FILE_MB, normalise_base_url
+from projector_bundle.output.writers import EXACT_TSV_DIGITS
+from projector_bundle.points.labels import DEFAULT_LABELS, LABEL_COLUMNS
+from projector_bundle.points.projections import PCA, PROJECTION_KINDS
+from projector_bundle.points.reductions import LIMIT_HELP
+from projector_bundle.points.tensors import TENSOR_KINDS, WORD
+from projector_bundle.projector.formats import DEFAULT_HOST, DEFAULT_OUT, DEFAULT_PORT
+from projector_bundle.signals import Interrupted, interrupts_raised
 
 PROG = "export.py"
 VERBOSE_HELP = "let transformers print its own loading reports and bars"
@@ -86,9 +87,9 @@ def fewer_collections() -> Iterator[None]:
 
 
 def run_bundle(args: argparse.Namespace, argv: list[str]) -> int:
-    from .model import set_verbose, show_progress_bars
-    from .pipeline import BundleOptions, build_bundle
-    from .progress import on_stderr
+    from projector_bundle.models.loader import set_verbose, show_progress_bars
+    from projector_bundle.pipeline import BundleOptions, build_bundle
+    from projector_bundle.progress import on_stderr
 
     try:
         created = build_time()
@@ -146,7 +147,7 @@ def first_view(choice: str | None, base_url: str | None, projections: Sequence[s
 
 
 def run_tokenize(args: argparse.Namespace, argv: list[str]) -> int:
-    from .model import resolve_model, set_verbose, tokenize
+    from projector_bundle.models.loader import resolve_model, set_verbose, tokenize
 
     set_verbose(args.verbose)
     result = tokenize(resolve_model(args.model), args.text)
@@ -158,7 +159,7 @@ def run_tokenize(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def run_inspect(args: argparse.Namespace, argv: list[str]) -> int:
-    from .model import inspect_model, resolve_model, set_verbose
+    from projector_bundle.models.loader import inspect_model, resolve_model, set_verbose
 
     set_verbose(args.verbose)
     facts = inspect_model(resolve_model(args.model))
@@ -179,7 +180,8 @@ def run_inspect(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def run_validate(args: argparse.Namespace, argv: list[str]) -> int:
-    from .validate import ERROR, plural, validate_bundle
+    from projector_bundle.projector.validate import ERROR, validate_bundle
+    from projector_bundle.text import plural
 
     try:
         missing = not args.dir.is_dir()
@@ -197,8 +199,8 @@ def run_validate(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def run_serve(args: argparse.Namespace, argv: list[str]) -> int:
-    from .formats import PAGE_HTML
-    from .serve import make_server, server_url
+    from projector_bundle.output.serve import make_server, server_url
+    from projector_bundle.projector.formats import PAGE_HTML
 
     if not (args.directory / PAGE_HTML).is_file():
         raise ExportError(f"--directory {args.directory}: no bundle there (no {PAGE_HTML}); run make bundle first")

@@ -18,19 +18,31 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import ExportError, __version__
-from .colouring import ensure_colourable
-from .corpus import NEEDS_CORPUS, check_max_points
-from .firstview import add_first_view
-from .formats import DEFAULT_OUT, MB
-from .geometry import GEOMETRY_JSON, LayerGeometry, geometry_document, geometry_views, measure_layers
-from .labels import DEFAULT_LABELS, needed_columns, select_columns
-from .neighbors import check_neighbor_count, check_neighbors
-from .progress import SILENT, Progress
-from .projections import PCA, UMAP, Projection, bookmark_state, check_dims, compute_projections, umap_available
-from .publish import DEFAULT_MAX_FILE_MB, projector_link, size_warning
-from .reductions import PlannedFile, check_sample, planned_sizes, sample_rows, size_advice
-from .tensors import (
+from projector_bundle import ExportError, __version__
+from projector_bundle.context.corpus import NEEDS_CORPUS, check_max_points
+from projector_bundle.context.geometry import (
+    GEOMETRY_JSON,
+    LayerGeometry,
+    geometry_document,
+    geometry_views,
+    measure_layers,
+)
+from projector_bundle.context.layers import expand_layers
+from projector_bundle.context.trajectories import NEEDS_SENTENCES, build_paths
+from projector_bundle.output.publish import DEFAULT_MAX_FILE_MB, projector_link, size_warning
+from projector_bundle.points.labels import DEFAULT_LABELS, needed_columns, select_columns
+from projector_bundle.points.neighbors import check_neighbor_count, check_neighbors
+from projector_bundle.points.projections import (
+    PCA,
+    UMAP,
+    Projection,
+    bookmark_state,
+    check_dims,
+    compute_projections,
+    umap_available,
+)
+from projector_bundle.points.reductions import PlannedFile, check_sample, planned_sizes, sample_rows, size_advice
+from projector_bundle.points.tensors import (
     POSITION,
     TENSOR_KINDS,
     TYPE,
@@ -48,14 +60,17 @@ from .tensors import (
     table_tensor,
     word_tensor,
 )
-from .trajectories import NEEDS_SENTENCES, build_paths, expand_layers
+from projector_bundle.progress import SILENT, Progress
+from projector_bundle.projector.colouring import ensure_colourable
+from projector_bundle.projector.firstview import add_first_view
+from projector_bundle.projector.formats import DEFAULT_OUT, MB
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
 
-    from .contextual import ContextualEmbeddings
-    from .model import ModelRef, WordEmbeddings
-    from .sentences import Corpus
+    from projector_bundle.context.contextual import ContextualEmbeddings
+    from projector_bundle.context.sentences import Corpus
+    from projector_bundle.models.loader import ModelRef, WordEmbeddings
 
 # The model attribute that holds each extra table.
 TABLE_ATTRS = {POSITION: "position_embeddings", TYPE: "token_type_embeddings"}
@@ -122,12 +137,12 @@ def build_bundle(
     Advice about a bundle too heavy for a page goes to `warn` before any file is written
     (the write may take minutes); without `warn` it comes back with the other warnings.
     """
-    from .bundle import write_bundle
-    from .manifest import Provenance, utc_time
-    from .model import resolve_model
-    from .page import describe_page, render_page
-    from .sentences import Corpus
-    from .swap import check_target
+    from projector_bundle.context.sentences import Corpus
+    from projector_bundle.models.loader import resolve_model
+    from projector_bundle.output.bundle import write_bundle
+    from projector_bundle.output.manifest import Provenance, utc_time
+    from projector_bundle.output.swap import check_target
+    from projector_bundle.projector.page import describe_page, render_page
 
     warnings: list[str] = []
     check_options(options)
@@ -283,7 +298,7 @@ def advise_sizes(tensors: Sequence[Tensor], options: BundleOptions) -> dict[str,
     """Before writing: each tensor too heavy for a page (points, or a file over --max-file-mb),
     with only the reductions that fix it, by tensor name. File sizes are estimated from
     rows spread over each tensor, formatted as the writers would."""
-    from .writers import estimate_metadata_bytes, estimate_tsv_bytes_per_value
+    from projector_bundle.output.writers import estimate_metadata_bytes, estimate_tsv_bytes_per_value
 
     limit = int(options.max_file_mb * MB)
     advice = {}
@@ -317,8 +332,8 @@ def read_model(
     ref: ModelRef, options: BundleOptions, corpus: Corpus | None, progress: Progress, warnings: list[str]
 ) -> ModelData:
     """Read every table `options` asks of one model, and run it over the sentences."""
-    from .contextual import check_layers, corpus_warnings, layer_count
-    from .model import load_model, read_embedding_table, read_word_embeddings
+    from projector_bundle.context.contextual import check_layers, corpus_warnings, layer_count
+    from projector_bundle.models.loader import load_model, read_embedding_table, read_word_embeddings
 
     read = ModelData()
     if WORD in options.tensors:
@@ -354,8 +369,8 @@ def run_over_corpus(
     progress: Progress,
 ) -> ContextualEmbeddings:
     """The model's points over the corpus, read lazily, with a bar in sentences per second."""
-    from .contextual import PointChoice, embed_corpus
-    from .model import load_tokenizer
+    from projector_bundle.context.contextual import PointChoice, embed_corpus
+    from projector_bundle.models.loader import load_tokenizer
 
     choice = PointChoice(options.words, options.max_points, options.keep_special, options.seed)
     which = f"the words {', '.join(options.words)} in " if options.words else ""

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
-from projector_bundle.formats import PROJECTOR_JS
-from projector_bundle.serve import make_server, server_url
+from projector_bundle.output.serve import make_server, server_url
+from projector_bundle.projector.formats import PROJECTOR_JS
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

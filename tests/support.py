@@ -72,9 +72,9 @@ def leftovers(folder: Path) -> list[str]:
 
 def write_tensors(out: Path, tensors: list, title: str = "hand-made", *, tsv: bool = False) -> None:
     """A bundle of hand-built `Tensor`s through the real writer, page and swap (no model)."""
-    from projector_bundle.bundle import write_bundle
-    from projector_bundle.manifest import Provenance
-    from projector_bundle.page import PageInfo, TensorSummary, render_page
+    from projector_bundle.output.bundle import write_bundle
+    from projector_bundle.output.manifest import Provenance
+    from projector_bundle.projector.page import PageInfo, TensorSummary, render_page
 
     summaries = tuple(TensorSummary(t.name, *t.matrix.shape) for t in tensors)
     page = PageInfo(title, title, summaries, "0", "2026-01-01T00:00:00Z", "-", "-")

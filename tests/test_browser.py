@@ -15,12 +15,13 @@ from support import TINY_VOCAB, save_tiny_bert, write_tensors
 from test_colouring import WIDE_VOCAB
 
 from projector_bundle import cli
-from projector_bundle.cells import escape_cell
-from projector_bundle.firstview import FIRST_VIEW_STEM
-from projector_bundle.formats import BYTES_SUFFIX, CONFIG_JSON, DEFAULT_FILES, REMOTE_CONFIG_JSON
-from projector_bundle.labels import Token, label_rows, select_columns
-from projector_bundle.publish import projector_link
-from projector_bundle.tensors import Tensor
+from projector_bundle.models.vocabulary import Token
+from projector_bundle.output.publish import projector_link
+from projector_bundle.points.labels import label_rows, select_columns
+from projector_bundle.points.tensors import Tensor
+from projector_bundle.projector.cells import escape_cell
+from projector_bundle.projector.firstview import FIRST_VIEW_STEM
+from projector_bundle.projector.formats import BYTES_SUFFIX, CONFIG_JSON, DEFAULT_FILES, REMOTE_CONFIG_JSON
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"

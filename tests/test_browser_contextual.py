@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from browser import LOAD_TIMEOUT_MS, serve_folder
 
-from projector_bundle.formats import CONFIG_JSON
+from projector_bundle.projector.formats import CONFIG_JSON
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"

@@ -10,7 +10,7 @@ from browser import serve_folder, wait_until_drawn
 from families import build_xlmr_sized
 
 from projector_bundle import cli
-from projector_bundle.formats import DEFAULT_FILES, MANIFEST_JSON
+from projector_bundle.projector.formats import DEFAULT_FILES, MANIFEST_JSON
 
 pytestmark = pytest.mark.browser
 

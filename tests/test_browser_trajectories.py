@@ -16,8 +16,8 @@ import pytest
 from browser import LOAD_TIMEOUT_MS, colour_options, serve_folder
 from support import save_tiny_bert, sentences_bundle
 
-from projector_bundle.formats import CONFIG_JSON, SEQ_NEXT
-from projector_bundle.geometry import DECIMALS, GEOMETRY_JSON
+from projector_bundle.context.geometry import DECIMALS, GEOMETRY_JSON
+from projector_bundle.projector.formats import CONFIG_JSON, SEQ_NEXT
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"

@@ -22,9 +22,9 @@ from support import TINY_VOCAB, write_tensors
 from test_browser import DEFAULT_HEADER
 
 from projector_bundle import cli
-from projector_bundle.formats import CONFIG_JSON, DEFAULT_FILES, REMOTE_CONFIG_JSON, tensor_files
-from projector_bundle.projections import EXACT_VIEW, bookmark_state, compute_pca
-from projector_bundle.tensors import Tensor
+from projector_bundle.points.projections import EXACT_VIEW, bookmark_state, compute_pca
+from projector_bundle.points.tensors import Tensor
+from projector_bundle.projector.formats import CONFIG_JSON, DEFAULT_FILES, REMOTE_CONFIG_JSON, tensor_files
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from support import ROOT, TINY_VOCAB, save_tiny_bert
 
-from projector_bundle.checkpoint import StoredTensor, find_word_embeddings, read_special_tokens
-from projector_bundle.model import (
+from projector_bundle.models.checkpoint import StoredTensor, find_word_embeddings, read_special_tokens
+from projector_bundle.models.loader import (
     ModelRef,
     WordEmbeddings,
     find_stored_word_embeddings,

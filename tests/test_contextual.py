@@ -12,10 +12,10 @@ from safetensors.numpy import load_file
 from support import TINY_SENTENCES, leftovers, run_failing, save_tiny_bert, snapshot
 
 from projector_bundle import cli
-from projector_bundle.contextual import CONTEXT_HEADER
-from projector_bundle.formats import CONFIG_JSON, DEFAULT_FILES, tensor_files
-from projector_bundle.projections import umap_available
-from projector_bundle.writers import read_tensor_bytes
+from projector_bundle.context.contextual import CONTEXT_HEADER
+from projector_bundle.output.writers import read_tensor_bytes
+from projector_bundle.points.projections import umap_available
+from projector_bundle.projector.formats import CONFIG_JSON, DEFAULT_FILES, tensor_files
 
 CONTEXT_NAMES = ["tiny-bert/contextual_layer0", "tiny-bert/contextual_layer1"]
 # hello ##w world and welcome: 5 pieces; the other two sentences 3 each.

@@ -11,8 +11,8 @@ from safetensors.numpy import load_file
 from support import TINY_VOCAB, leftovers, run_failing, save_tiny_bert, snapshot
 
 from projector_bundle import cli
-from projector_bundle.formats import CONFIG_JSON, DEFAULT_FILES, PAGE_HTML, PROJECTOR_JS, PROJECTOR_NOTICE
-from projector_bundle.writers import read_tensor_bytes, read_tensor_tsv
+from projector_bundle.output.writers import read_tensor_bytes, read_tensor_tsv
+from projector_bundle.projector.formats import CONFIG_JSON, DEFAULT_FILES, PAGE_HTML, PROJECTOR_JS, PROJECTOR_NOTICE
 
 
 def model_weights(folder: Path) -> np.ndarray:

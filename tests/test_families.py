@@ -10,8 +10,7 @@ import pytest
 from families import LLAMA3_SPECIALS, SENTENCES, build_all
 
 from projector_bundle import ExportError, cli
-from projector_bundle.formats import CONFIG_JSON, DEFAULT_FILES
-from projector_bundle.model import (
+from projector_bundle.models.loader import (
     ModelRef,
     inspect_model,
     load_tokenizer,
@@ -20,8 +19,9 @@ from projector_bundle.model import (
     resolve_model,
     tokenize,
 )
-from projector_bundle.schemes import BYTE_LEVEL, METASPACE, WORDPIECE
-from projector_bundle.writers import read_tensor_bytes
+from projector_bundle.models.schemes import BYTE_LEVEL, METASPACE, WORDPIECE
+from projector_bundle.output.writers import read_tensor_bytes
+from projector_bundle.projector.formats import CONFIG_JSON, DEFAULT_FILES
 
 FAMILIES = ["gpt2", "roberta", "llama2", "t5", "llama3", "albert", "bert", "st-old"]
 

@@ -9,16 +9,16 @@ import numpy as np
 import pytest
 
 from projector_bundle import cli
-from projector_bundle.firstview import (
+from projector_bundle.points.projections import EXACT_VIEW, compute_pca
+from projector_bundle.points.tensors import Tensor, TensorData
+from projector_bundle.projector.firstview import (
     FIRST_VIEW_STEM,
     FIRST_VIEW_SUFFIX,
     add_first_view,
     first_view_bookmark,
     first_view_tensor,
 )
-from projector_bundle.formats import CONFIG_JSON, DEFAULT_FILES, TensorFiles
-from projector_bundle.projections import EXACT_VIEW, compute_pca
-from projector_bundle.tensors import Tensor, TensorData
+from projector_bundle.projector.formats import CONFIG_JSON, DEFAULT_FILES, TensorFiles
 
 
 def test_first_view_holds_the_exact_coordinates_and_the_same_rows() -> None:

@@ -13,7 +13,7 @@ import jinja2
 import numpy as np
 import pytest
 
-from projector_bundle.geometry import (
+from projector_bundle.context.geometry import (
     NO_WORDS,
     ONE_SENTENCE,
     GeometryView,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from projector_bundle.formats import CONFIG_JSON, PAGE_HTML, REMOTE_CONFIG_JSON
+from projector_bundle.projector.formats import CONFIG_JSON, PAGE_HTML, REMOTE_CONFIG_JSON
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 

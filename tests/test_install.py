@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from support import ROOT
 
-from projector_bundle.formats import CONFIG_JSON, PAGE_HTML
+from projector_bundle.projector.formats import CONFIG_JSON, PAGE_HTML
 
 
 @pytest.mark.packaged

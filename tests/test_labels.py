@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from projector_bundle.labels import (
+from projector_bundle.models.schemes import BYTE_LEVEL, METASPACE, WORDPIECE, Scheme, read_piece
+from projector_bundle.points.labels import (
     DEFAULT_LABELS,
     LABEL_COLUMNS,
     Token,
@@ -19,7 +20,6 @@ from projector_bundle.labels import (
     vowels,
     word,
 )
-from projector_bundle.schemes import BYTE_LEVEL, METASPACE, WORDPIECE, Scheme, read_piece
 
 BERT = Scheme(WORDPIECE, prefix="##")
 GPT2 = Scheme(BYTE_LEVEL)

@@ -9,11 +9,11 @@ import pytest
 from support import leftovers, run_failing, sentences_bundle, snapshot
 
 from projector_bundle import cli
-from projector_bundle.formats import CONFIG_JSON, PAGE_HTML, SEQ_NEXT
-from projector_bundle.geometry import GEOMETRY_JSON
-from projector_bundle.trajectories import PATHS_HEADER
-from projector_bundle.validate import validate_bundle
-from projector_bundle.writers import read_tensor_bytes, write_metadata
+from projector_bundle.context.geometry import GEOMETRY_JSON
+from projector_bundle.context.trajectories import PATHS_HEADER
+from projector_bundle.output.writers import read_tensor_bytes, write_metadata
+from projector_bundle.projector.formats import CONFIG_JSON, PAGE_HTML, SEQ_NEXT
+from projector_bundle.projector.validate import validate_bundle
 
 OCCURRENCES = 11  # hello ##w world and welcome: 5 pieces; the other two sentences 3 each
 PATHS = "tiny-bert/contextual_paths"

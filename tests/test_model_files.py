@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from support import ROOT, leftovers, run_failing, snapshot
 
-from projector_bundle.checkpoint import ADDED_TOKEN_FLAGS
-from projector_bundle.modeljson import MAX_JSON_DEPTH, ModelFileError, parse_json, read_text
+from projector_bundle.models.checkpoint import ADDED_TOKEN_FLAGS
+from projector_bundle.models.modeljson import MAX_JSON_DEPTH, ModelFileError, parse_json, read_text
 
 WORD = "embeddings.word_embeddings.weight"
 POSITION = "embeddings.position_embeddings.weight"

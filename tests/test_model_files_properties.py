@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from projector_bundle import cli
-from projector_bundle.checkpoint import (
+from projector_bundle.models.checkpoint import (
     DTYPE_BITS,
     EXTRA_SPECIAL,
     NAMED_SPECIAL,
@@ -33,7 +33,7 @@ from projector_bundle.checkpoint import (
     read_tokenizer_json,
     weight_files,
 )
-from projector_bundle.modeljson import ModelFileError
+from projector_bundle.models.modeljson import ModelFileError
 
 FEW = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 # The whole command loads a model per example: fewer of them.

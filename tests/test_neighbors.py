@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from projector_bundle import ExportError
-from projector_bundle.neighbors import MAX_NEIGHBORS, block_rows_for, check_neighbors, nearest_neighbors
+from projector_bundle.points.neighbors import MAX_NEIGHBORS, block_rows_for, check_neighbors, nearest_neighbors
 
 
 def similarities(x: np.ndarray) -> np.ndarray:

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from projector_bundle import cli
-from projector_bundle.formats import CONFIG_JSON
-from projector_bundle.writers import read_tensor_bytes
+from projector_bundle.output.writers import read_tensor_bytes
+from projector_bundle.projector.formats import CONFIG_JSON
 
 pytestmark = pytest.mark.packaged
 

@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from projector_bundle import ExportError
-from projector_bundle.contextual import check_layers, shorten
-from projector_bundle.neighbors import nearest_neighbors, neighbor_cells
-from projector_bundle.projections import (
+from projector_bundle.context.contextual import check_layers, shorten
+from projector_bundle.points.neighbors import nearest_neighbors, neighbor_cells
+from projector_bundle.points.projections import (
     PCA,
     Projection,
     bookmark_state,
@@ -20,7 +20,7 @@ from projector_bundle.projections import (
     reduce_dimensions,
     round_coords,
 )
-from projector_bundle.tensors import file_stem, model_prefixes
+from projector_bundle.points.tensors import file_stem, model_prefixes
 
 RNG = np.random.default_rng(7)
 

@@ -16,11 +16,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from projector_bundle import writers
-from projector_bundle.cells import escape_cell
-from projector_bundle.formats import JS_WHITESPACE
-from projector_bundle.page import PageInfo, TensorSummary, render_page
-from projector_bundle.writers import read_tensor_tsv, write_metadata, write_tensor_tsv
+from projector_bundle.output import writers
+from projector_bundle.output.writers import read_tensor_tsv, write_metadata, write_tensor_tsv
+from projector_bundle.projector.cells import escape_cell
+from projector_bundle.projector.formats import JS_WHITESPACE
+from projector_bundle.projector.page import PageInfo, TensorSummary, render_page
 
 # Computed here independently of formats.py: ECMAScript's WhiteSpace and LineTerminator.
 JS_TRIMMED = frozenset("\t\n\v\f\r\ufeff\u2028\u2029") | {

@@ -11,11 +11,11 @@ import pytest
 from support import PUBLISHED_BASE_URL, leftovers, snapshot
 
 from projector_bundle import cli
-from projector_bundle.formats import CONFIG_JSON, DEFAULT_FILES, REMOTE_CONFIG_JSON
-from projector_bundle.publish import build_remote_config, normalise_base_url, projector_link, size_warning
-from projector_bundle.schema import EmbeddingInfo
-from projector_bundle.validate import check_config
-from projector_bundle.writers import read_tensor_bytes, write_tensor_tsv
+from projector_bundle.output.publish import build_remote_config, normalise_base_url, projector_link, size_warning
+from projector_bundle.output.writers import read_tensor_bytes, write_tensor_tsv
+from projector_bundle.projector.formats import CONFIG_JSON, DEFAULT_FILES, REMOTE_CONFIG_JSON
+from projector_bundle.projector.schema import EmbeddingInfo
+from projector_bundle.projector.validate import check_config
 
 
 @pytest.mark.parametrize(

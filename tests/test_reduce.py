@@ -10,10 +10,10 @@ import pytest
 from support import TINY_VOCAB, leftovers, run_failing, snapshot
 
 from projector_bundle import cli
-from projector_bundle.formats import CONFIG_JSON, DEFAULT_FILES, MANIFEST_JSON
-from projector_bundle.projections import reduce_dimensions
-from projector_bundle.reductions import sample_rows
-from projector_bundle.writers import read_tensor_bytes, read_tensor_tsv
+from projector_bundle.output.writers import read_tensor_bytes, read_tensor_tsv
+from projector_bundle.points.projections import reduce_dimensions
+from projector_bundle.points.reductions import sample_rows
+from projector_bundle.projector.formats import CONFIG_JSON, DEFAULT_FILES, MANIFEST_JSON
 
 POINTS, DIM = len(TINY_VOCAB), 8
 
@@ -73,7 +73,7 @@ def test_neighbours_of_a_dims_run_are_those_of_the_full_vectors(tiny_model: Path
     assert column(out, "neighbors") == column(whole, "neighbors")
     # With only two dimensions the order of neighbours would differ: the test can tell.
     reduced = read_tensor_bytes(out / DEFAULT_FILES.bytes, 2)
-    from projector_bundle.neighbors import nearest_neighbors
+    from projector_bundle.points.neighbors import nearest_neighbors
 
     words = column(whole, "Word")
     in_two_dims = [" ".join(words[j] for j in row) for row in nearest_neighbors(reduced, 3)]
@@ -200,7 +200,7 @@ def test_size_advice_comes_before_the_files_and_its_way_out_works(
 
 
 def test_take_rows_reads_a_memory_map_in_blocks_and_leaves_it_as_it_was(tmp_path: Path) -> None:
-    from projector_bundle.blocks import TAKE_BLOCK_ROWS, take_rows
+    from projector_bundle.points.blocks import TAKE_BLOCK_ROWS, take_rows
 
     points = 2 * TAKE_BLOCK_ROWS + 5
     x = np.random.default_rng(0).standard_normal((points, 3)).astype(np.float32)

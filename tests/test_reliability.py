@@ -22,9 +22,10 @@ import pytest
 from safetensors.numpy import load_file, save_file
 from support import ROOT, TINY_VOCAB, leftovers, run_failing, save_tiny_bert, snapshot
 
-from projector_bundle import cli, swap
-from projector_bundle.formats import DEFAULT_FILES, MANIFEST_JSON, PAGE_HTML
-from projector_bundle.validate import validate_bundle
+from projector_bundle import cli, signals
+from projector_bundle.output import swap
+from projector_bundle.projector.formats import DEFAULT_FILES, MANIFEST_JSON, PAGE_HTML
+from projector_bundle.projector.validate import validate_bundle
 
 WORD_EMBEDDINGS = "embeddings.word_embeddings.weight"
 
@@ -328,7 +329,7 @@ def test_an_interrupt_mid_export(previous: Path, tmp_path: Path) -> None:
 
 
 def test_an_interrupt_during_the_swap_waits_for_it() -> None:
-    with pytest.raises(KeyboardInterrupt), swap.interrupts_deferred():
+    with pytest.raises(KeyboardInterrupt), signals.interrupts_deferred():
         os.kill(os.getpid(), signal.SIGINT)
         time.sleep(0.05)  # the signal has been handled by now, and only noted
         finished = True

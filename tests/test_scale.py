@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from projector_bundle import ExportError
-from projector_bundle.corpus import (
+from projector_bundle.context.corpus import (
     Reservoir,
     WordMatch,
     match_words,
@@ -19,7 +19,7 @@ from projector_bundle.corpus import (
     parse_words,
     pool_pieces,
 )
-from projector_bundle.reductions import (
+from projector_bundle.points.reductions import (
     LIMIT_HELP,
     MAX_PAGE_POINTS,
     PlannedFile,

@@ -7,7 +7,7 @@ import json
 import pytest
 from families import llama3_tokenizer
 
-from projector_bundle.schemes import (
+from projector_bundle.models.schemes import (
     BYTE_LEVEL,
     END_OF_WORD,
     METASPACE,

@@ -11,8 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from projector_bundle import ExportError
-from projector_bundle.model import ModelRef, load_tokenizer
-from projector_bundle.sentences import (
+from projector_bundle.context.sentences import (
     MAX_CHARS_PER_TOKEN,
     MAX_LINE_BYTES,
     Sentence,
@@ -26,6 +25,7 @@ from projector_bundle.sentences import (
     read_sentences,
     truncation_warning,
 )
+from projector_bundle.models.loader import ModelRef, load_tokenizer
 
 
 def error_of(source: str, data: bytes | None = None) -> str:
@@ -226,7 +226,7 @@ def test_streaming_matches_splitting_the_whole_text(lines: list[str], limit: int
 
 
 def test_the_truncation_warning_from_running_counts() -> None:
-    from projector_bundle.sentences import truncation_message
+    from projector_bundle.context.sentences import truncation_message
 
     assert truncation_message("c.txt", [], 0, 1_000_000, 512) is None
     assert truncation_message("c.txt", [7, 9, 12, 40, 41], 30, 1_000_000, 512) == (

@@ -18,7 +18,7 @@ import pytest
 from support import ROOT
 
 from projector_bundle import cli
-from projector_bundle.serve import make_server
+from projector_bundle.output.serve import make_server
 
 
 def main(args: list[str]) -> int:

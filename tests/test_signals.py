@@ -16,8 +16,9 @@ import pytest
 from support import ROOT, leftovers, run_failing, snapshot
 from test_reliability import bundle_args, save_big_bert, writing_tsv
 
-from projector_bundle import cli, swap
-from projector_bundle.validate import validate_bundle
+from projector_bundle import cli, signals
+from projector_bundle.output import swap
+from projector_bundle.projector.validate import validate_bundle
 
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
 # A new bundle that differs from `previous` (which has every row), so a test can tell which one it sees.
@@ -130,7 +131,7 @@ def test_a_signal_during_the_exchange_waits_for_it(
 
 
 def test_a_sigterm_during_the_swap_is_held_until_it_ends() -> None:
-    with pytest.raises(swap.Interrupted) as stopped, swap.interrupts_deferred():
+    with pytest.raises(signals.Interrupted) as stopped, signals.interrupts_deferred():
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(0.05)  # handled by now, and only noted
         finished = True
@@ -184,7 +185,7 @@ def test_sigkill_at_a_random_moment_never_leaves_the_target_missing(
 
 # --- the two-rename fallback, where renameat2's exchange is missing ---
 
-NO_EXCHANGE = "from projector_bundle import swap\nswap._exchange = lambda a, b: False\n"
+NO_EXCHANGE = "from projector_bundle.output import swap\nswap._exchange = lambda a, b: False\n"
 
 
 def test_the_fallback_swap_replaces_the_bundle(

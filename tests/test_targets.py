@@ -11,9 +11,10 @@ import pytest
 from support import leftovers, run_failing, snapshot
 from test_reliability import bundle_args, mounted
 
-from projector_bundle import bundle, cli, swap
-from projector_bundle.formats import MANIFEST_JSON
-from projector_bundle.validate import validate_bundle
+from projector_bundle import cli
+from projector_bundle.output import bundle, swap
+from projector_bundle.projector.formats import MANIFEST_JSON
+from projector_bundle.projector.validate import validate_bundle
 
 NOT_OURS = (
     "the folder is not empty and has no manifest.json from export.py; pass --force to replace it and everything in it"

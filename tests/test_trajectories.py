@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 
 from projector_bundle import ExportError
-from projector_bundle.contextual import Occurrence
-from projector_bundle.tensors import TensorData
-from projector_bundle.trajectories import (
+from projector_bundle.context.contextual import Occurrence
+from projector_bundle.context.trajectories import (
     PATHS_HEADER,
     SEQ_NEXT,
     build_paths,
@@ -17,6 +16,7 @@ from projector_bundle.trajectories import (
     parse_layer_text,
     path_links,
 )
+from projector_bundle.points.tensors import TensorData
 
 OCCURRENCES = [Occurrence("the", 1, 1), Occurrence("bank", 1, 2), Occurrence("bank", 2, 3)]
 LAYERS = (0, 2, 5)

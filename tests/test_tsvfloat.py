@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from projector_bundle import tsvfloat
-from projector_bundle.writers import format_rows_python, format_tsv_chunks, read_tensor_tsv, write_tensor_tsv
+from projector_bundle.output import tsvfloat
+from projector_bundle.output.writers import format_rows_python, format_tsv_chunks, read_tensor_tsv, write_tensor_tsv
 
 
 def browser_parse(text: str) -> np.ndarray:
@@ -99,7 +99,7 @@ def test_rows_and_separators(compiled: None) -> None:
 
 
 def test_chunks_cover_every_row_in_order(compiled: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr("projector_bundle.writers.TSV_CHUNK_VALUES", 40)  # 5 rows of 8 per chunk, many chunks
+    monkeypatch.setattr("projector_bundle.output.writers.TSV_CHUNK_VALUES", 40)  # 5 rows of 8 per chunk, many chunks
     matrix = (np.random.default_rng(3).standard_normal((103, 8)) * 0.02).astype(np.float32)
     assert [rows for rows, _ in format_tsv_chunks(matrix)] == [5] * 20 + [3]
     seen: list[int] = []

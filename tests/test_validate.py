@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from projector_bundle import cli
-from projector_bundle.formats import CONFIG_JSON, DEFAULT_FILES, GITHUB_FILE_LIMIT, MANIFEST_JSON, PAGE_HTML
-from projector_bundle.validate import Problem, check_config, validate_bundle
+from projector_bundle.projector.formats import CONFIG_JSON, DEFAULT_FILES, GITHUB_FILE_LIMIT, MANIFEST_JSON, PAGE_HTML
+from projector_bundle.projector.validate import Problem, check_config, validate_bundle
 
 ROOT = Path(__file__).resolve().parent.parent
 MATRIX = np.arange(12, dtype=np.float32).reshape(4, 3) / 7
@@ -320,7 +320,7 @@ def peak_rss_mb_of_validate(folder: Path) -> tuple[float, list[str]]:
     """Validate in a fresh process and return its peak RSS (MB) and messages."""
     code = (
         "import json, sys; from pathlib import Path; "
-        "from projector_bundle.validate import validate_bundle; "
+        "from projector_bundle.projector.validate import validate_bundle; "
         "found = [str(p) for p in validate_bundle(Path(sys.argv[1]))]; "
         # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the forking pytest process.
         "peak = next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1]; "

@@ -6,9 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from projector_bundle.formats import PROJECTOR_CHUNK_BYTES
-from projector_bundle.manifest import sha256_file
-from projector_bundle.writers import (
+from projector_bundle.output.manifest import sha256_file
+from projector_bundle.output.writers import (
     WRITE_CHUNK_BYTES,
     WrittenFile,
     boundary_padding,
@@ -20,6 +19,7 @@ from projector_bundle.writers import (
     write_tensor_bytes,
     write_tensor_tsv,
 )
+from projector_bundle.projector.formats import PROJECTOR_CHUNK_BYTES
 
 
 def seeded_matrix(rows: int = 6, dim: int = 4, seed: int = 0) -> np.ndarray:

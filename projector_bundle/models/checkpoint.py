@@ -21,13 +21,12 @@ from typing import TYPE_CHECKING, TypeGuard
 
 import numpy as np
 
-from .modeljson import (
+from projector_bundle.models.modeljson import (
     ModelFileError,
     decode_utf8,
     field_name,
     is_int,
     kind,
-    one_line,
     optional_positive_int,
     optional_string,
     parse_json,
@@ -36,7 +35,8 @@ from .modeljson import (
     require_object,
     shown,
 )
-from .schemes import Scheme, detect_scheme
+from projector_bundle.models.schemes import Scheme, detect_scheme
+from projector_bundle.text import one_line
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer

@@ -7,17 +7,23 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import ExportError
-from .formats import CONFIG_JSON, MANIFEST_JSON, PAGE_HTML, REMOTE_CONFIG_JSON
-from .manifest import Provenance, TensorEntry, WrittenFile, build_manifest, hash_files
-from .page import copy_projector
-from .progress import ProgressBar, no_bar
-from .publish import build_remote_config
-from .schema import build_config
-from .swap import check_target, staging_folder, swap_in
-from .tensors import Tensor
-from .validate import ERROR, Problem, validate_bundle
-from .writers import write_chunks, write_json, write_metadata, write_tensor_bytes, write_tensor_tsv
+from projector_bundle import ExportError
+from projector_bundle.output.manifest import Provenance, TensorEntry, WrittenFile, build_manifest, hash_files
+from projector_bundle.output.publish import build_remote_config
+from projector_bundle.output.swap import check_target, staging_folder, swap_in
+from projector_bundle.output.writers import (
+    write_chunks,
+    write_json,
+    write_metadata,
+    write_tensor_bytes,
+    write_tensor_tsv,
+)
+from projector_bundle.points.tensors import Tensor
+from projector_bundle.progress import ProgressBar, no_bar
+from projector_bundle.projector.formats import CONFIG_JSON, MANIFEST_JSON, PAGE_HTML, REMOTE_CONFIG_JSON
+from projector_bundle.projector.page import copy_projector
+from projector_bundle.projector.schema import build_config
+from projector_bundle.projector.validate import ERROR, Problem, validate_bundle
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import UsageError
+from projector_bundle import UsageError
 
 # The projector keeps every point in WebGL buffers and its search and inspector loop over
 # all of them: past about this many points a page opens slowly and stutters on a laptop.

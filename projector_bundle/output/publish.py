@@ -9,8 +9,9 @@ import unicodedata
 from collections.abc import Collection, Mapping, Sequence
 from urllib.parse import quote, urlsplit
 
-from .formats import GITHUB_FILE_LIMIT, MB, PROJECTOR_WEB, REMOTE_CONFIG_JSON
-from .schema import EmbeddingInfo, build_config
+from projector_bundle.projector.formats import GITHUB_FILE_LIMIT, MB, PROJECTOR_WEB, REMOTE_CONFIG_JSON
+from projector_bundle.projector.schema import EmbeddingInfo, build_config
+from projector_bundle.text import describe_size
 
 # GitHub's limit is 100 MiB; the same number in decimal megabytes is a bound on the safe side.
 DEFAULT_MAX_FILE_MB = GITHUB_FILE_LIMIT // (1024 * 1024)
@@ -54,11 +55,6 @@ def projector_link(base_url: str) -> str:
     must be percent-encoded whole.
     """
     return f"{PROJECTOR_WEB}?config={quote(base_url + REMOTE_CONFIG_JSON, safe='')}"
-
-
-def describe_size(size: int) -> str:
-    """Bytes as MB, or as kB where MB would round to nothing."""
-    return f"{size / MB:.1f} MB" if size >= MB / 10 else f"{size / 1000:.1f} kB"
 
 
 def size_warning(sizes: Mapping[str, int], max_file_mb: float, vector_tsvs: Collection[str]) -> str | None:

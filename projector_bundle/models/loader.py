@@ -19,8 +19,8 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from . import ExportError
-from .checkpoint import (
+from projector_bundle import ExportError
+from projector_bundle.models.checkpoint import (
     MODEL_CONFIG,
     TOKENIZER_JSON,
     WEIGHT_FILES,
@@ -35,9 +35,10 @@ from .checkpoint import (
     read_tokenizer_vocabulary,
     weight_files,
 )
-from .labels import Token
-from .modeljson import ModelFileError, one_line, read_json, shown
-from .schemes import Scheme, detect_scheme, detect_slow_scheme, read_piece, readable
+from projector_bundle.models.modeljson import ModelFileError, read_json, shown
+from projector_bundle.models.schemes import Scheme, detect_scheme, detect_slow_scheme, read_piece, readable
+from projector_bundle.models.vocabulary import Token
+from projector_bundle.text import one_line
 
 if TYPE_CHECKING:
     import torch

@@ -22,35 +22,18 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from . import ExportError
-from .contextual import WORD_COLUMN
-from .formats import SEQ_NEXT
+from projector_bundle import ExportError
+from projector_bundle.context.contextual import WORD_COLUMN
+from projector_bundle.projector.formats import SEQ_NEXT
 
 if TYPE_CHECKING:
-    from .contextual import Occurrence
+    from projector_bundle.context.contextual import Occurrence
 
 PATHS_SUFFIX = "contextual_paths"
 PATHS_HEADER = ("Token", "Sentence #", "Position", "Layer", SEQ_NEXT)
 # With --words, the word as matched comes first, as in the layer tensors.
 WORD_PATHS_HEADER = (WORD_COLUMN, *PATHS_HEADER)
-ALL_LAYERS = "all"
 NEEDS_SENTENCES = "--trajectories needs --sentences (the paths run through the layers of the sentences' tokens)"
-
-
-def parse_layer_text(text: str) -> list[int | str]:
-    """One `--layer` value: "all", or layer numbers separated by commas (ValueError otherwise)."""
-    if text.strip().lower() == ALL_LAYERS:
-        return [ALL_LAYERS]
-    return [int(part) for part in text.split(",") if part.strip()] or [int(text)]
-
-
-def expand_layers(requested: Sequence[int | str], count: int) -> list[int]:
-    """The requested layers with "all" replaced by every hidden state, 0 (the embedding output) to `count`;
-    repeats are left for `contextual.check_layers` to drop."""
-    layers: list[int] = []
-    for item in requested:
-        layers += range(count + 1) if item == ALL_LAYERS else [int(item)]
-    return layers
 
 
 def path_links(occurrences: int, layers: int) -> list[int | None]:

@@ -12,15 +12,16 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from . import ExportError
-from .blocks import release_all, row_blocks, take_rows
-from .contextual import ContextualEmbeddings, context_rows
-from .formats import DEFAULT_FILES, SEQ_NEXT, TensorFiles, tensor_files
-from .labels import LabelColumn, Token, label_rows
-from .neighbors import NEIGHBORS_HEADER, nearest_neighbors, neighbor_cells
-from .progress import ProgressBar, no_bar
-from .projections import reduce_dimensions
-from .schema import EmbeddingInfo
+from projector_bundle import ExportError
+from projector_bundle.context.contextual import ContextualEmbeddings, context_rows
+from projector_bundle.models.vocabulary import Token
+from projector_bundle.points.blocks import release_all, row_blocks, take_rows
+from projector_bundle.points.labels import LabelColumn, label_rows
+from projector_bundle.points.neighbors import NEIGHBORS_HEADER, nearest_neighbors, neighbor_cells
+from projector_bundle.points.projections import reduce_dimensions
+from projector_bundle.progress import ProgressBar, no_bar
+from projector_bundle.projector.formats import DEFAULT_FILES, SEQ_NEXT, TensorFiles, tensor_files
+from projector_bundle.projector.schema import EmbeddingInfo
 
 # `--tensors` keys, in the order their tensors appear.
 WORD, POSITION, TYPE = "word", "position", "type"

@@ -15,9 +15,9 @@ from dataclasses import replace
 
 import numpy as np
 
-from .formats import TensorFiles
-from .projections import COMPONENTS, EXACT_VIEW, PCA, Projection, bookmark_state, exact_view
-from .tensors import Tensor, TensorData
+from projector_bundle.points.projections import COMPONENTS, EXACT_VIEW, PCA, Projection, bookmark_state, exact_view
+from projector_bundle.points.tensors import Tensor, TensorData
+from projector_bundle.projector.formats import TensorFiles
 
 # Appended to the full tensor's name: "all-MiniLM-L6-v2/word_embeddings (exact 3-D PCA)".
 FIRST_VIEW_SUFFIX = " (exact 3-D PCA)"

@@ -14,8 +14,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from . import UsageError
-from .blocks import row_blocks
+from projector_bundle import UsageError
+from projector_bundle.points.blocks import row_blocks
 
 # The projector names a point's coordinates `<kind>-<component>` (`pca-0`, `umap-2`, ...).
 PCA = "pca"

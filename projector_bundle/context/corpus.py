@@ -26,7 +26,7 @@ from typing import Generic, TypeVar
 
 import numpy as np
 
-from . import ExportError
+from projector_bundle import ExportError
 
 T = TypeVar("T")
 

@@ -18,8 +18,8 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import BinaryIO
 
-from . import ExportError
-from .formats import DEFAULT_HOST
+from projector_bundle import ExportError
+from projector_bundle.projector.formats import DEFAULT_HOST
 
 # Sent gzipped to a browser that accepts it, as static hosts do with text: the page, the
 # projector script, configs, bookmarks and metadata. The .bytes vectors barely compress.

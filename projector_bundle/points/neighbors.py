@@ -9,7 +9,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
-from . import ExportError
+from projector_bundle import ExportError
 
 NEIGHBORS_HEADER = "neighbors"
 

@@ -18,34 +18,22 @@ import errno
 import os
 import re
 import shutil
-import signal
 import sys
 import tempfile
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from types import FrameType
 
-from . import ExportError
-from .formats import MANIFEST_JSON
-from .manifest import is_our_bundle
+from projector_bundle import ExportError
+from projector_bundle.output.manifest import is_our_bundle
+from projector_bundle.projector.formats import MANIFEST_JSON
+from projector_bundle.signals import interrupts_deferred
 
 STAGING_SUFFIX = ".partial"
 RETIRED_SUFFIX = ".old"
 LOCK_SUFFIX = ".lock"
 # tempfile's random names: 8 characters of this alphabet.
 _TOKEN = r"[a-z0-9_]{8}"
-# The signals that stop a run as Ctrl-C does: a terminal closing, `kill`, a CI timeout.
-INTERRUPTS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-
-class Interrupted(KeyboardInterrupt):
-    """A stop signal other than SIGINT, turned into the same unwinding as Ctrl-C."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
 
 
 # --- the policy ---
@@ -310,44 +298,3 @@ def lock_is_alive(lock: Path | None) -> bool:
         return False
     now = process_start(pid)
     return started == "-" or now is None or now == started
-
-
-# --- signals ---
-
-
-@contextmanager
-def interrupts_raised() -> Iterator[None]:
-    """Within the block, SIGTERM and SIGHUP raise `Interrupted` as SIGINT raises KeyboardInterrupt,
-    so every stop unwinds through the same cleanup."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        raise Interrupted(signum)
-
-    previous = {s: signal.signal(s, stop) for s in INTERRUPTS if s != signal.SIGINT}
-    try:
-        yield
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-
-
-@contextmanager
-def interrupts_deferred() -> Iterator[None]:
-    """Hold SIGINT, SIGTERM and SIGHUP until the block ends, then stop as the first of them asks."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught: list[int] = []
-    previous = {s: signal.signal(s, lambda signum, frame: caught.append(signum)) for s in INTERRUPTS}
-    try:
-        yield
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-    if caught:
-        if caught[0] == signal.SIGINT:
-            raise KeyboardInterrupt
-        raise Interrupted(caught[0])

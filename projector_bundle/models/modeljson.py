@@ -13,7 +13,8 @@ import json
 from pathlib import Path
 from typing import TypeGuard
 
-from . import ExportError
+from projector_bundle import ExportError
+from projector_bundle.text import one_line
 
 # The largest tokenizer.json files are tens of megabytes; a JSON file of a model past this
 # is not one, and reading it whole would only cost memory.
@@ -163,8 +164,3 @@ def shown(value: object) -> str:
 def field_name(key: str) -> str:
     """A key from a file as a message names it: as it is when it is a plain name, else quoted as JSON."""
     return key if key.isascii() and key.replace("_", "").isalnum() else shown(key)
-
-
-def one_line(exc: BaseException) -> str:
-    """An exception's message on one line (or its type, when it has none)."""
-    return " ".join(str(exc).split()) or type(exc).__name__

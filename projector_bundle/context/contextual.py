@@ -15,10 +15,18 @@ from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
-from . import ExportError
-from .corpus import UNLIMITED, Reservoir, Ticket, match_words, mentions_any, normalise_word
-from .modeljson import one_line
-from .sentences import LISTED_LINES, Sentence, chunked, clip_line, clipped_warning, model_max_tokens, truncation_message
+from projector_bundle import ExportError
+from projector_bundle.context.corpus import UNLIMITED, Reservoir, Ticket, match_words, mentions_any, normalise_word
+from projector_bundle.context.sentences import (
+    LISTED_LINES,
+    Sentence,
+    chunked,
+    clip_line,
+    clipped_warning,
+    model_max_tokens,
+    truncation_message,
+)
+from projector_bundle.text import one_line
 
 if TYPE_CHECKING:
     import torch
@@ -187,7 +195,7 @@ class _CorpusRun:
     ) -> None:
         import torch
 
-        from .model import tokenizer_lowercases, tokenizer_vocabulary
+        from projector_bundle.models.loader import tokenizer_lowercases, tokenizer_vocabulary
 
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         self.model = model.to(self.device).eval()
@@ -245,7 +253,7 @@ class _CorpusRun:
         self, encoded: BatchEncoding, row: int, text: str, number: int, sentence: Sentence
     ) -> tuple[int, str, list[_Claim]]:
         """Offer each point of one sentence to the sample; the places it got."""
-        from .model import readable_pieces
+        from projector_bundle.models.loader import readable_pieces
 
         claims = []
         tokens: list[str] = []

@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING
 
 import jinja2
 
-from . import ExportError, __version__
-from .formats import CONFIG_JSON, PROJECTOR_JS, PROJECTOR_NOTICE, VIEW_JS
-from .publish import describe_size
+from projector_bundle import ExportError, __version__
+from projector_bundle.projector.formats import CONFIG_JSON, PROJECTOR_JS, PROJECTOR_NOTICE, VIEW_JS
+from projector_bundle.text import describe_size
 
 if TYPE_CHECKING:
-    from .geometry import GeometryView
-    from .model import ModelRef
-    from .tensors import Tensor
+    from projector_bundle.context.geometry import GeometryView
+    from projector_bundle.models.loader import ModelRef
+    from projector_bundle.points.tensors import Tensor
 
 PAGE_TEMPLATE = "index.html.j2"
 # Our page script: opens each tensor on its exact PCA bookmark and keeps the view in the hash.
@@ -94,13 +94,12 @@ def _size(tensor: Tensor) -> str:
 
 
 def templates_folder() -> Path:
-    """The page templates: inside the package when installed from a wheel (the build carries
-    them in), else the repository's top-level templates/ beside the package."""
-    package = Path(__file__).resolve().parent
-    for folder in (package / "templates", package.parent / "templates"):
-        if (folder / PAGE_TEMPLATE).is_file():
-            return folder
-    raise ExportError(f"the page template {PAGE_TEMPLATE} is missing from {package} and {package.parent}")
+    """The page templates, inside the package: `projector_bundle/templates` is a link to the repository's
+    top-level templates/ in a checkout, and a real folder in a wheel (the build follows the link)."""
+    folder = Path(__file__).resolve().parent.parent / "templates"
+    if not (folder / PAGE_TEMPLATE).is_file():
+        raise ExportError(f"the page template {PAGE_TEMPLATE} is missing from {folder}")
+    return folder
 
 
 def render_page(info: PageInfo) -> str:

@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from .blocks import release_rows, row_blocks, take_rows
-from .cells import escape_cell
-from .formats import PROJECTOR_CHUNK_BYTES, SEQ_NEXT
-from .manifest import WrittenFile
+from projector_bundle.output.manifest import WrittenFile
+from projector_bundle.points.blocks import release_rows, row_blocks, take_rows
+from projector_bundle.projector.cells import escape_cell
+from projector_bundle.projector.formats import PROJECTOR_CHUNK_BYTES, SEQ_NEXT
 
 # Values per chunk of the TSV writer: memory stays bounded (about 12 bytes of text per
 # value, a few chunks in flight) whatever the vocabulary size.
@@ -118,7 +118,7 @@ def format_tsv_chunks(matrix: np.ndarray, digits: int | None = None) -> Iterator
 
     A text is valid until the next chunk is asked for: its buffer is then reused.
     """
-    from .tsvfloat import buffer_bytes, format_rows, load_library
+    from projector_bundle.output.tsvfloat import buffer_bytes, format_rows, load_library
 
     rows, dim = matrix.shape
     step = max(1, TSV_CHUNK_VALUES // max(dim, 1))

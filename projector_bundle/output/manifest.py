@@ -14,7 +14,7 @@ from pathlib import Path
 
 import orjson
 
-from .formats import MANIFEST_JSON
+from projector_bundle.projector.formats import MANIFEST_JSON
 
 GENERATOR = "export.py"
 _READ_CHUNK = 1 << 20

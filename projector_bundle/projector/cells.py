@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from .formats import JS_WHITESPACE
+from projector_bundle.projector.formats import JS_WHITESPACE
 
 # The projector splits metadata rows on raw "\n" and fields on raw "\t", with no
 # quoting, and skips lines that are blank after JavaScript's trim(); so control

@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from .cells import escape_cell
-from .formats import JS_WHITESPACE
-from .labels import LABEL_COLUMNS, LabelColumn, Token
+from projector_bundle.models.vocabulary import Token
+from projector_bundle.points.labels import LABEL_COLUMNS, LabelColumn
+from projector_bundle.projector.cells import escape_cell
+from projector_bundle.projector.formats import JS_WHITESPACE
 
 # NUM_COLORS_COLOR_MAP in data-provider.ts.
 MAX_CATEGORIES = 50

@@ -21,7 +21,8 @@ from typing import Any, NamedTuple, TypeGuard, cast
 import numpy as np
 import orjson
 
-from .formats import (
+from projector_bundle.output.manifest import sha256_file
+from projector_bundle.projector.formats import (
     BYTES_SUFFIX,
     CONFIG_JSON,
     FLOAT32_BYTES,
@@ -31,8 +32,16 @@ from .formats import (
     PROJECTOR_CHUNK_BYTES,
     ROLE_TSV,
 )
-from .manifest import sha256_file
-from .schema import CONFIG_KEYS, JSON_KEYS, KEY_EMBEDDINGS, PATH_FIELDS, SPRITE_JSON_KEYS, EmbeddingInfo, SpriteInfo
+from projector_bundle.projector.schema import (
+    CONFIG_KEYS,
+    JSON_KEYS,
+    KEY_EMBEDDINGS,
+    PATH_FIELDS,
+    SPRITE_JSON_KEYS,
+    EmbeddingInfo,
+    SpriteInfo,
+)
+from projector_bundle.text import plural
 
 ERROR = "error"
 WARNING = "warning"
@@ -532,10 +541,6 @@ def _lines(path: Path, limit: int) -> Iterator[tuple[int, bytes]]:
         while line := file.readline(limit):
             number += 1
             yield number, line.rstrip(b"\n")
-
-
-def plural(count: int, noun: str) -> str:
-    return f"{count:,} {noun}" + ("" if count == 1 else "s")
 
 
 def _mib(size: int) -> str:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from . import ExportError
+from projector_bundle import ExportError
 
 STDIN = "-"
 
