@@ -8,12 +8,11 @@ import pytest
 
 from projector_bundle import ExportError
 from projector_bundle.context.contextual import Occurrence
+from projector_bundle.context.layers import expand_layers, parse_layer_text
 from projector_bundle.context.trajectories import (
     PATHS_HEADER,
     SEQ_NEXT,
     build_paths,
-    expand_layers,
-    parse_layer_text,
     path_links,
 )
 from projector_bundle.points.tensors import TensorData
