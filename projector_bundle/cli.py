@@ -441,7 +441,10 @@ def build_parser() -> argparse.ArgumentParser:
     bundle.add_argument("--quiet", action="store_true", help="no progress on stderr")
     bundle.add_argument("--verbose", action="store_true", help=VERBOSE_HELP)
     bundle.add_argument(
-        "--force", action="store_true", help="replace --out even if it is a non-empty folder export.py did not write"
+        "--force",
+        action="store_true",
+        help="write into --out even if it is a non-empty folder export.py did not write "
+        "(its files of the bundle's names are replaced, the others kept)",
     )
     bundle.set_defaults(run=run_bundle, parser=bundle)
 

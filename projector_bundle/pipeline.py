@@ -28,6 +28,7 @@ from projector_bundle.context.geometry import (
     measure_layers,
 )
 from projector_bundle.context.layers import expand_layers
+from projector_bundle.context.sentences import STDIN
 from projector_bundle.context.trajectories import NEEDS_SENTENCES, build_paths
 from projector_bundle.output.publish import DEFAULT_MAX_FILE_MB, projector_link, size_warning
 from projector_bundle.points.labels import DEFAULT_LABELS, needed_columns, select_columns
@@ -105,6 +106,13 @@ class BundleOptions:
     command: str = "export.py bundle"  # how the bundle was made, as shown on the page and in the manifest
     created: str | None = None  # ISO 8601 UTC build time; None is now
 
+    def input_paths(self) -> tuple[tuple[str, Path], ...]:
+        """The local files and folders the run reads, by flag: --out may be none of them,
+        nor hold nor lie inside one (a hub id or stdin is no path)."""
+        models = [("--model", Path(m)) for m in self.models if m is not None and Path(m).expanduser().exists()]
+        sentences = [("--sentences", Path(self.sentences))] if self.sentences not in (None, STDIN) else []
+        return (*models, *sentences)
+
 
 @dataclass(frozen=True)
 class BundleResult:
@@ -146,7 +154,8 @@ def build_bundle(
 
     warnings: list[str] = []
     check_options(options)
-    check_target(options.out, force=options.force)  # before loading a model that may be large
+    # Before loading a model that may be large.
+    check_target(options.out, force=options.force, inputs=options.input_paths())
     # Read lazily, once per model; its first sentence now, so a bad file fails before any model loads.
     corpus = Corpus(options.sentences, passes=len(options.models)) if options.sentences else None
 

@@ -183,7 +183,7 @@ def test_a_folder_we_did_not_write_needs_force(
     err = run_failing(bundle_args(tiny_model, home), capsys)
     assert err == (
         f"error: --out {home}: the folder is not empty and has no manifest.json from export.py; "
-        "pass --force to replace it and everything in it\n"
+        "pass --force to write the bundle into it (files of the same names are replaced, the others kept)\n"
     )
     assert snapshot(home) == {"notes.txt": b"precious"}
     assert leftovers(home) == []

@@ -17,7 +17,7 @@ from projector_bundle.projector.formats import MANIFEST_JSON
 from projector_bundle.projector.validate import validate_bundle
 
 NOT_OURS = (
-    "the folder is not empty and has no manifest.json from export.py; pass --force to replace it and everything in it"
+    "the folder is not empty and has no manifest.json from export.py; pass --force to write the bundle into it (files of the same names are replaced, the others kept)"
 )
 
 
