@@ -38,7 +38,7 @@ from projector_bundle.models.checkpoint import (
 from projector_bundle.models.modeljson import ModelFileError, read_json, shown
 from projector_bundle.models.schemes import Scheme, detect_scheme, detect_slow_scheme, read_piece, readable
 from projector_bundle.models.vocabulary import Token
-from projector_bundle.text import one_line
+from projector_bundle.text import one_line, printable
 
 if TYPE_CHECKING:
     import torch
@@ -79,7 +79,7 @@ class ModelRef:
     def public_name(self) -> str:
         """The name a published bundle shows: the hub id, or only the folder's own name,
         never a path that tells about the user's file system."""
-        return self.path.resolve().name if self.source == "folder" else self.name
+        return printable(self.path.resolve().name if self.source == "folder" else self.name)
 
 
 @dataclass(frozen=True)
@@ -134,6 +134,12 @@ def _packaged_default() -> ModelRef:
 def _check_folder(path: Path) -> Path:
     if not path.is_dir():
         raise ExportError(f"--model {path}: not a folder")
+    if printable(str(path.resolve())) != str(path.resolve()):
+        # safetensors and the tokenizers library take paths as UTF-8 strings and cannot open it.
+        raise ExportError(
+            f"--model {printable(str(path))}: its path is not valid UTF-8, which transformers cannot open; "
+            "rename the folder"
+        )
     if not (path / MODEL_CONFIG).is_file() and (path / MODULES_JSON).is_file():
         path = _transformer_module(path)
     if not (path / MODEL_CONFIG).is_file():

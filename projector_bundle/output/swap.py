@@ -53,8 +53,8 @@ def check_target(out: Path, *, force: bool = False, inputs: Sequence[tuple[str, 
     Leftovers of earlier killed runs are cleared first, so the check sees the bundle
     that a kill between two renames left aside.
     """
-    check_no_dangling_link(out)
     target = resolve_target(out)
+    check_no_dangling_link(out)
     if target.parent == target:
         raise ExportError(f"--out {out}: cannot replace the root folder")
     check_apart_from_inputs(out, target, inputs)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from projector_bundle import UsageError
+from projector_bundle.text import describe_size
 
 # The projector keeps every point in WebGL buffers and its search and inspector loop over
 # all of them: past about this many points a page opens slowly and stutters on a laptop.
@@ -145,4 +146,5 @@ def planned_sizes(points: int, dim: int, *, tsv_bytes_per_value: float | None) -
 
 
 def _mb(size: int) -> str:
-    return f"{size / 1_000_000:,.1f} MB"
+    """A size for a limit's message: in bytes where kB would round a file and a small limit alike."""
+    return describe_size(size) if size >= 10_000 else f"{size:,} bytes"
