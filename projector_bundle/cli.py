@@ -185,10 +185,11 @@ def run_validate(args: argparse.Namespace, argv: list[str]) -> int:
 
     try:
         missing = not args.dir.is_dir()
+        exists = os.path.lexists(args.dir)
     except (OSError, ValueError) as exc:  # a name too long, or a NUL byte in it
         raise ExportError(f"{args.dir!s:.200}: cannot be opened ({exc})") from None
     if missing:
-        raise ExportError(f"{args.dir}: no such folder")
+        raise ExportError(f"{args.dir}: {'not a folder' if exists else 'no such folder'}")
     problems = validate_bundle(args.dir)
     for problem in problems:
         print(problem)

@@ -110,7 +110,7 @@ class BundleOptions:
         """The local files and folders the run reads, by flag: --out may be none of them,
         nor hold nor lie inside one (a hub id or stdin is no path)."""
         models = [("--model", Path(m)) for m in self.models if m is not None and Path(m).expanduser().exists()]
-        sentences = [("--sentences", Path(self.sentences))] if self.sentences not in (None, STDIN) else []
+        sentences = [("--sentences", Path(self.sentences))] if self.sentences and self.sentences != STDIN else []
         return (*models, *sentences)
 
 

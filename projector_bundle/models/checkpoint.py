@@ -14,6 +14,7 @@ what is wrong (a safetensors header before anything it declares is allocated).
 
 from __future__ import annotations
 
+import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, TypeGuard
 
 import numpy as np
 
+from projector_bundle.files import open_regular
 from projector_bundle.models.modeljson import (
     ModelFileError,
     decode_utf8,
@@ -98,8 +100,8 @@ def read_safetensors_header(file: Path) -> dict[str, StoredTensor]:
     checked as safetensors checks them, before anything is allocated: a file it would refuse
     (a damaged length, a span past the end, tensors that share bytes) raises ModelFileError."""
     try:
-        size = file.stat().st_size
-        with open(file, "rb") as f:
+        with open_regular(file) as f:
+            size = os.fstat(f.fileno()).st_size
             prefix = f.read(8)
             if len(prefix) < 8:
                 raise ModelFileError(file, f"{size:,} bytes: too short for safetensors (its header length takes 8)")
