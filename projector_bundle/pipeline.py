@@ -342,7 +342,12 @@ def read_model(
 ) -> ModelData:
     """Read every table `options` asks of one model, and run it over the sentences."""
     from projector_bundle.context.contextual import check_layers, corpus_warnings, layer_count
-    from projector_bundle.models.loader import load_model, read_embedding_table, read_word_embeddings
+    from projector_bundle.models.loader import (
+        load_model,
+        own_code_warning,
+        read_embedding_table,
+        read_word_embeddings,
+    )
 
     read = ModelData()
     if WORD in options.tensors:
@@ -352,6 +357,8 @@ def read_model(
             rows = f"{read.words.vocab_rows:,} vocabulary rows"
             warnings.append(f"--limit {options.limit:,} is more than the {rows}; exporting all of them")
         warnings += read.words.warnings  # an unrecognised tokenizer scheme; rows and tokens that disagree
+    if own_code := own_code_warning(ref):  # after the read, which refuses a type transformers does not know
+        warnings.append(own_code)
     tables = [kind for kind in (POSITION, TYPE) if kind in options.tensors]
     if not tables and corpus is None:
         return read

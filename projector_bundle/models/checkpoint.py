@@ -273,6 +273,32 @@ def find_word_embeddings(tensors: dict[str, StoredTensor], config: dict) -> Stor
     return candidates[0] if len(candidates) == 1 else None
 
 
+def check_table_rows(tensors: dict[str, StoredTensor], config: dict, config_file: Path) -> None:
+    """The word table's rows must be the config's `vocab_size`: transformers refuses the
+    model otherwise, pointing at a report it printed nowhere. Checked where exactly one
+    stored tensor can be that table."""
+    vocab_size = config.get("vocab_size")
+    widths = {config[key] for key in WIDTH_KEYS if is_int(config.get(key))}
+    if not is_int(vocab_size) or not widths or find_word_embeddings(tensors, config) is not None:
+        return
+    candidates = [
+        t
+        for t in tensors.values()
+        if len(t.shape) == 2
+        and t.shape[1] in widths
+        and t.name.endswith(".weight")
+        and t.name.removesuffix(".weight").rsplit(".", 1)[-1] in EMBEDDING_MODULES
+        and not any(word in t.name for word in NOT_WORD_EMBEDDINGS)
+    ]
+    if len(candidates) == 1:
+        table = candidates[0]
+        raise ModelFileError(
+            config_file,
+            f"vocab_size is {vocab_size:,}, but the word-embedding table {table.name} in {table.file.name} "
+            f"has {table.shape[0]:,} rows; they must agree",
+        )
+
+
 def is_embedding_name(name: str) -> bool:
     module = name.removesuffix(".weight")
     if any(word in module for word in NOT_WORD_EMBEDDINGS):

@@ -12,6 +12,7 @@ import os
 import pickle
 import re
 import socket
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,6 +28,7 @@ from projector_bundle.models.checkpoint import (
     StoredTensor,
     Vocabulary,
     check_declared_size,
+    check_table_rows,
     check_tokenizer_files,
     find_word_embeddings,
     list_stored_tensors,
@@ -278,8 +280,12 @@ def load_model(ref: ModelRef) -> PreTrainedModel:
     except Exception as exc:  # it reads every field for the model's type, and fails on a wrong one with any type
         raise load_error(ref.name, MODEL_CONFIG, exc) from None
     try:
-        # transformers reads safetensors, or .bin through torch.load(weights_only=True); never remote code.
-        return AutoModel.from_pretrained(ref.path, config=config, trust_remote_code=False)
+        with warnings.catch_warnings():
+            # torch's weights-only unpickler asks, on stderr, for an issue about a raw pickle's
+            # protocol before it refuses the file; the refusal below says all the user needs.
+            warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+            # transformers reads safetensors, or .bin through torch.load(weights_only=True); never remote code.
+            return AutoModel.from_pretrained(ref.path, config=config, trust_remote_code=False)
     except Exception as exc:  # a weight file we do not check can fail in it with any type
         raise load_error(ref.name, "weights", exc) from None
 
@@ -287,8 +293,11 @@ def load_model(ref: ModelRef) -> PreTrainedModel:
 def check_weights(folder: Path) -> None:
     """Before transformers builds a model: every safetensors header as safetensors checks it, and
     the config's embedding table against the size of the weight files."""
-    list_stored_tensors(folder)
-    check_declared_size(read_config(folder), weight_files(folder), folder / MODEL_CONFIG)
+    tensors = list_stored_tensors(folder)
+    config = read_config(folder)
+    if tensors is not None:
+        check_table_rows(tensors, config, folder / MODEL_CONFIG)
+    check_declared_size(config, weight_files(folder), folder / MODEL_CONFIG)
 
 
 # safetensors prefixes every header error with this; the rest says what is wrong.
@@ -414,6 +423,19 @@ def word_embeddings(matrix: np.ndarray, vocabulary: Vocabulary, vocab_rows: int)
     tokens = build_tokens(vocabulary, matrix.shape[0])
     warnings = vocabulary_warnings(vocabulary, tokens, vocab_rows)
     return WordEmbeddings(matrix, tokens, vocab_rows, vocabulary.scheme, warnings)
+
+
+def own_code_warning(ref: ModelRef) -> str | None:
+    """What to say of a model whose config names its own code (`auto_map`) but whose
+    `model_type` transformers knows: it is read with transformers' class for that type,
+    and its own code never runs. (An unknown type is refused when it loads.)"""
+    config = read_config(ref.path)
+    if "auto_map" not in config:
+        return None
+    return (
+        f"--model {ref.name}: its {MODEL_CONFIG} names its own Python code (auto_map), which export.py never "
+        f"runs; it is read with transformers' built-in class for model_type {config.get('model_type')!r}"
+    )
 
 
 def find_stored_word_embeddings(ref: ModelRef) -> StoredTensor | None:
