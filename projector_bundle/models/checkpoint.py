@@ -404,8 +404,14 @@ def check_tokenizer_model(described: dict[str, object], file: Path) -> None:
         )
         if not pairs:
             raise ModelFileError(file, f"a Unigram vocab must be a list of [piece, score] pairs, got {shown(vocab)}")
-    elif model_type is not None and not (isinstance(vocab, dict) and all(is_int(i) and i >= 0 for i in vocab.values())):
-        raise ModelFileError(file, f"a {model_type} vocab must map tokens to ids, got {shown(vocab)}")
+    elif model_type is not None:
+        if not isinstance(vocab, dict):
+            raise ModelFileError(file, f"a {model_type} vocab must map tokens to ids, got {shown(vocab)}")
+        bad = next((t for t, i in vocab.items() if not is_int(i) or i < 0), None)
+        if bad is not None:  # the one entry, not a vocabulary of 30,000
+            raise ModelFileError(
+                file, f"a {model_type} vocab must map tokens to ids of 0 or more, got {shown(bad)}: {shown(vocab[bad])}"
+            )
     unknown = model.get("unk_token")
     if model_type == "WordPiece" and isinstance(vocab, dict) and not (isinstance(unknown, str) and unknown in vocab):
         # The library needs it for every word it cannot split, and fails only then, mid-tokenization.
