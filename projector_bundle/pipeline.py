@@ -385,7 +385,7 @@ def run_over_corpus(
     progress: Progress,
 ) -> ContextualEmbeddings:
     """The model's points over the corpus, read lazily, with a bar in sentences per second."""
-    from projector_bundle.context.contextual import PointChoice, embed_corpus
+    from projector_bundle.context.contextual import PointChoice, corpus_memory, embed_corpus
     from projector_bundle.models.loader import load_tokenizer
 
     choice = PointChoice(options.words, options.max_points, options.keep_special, options.seed)
@@ -393,7 +393,10 @@ def run_over_corpus(
     progress(f"running {ref.name} over {which}{corpus.source} (layers {', '.join(map(str, layers))})")
     start = time.perf_counter()
     with progress.bar(f"{ref.name} over {corpus.source}", None, unit="sentence") as advance:
-        context = embed_corpus(model, load_tokenizer(ref), corpus.read(), layers, choice, advance=advance)
+        memory = corpus_memory(corpus.source)
+        context = embed_corpus(
+            model, load_tokenizer(ref), corpus.read(), layers, choice, advance=advance, memory=memory
+        )
     counts, seconds = context.counts, max(time.perf_counter() - start, 1e-9)
     progress(
         f"read {counts.sentences:,} sentences in {seconds:.1f} s ({counts.sentences / seconds:,.0f} sentences/s), "

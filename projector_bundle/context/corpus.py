@@ -27,6 +27,7 @@ from typing import Generic, TypeVar
 import numpy as np
 
 from projector_bundle import ExportError
+from projector_bundle.text import describe_size
 
 T = TypeVar("T")
 
@@ -118,6 +119,49 @@ def _is_edge(ch: str) -> bool:
 def pool_pieces(states: np.ndarray, positions: Sequence[int]) -> np.ndarray:
     """One vector for a word: the mean of its pieces' hidden states (float32)."""
     return np.asarray(states[list(positions)], dtype=np.float32).mean(axis=0)
+
+
+# The memory a kept point costs, measured roughly on bert-base runs: its vectors about three
+# times at the peak (in the sample, stacked into each layer's matrix, and in the projections'
+# work), plus its occurrence, sentence and metadata cells.
+VECTOR_COPIES = 3
+POINT_OVERHEAD_BYTES = 600
+
+
+@dataclass(frozen=True)
+class CorpusMemory:
+    """What a corpus run may hold: the source's size (None for a stream) and the memory budget."""
+
+    source: str
+    source_bytes: int | None
+    budget: int  # bytes
+
+    def check(self, points: int, sentences: int, read_bytes: int, layers: int, dim: int, cap: int) -> None:
+        """Refuse, naming the numbers, a run whose points will not fit: projected from the part read
+        where the source's size is known, else those held now. `cap` is what --max-points allows."""
+        per_point = layers * dim * 4 * VECTOR_COPIES + POINT_OVERHEAD_BYTES
+        known = self.source_bytes is not None and 0 < read_bytes < self.source_bytes
+        projected = min(cap, points * self.source_bytes // read_bytes) if known and self.source_bytes else points
+        if projected * per_point <= self.budget:
+            return
+        fit = max(round_down(self.budget // per_point), 1)
+        if known and self.source_bytes:
+            share = f"{read_bytes / self.source_bytes:.1%} of the file"
+            what = f"about {projected:,} points ({points:,} in its first {sentences:,} sentences, {share})"
+        else:
+            what = f"{points:,} points in its first {sentences:,} sentences"
+        raise ExportError(
+            f"--sentences {self.source}: {what} x {layers} layer(s) x {dim} dimensions would need about "
+            f"{describe_size(projected * per_point)} of memory, more than the {describe_size(self.budget)} available; "
+            f"pass --max-points {fit} (or fewer), or fewer --layer"
+        )
+
+
+def round_down(n: int) -> int:
+    """`n` rounded down to two significant figures (123,456 -> 120,000)."""
+    digits = len(str(n))
+    scale = 10 ** max(digits - 2, 0)
+    return n // scale * scale
 
 
 def check_max_points(count: int) -> None:

@@ -43,6 +43,7 @@ class Sentence:
     line: int  # 1-based line number in the file, for messages
     text: str
     clipped: bool = False  # longer than MAX_LINE_BYTES, cut to it
+    end: int = 0  # bytes of the source read up to the end of this line, to tell how far a run has come
 
 
 def read_sentences(source: str, stdin: BinaryIO | None = None) -> list[Sentence]:
@@ -140,7 +141,7 @@ def parse_stream(stream: BinaryIO, source: str, max_line_bytes: int = MAX_LINE_B
             offset += size
             if text:
                 found = True
-                yield Sentence(number, text, clipped)
+                yield Sentence(number, text, clipped, offset)
     except OSError as exc:
         raise ExportError(f"--sentences {source}: cannot read it: {exc.strerror}") from None
     if number == 0:
