@@ -144,7 +144,7 @@ def _check_folder(path: Path) -> Path:
         )
     if not (path / MODEL_CONFIG).is_file() and (path / MODULES_JSON).is_file():
         path = _transformer_module(path)
-    if not (path / MODEL_CONFIG).is_file():
+    if not os.path.lexists(path / MODEL_CONFIG):  # one that is not a regular file is refused when read
         raise ExportError(f"--model {path}: no {MODEL_CONFIG} in the folder")
     if not any((path / f).is_file() for f in WEIGHT_FILES):
         raise ExportError(f"--model {path}: no weights in the folder (expected one of {', '.join(WEIGHT_FILES)})")

@@ -41,6 +41,8 @@ _TOKEN = r"[a-z0-9_]{8}"
 # after this many seconds was left by a run that could not write it (a full disk).
 EMPTY_LOCK_SECONDS = 10
 MAX_LOCK_BYTES = 100
+# Room kept for the longest name of a file inside a bundle (a model prefix and a tensor file).
+BUNDLE_NAME_BYTES = 100
 
 
 # --- the policy ---
@@ -145,6 +147,17 @@ def check_name_lengths(out: Path, target: Path) -> None:
     existing = next((p for p in (target, *target.parents) if os.path.isdir(p)), None)
     if existing is None:
         return
+    try:
+        path_max = os.pathconf(existing, "PC_PATH_MAX")
+    except (OSError, ValueError):
+        path_max = None
+    # The longest path the run makes: a file of the bundle in the staging folder beside the target.
+    longest = len(os.fsencode(target.parent / staging_name(target.name, "x" * 8))) + 1 + BUNDLE_NAME_BYTES
+    if path_max is not None and longest >= path_max:
+        raise ExportError(
+            f"--out {out}: its full path is {len(os.fsencode(target)):,} bytes; with the staging folder's name "
+            f"and the bundle's file names the run would need {longest:,}, and this system allows {path_max - 1:,}"
+        )
     try:
         limit = os.pathconf(existing, "PC_NAME_MAX")
     except (OSError, ValueError):
