@@ -22,9 +22,8 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from projector_bundle import ExportError, UsageError, __version__
-from projector_bundle.context.corpus import NEEDS_CORPUS, parse_words
+from projector_bundle.context.corpus import parse_words
 from projector_bundle.context.layers import parse_layer_text
-from projector_bundle.context.trajectories import NEEDS_SENTENCES
 from projector_bundle.output.manifest import utc_time
 from projector_bundle.output.publish import DEFAULT_MAX_FILE_MB, normalise_base_url
 from projector_bundle.output.writers import EXACT_TSV_DIGITS
@@ -34,6 +33,7 @@ from projector_bundle.points.reductions import LIMIT_HELP
 from projector_bundle.points.tensors import TENSOR_KINDS, WORD
 from projector_bundle.projector.formats import DEFAULT_HOST, DEFAULT_OUT, DEFAULT_PORT
 from projector_bundle.signals import Interrupted, interrupts_raised
+from projector_bundle.text import plural
 
 PROG = "export.py"
 VERBOSE_HELP = "let transformers print its own loading reports and bars"
@@ -95,11 +95,6 @@ def run_bundle(args: argparse.Namespace, argv: list[str]) -> int:
         created = build_time()
     except ValueError as exc:
         args.parser.error(str(exc))  # a usage error: exit 2 before any work
-    if args.trajectories and not args.sentences:
-        args.parser.error(NEEDS_SENTENCES)
-    for flag, given in (("--words", args.words), ("--max-points", args.max_points)):
-        if given and not args.sentences:
-            args.parser.error(NEEDS_CORPUS.format(flag=flag))
     progress = on_stderr(args.quiet)
     show_progress_bars(progress.bars)
     set_verbose(args.verbose)
@@ -133,8 +128,7 @@ def run_bundle(args: argparse.Namespace, argv: list[str]) -> int:
         result = build_bundle(options, progress, warn)
     for message in result.warnings:
         warn(message)
-    count = len(result.tensors)
-    progress(f"done: {result.out}/ ({count} tensor{'s' if count > 1 else ''}, {result.points:,} points)")
+    progress(f"done: {result.out}/ ({plural(len(result.tensors), 'tensor')}, {result.points:,} points)")
     return 0
 
 
@@ -180,15 +174,11 @@ def run_inspect(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def run_validate(args: argparse.Namespace, argv: list[str]) -> int:
-    from projector_bundle.projector.validate import ERROR, validate_bundle
-    from projector_bundle.text import plural
+    from projector_bundle.projector.validate import ERROR, folder_problem, validate_bundle
 
-    try:
-        missing = not args.dir.is_dir()
-    except (OSError, ValueError) as exc:  # a name too long, or a NUL byte in it
-        raise ExportError(f"{args.dir!s:.200}: cannot be opened ({exc})") from None
-    if missing:
-        raise ExportError(f"{args.dir}: no such folder")
+    missing = folder_problem(args.dir)
+    if missing is not None:
+        raise ExportError(missing)
     problems = validate_bundle(args.dir)
     for problem in problems:
         print(problem)

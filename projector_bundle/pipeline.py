@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from projector_bundle import ExportError, __version__
-from projector_bundle.context.corpus import NEEDS_CORPUS, check_max_points
+from projector_bundle import ExportError, UsageError, __version__
+from projector_bundle.context.corpus import check_max_points
 from projector_bundle.context.geometry import (
     GEOMETRY_JSON,
     LayerGeometry,
@@ -28,7 +28,7 @@ from projector_bundle.context.geometry import (
     measure_layers,
 )
 from projector_bundle.context.layers import expand_layers
-from projector_bundle.context.trajectories import NEEDS_SENTENCES, build_paths
+from projector_bundle.context.trajectories import build_paths
 from projector_bundle.output.publish import DEFAULT_MAX_FILE_MB, projector_link, size_warning
 from projector_bundle.points.labels import DEFAULT_LABELS, needed_columns, select_columns
 from projector_bundle.points.neighbors import check_neighbor_count, check_neighbors
@@ -45,6 +45,7 @@ from projector_bundle.points.reductions import PlannedFile, check_sample, planne
 from projector_bundle.points.tensors import (
     POSITION,
     TENSOR_KINDS,
+    TENSOR_SUFFIXES,
     TYPE,
     WORD,
     Tensor,
@@ -64,6 +65,16 @@ from projector_bundle.progress import SILENT, Progress
 from projector_bundle.projector.colouring import ensure_colourable
 from projector_bundle.projector.firstview import add_first_view
 from projector_bundle.projector.formats import DEFAULT_OUT, MB
+from projector_bundle.text import plural
+
+# Why each option needs --sentences, by flag.
+NEEDS_SENTENCES = {
+    "--layer": "layers are read from running the model",
+    "--trajectories": "the paths run through the layers of the sentences' tokens",
+    "--words": "it picks points among the sentences' tokens",
+    "--max-points": "it picks points among the sentences' tokens",
+    "--keep-special": "it keeps the [CLS]/[SEP] points of the sentences' tokens",
+}
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
@@ -71,9 +82,6 @@ if TYPE_CHECKING:
     from projector_bundle.context.contextual import ContextualEmbeddings
     from projector_bundle.context.sentences import Corpus
     from projector_bundle.models.loader import ModelRef, WordEmbeddings
-
-# The model attribute that holds each extra table.
-TABLE_ATTRS = {POSITION: "position_embeddings", TYPE: "token_type_embeddings"}
 
 
 @dataclass(frozen=True)
@@ -150,7 +158,7 @@ def build_bundle(
     # Read lazily, once per model; its first sentence now, so a bad file fails before any model loads.
     corpus = Corpus(options.sentences, passes=len(options.models)) if options.sentences else None
 
-    progress("resolving the model" + ("s" if len(options.models) > 1 else ""))
+    progress(f"resolving {plural(len(options.models), 'model')}")
     refs = [resolve_model(name) for name in options.models]
 
     data: list[TensorData] = []
@@ -159,7 +167,7 @@ def build_bundle(
         read = read_model(ref, options, corpus, progress, warnings)
         data += label_model(prefix, read, options, progress)
         if read.context is not None:
-            progress(f"measuring the geometry of {len(read.context.layers)} layer(s) of {ref.name}")
+            progress(f"measuring the geometry of {plural(len(read.context.layers), 'layer')} of {ref.name}")
             geometry[prefix] = measure_context(read.context)
     reduced: dict[str, dict[str, object]] = {t.name: {} for t in data}  # how each was cut, for the manifest
     if options.sample is not None:
@@ -230,24 +238,29 @@ def build_bundle(
 
 
 def check_options(options: BundleOptions) -> None:
-    """The checks that need no model: fail before any slow step."""
+    """Every rule between options, checked once, before any slow step: the CLI has no checks
+    of its own, so a mistake reads the same from `export.py` (exit 2) as from `build_bundle`."""
     unknown = [k for k in options.tensors if k not in TENSOR_KINDS]
     if unknown:
-        raise ExportError(f"--tensors {unknown[0]}: unknown; choose from {', '.join(TENSOR_KINDS)}")
-    if UMAP in options.projections and not umap_available():
-        raise ExportError("--projections umap: needs the umap-learn package (pip install umap-learn)")
-    if options.trajectories and not options.sentences:
-        raise ExportError(NEEDS_SENTENCES)
+        raise UsageError(f"--tensors {unknown[0]}: unknown; choose from {', '.join(TENSOR_KINDS)}")
+    given = {
+        "--layer": options.layers,
+        "--trajectories": options.trajectories,
+        "--words": options.words,
+        "--max-points": options.max_points is not None,
+        "--keep-special": options.keep_special,
+    }
+    needs = next((flag for flag, value in given.items() if value), None)
+    if needs is not None and not options.sentences:
+        raise UsageError(f"{needs} needs --sentences ({NEEDS_SENTENCES[needs]})")
+    if options.max_points is not None:
+        check_max_points(options.max_points)
     if options.neighbors is not None:
         check_neighbor_count(options.neighbors)
     if options.first_view and PCA not in options.projections:
-        raise ExportError("--first-view light: needs the PCA bookmark (--projections pca)")
-    if options.layers and not options.sentences:
-        raise ExportError(f"--layer {options.layers[0]}: needs --sentences (layers are read from running the model)")
-    if not options.sentences and (options.words or options.max_points is not None):
-        raise ExportError(NEEDS_CORPUS.format(flag="--words" if options.words else "--max-points"))
-    if options.max_points is not None:
-        check_max_points(options.max_points)
+        raise UsageError("--first-view light: needs the PCA bookmark (--projections pca)")
+    if UMAP in options.projections and not umap_available():  # not a usage mistake: exit 1
+        raise ExportError("--projections umap: needs the umap-learn package (pip install umap-learn)")
 
 
 def sample_tables(
@@ -348,9 +361,9 @@ def read_model(
         return read
     model = load_model(ref)
     for kind in tables:
-        matrix = read_embedding_table(model, TABLE_ATTRS[kind])
+        matrix = read_embedding_table(model, TENSOR_SUFFIXES[kind])
         if matrix is None:
-            raise ExportError(f"--tensors {kind}: {ref.name} has no {TABLE_ATTRS[kind]} ({type(model).__name__})")
+            raise ExportError(f"--tensors {kind}: {ref.name} has no {TENSOR_SUFFIXES[kind]} ({type(model).__name__})")
         read.tables[kind] = matrix
     if corpus is not None:
         count = layer_count(model)

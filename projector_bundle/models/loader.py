@@ -21,6 +21,7 @@ import numpy as np
 
 from projector_bundle import ExportError
 from projector_bundle.models.checkpoint import (
+    HIDDEN_SIZE_KEYS,
     MODEL_CONFIG,
     TOKENIZER_JSON,
     WEIGHT_FILES,
@@ -37,6 +38,7 @@ from projector_bundle.models.checkpoint import (
 )
 from projector_bundle.models.modeljson import ModelFileError, read_json, shown
 from projector_bundle.models.schemes import Scheme, detect_scheme, detect_slow_scheme, read_piece, readable
+from projector_bundle.models.tables import POSITION_TABLE, TABLE_MODULES, TYPE_TABLE
 from projector_bundle.models.vocabulary import Token
 from projector_bundle.text import one_line
 
@@ -57,13 +59,6 @@ MODULES_JSON = "modules.json"
 TRANSFORMER_MODULE = "sentence_transformers.models.Transformer"
 # SentencePiece model files that transformers can only read through the sentencepiece package.
 SENTENCEPIECE_FILES = ("spiece.model", "spm.model", "tokenizer.model", "sentencepiece.bpe.model")
-# Where architectures keep their position and token-type tables (module names, last part).
-TABLE_MODULES = {
-    "position_embeddings": ("position_embeddings", "wpe", "embed_positions"),
-    "token_type_embeddings": ("token_type_embeddings",),
-}
-# Config keys of the model's hidden size, across architectures.
-HIDDEN_SIZE_KEYS = ("hidden_size", "d_model", "n_embd", "dim")
 
 
 @dataclass(frozen=True)
@@ -448,8 +443,8 @@ def inspect_model(ref: ModelRef) -> ModelFacts:
         hidden_size=hidden_size(model.config.to_dict(), words.shape[1]),
         embedding_size=words.shape[1],
         word_embedding_weights=int(words.size),
-        position_embeddings=shape("position_embeddings"),
-        token_type_embeddings=shape("token_type_embeddings"),
+        position_embeddings=shape(POSITION_TABLE),
+        token_type_embeddings=shape(TYPE_TABLE),
     )
 
 
@@ -485,7 +480,7 @@ def readable_pieces(vocabulary: Vocabulary, pieces: list[str]) -> list[str]:
 
 
 def _embedding_weight(model: PreTrainedModel, attr: str) -> torch.Tensor | None:
-    """The model's position or token-type table (`attr`: "position_embeddings", "token_type_embeddings"),
+    """The model's position or token-type table (`attr`: POSITION_TABLE or TYPE_TABLE),
     under the name its architecture gives it (GPT-2's `wpe`, BART's `embed_positions`), when it is a 2-D table."""
     import torch
 
