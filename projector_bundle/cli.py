@@ -26,7 +26,7 @@ from projector_bundle.context.corpus import parse_words
 from projector_bundle.context.layers import parse_layer_text
 from projector_bundle.output.manifest import utc_time
 from projector_bundle.output.publish import DEFAULT_MAX_FILE_MB, normalise_base_url
-from projector_bundle.output.writers import EXACT_TSV_DIGITS
+from projector_bundle.output.writers import EXACT, EXACT_TSV_DIGITS
 from projector_bundle.points.labels import DEFAULT_LABELS, LABEL_COLUMNS
 from projector_bundle.points.projections import PCA, PROJECTION_KINDS
 from projector_bundle.points.reductions import LIMIT_HELP
@@ -87,17 +87,14 @@ def fewer_collections() -> Iterator[None]:
 
 
 def run_bundle(args: argparse.Namespace, argv: list[str]) -> int:
-    from projector_bundle.models.loader import set_verbose, show_progress_bars
     from projector_bundle.pipeline import BundleOptions, build_bundle
-    from projector_bundle.progress import on_stderr
+    from projector_bundle.progress import on_stderr, warn_on_stderr
 
     try:
         created = build_time()
     except ValueError as exc:
         args.parser.error(str(exc))  # a usage error: exit 2 before any work
     progress = on_stderr(args.quiet)
-    show_progress_bars(progress.bars)
-    set_verbose(args.verbose)
     options = BundleOptions(
         out=args.out,
         models=tuple(args.model or [None]),
@@ -116,18 +113,16 @@ def run_bundle(args: argparse.Namespace, argv: list[str]) -> int:
         projections=tuple(args.projections),
         neighbors=args.neighbors,
         base_url=args.base_url,
-        tsv=not args.no_tsv,
-        tsv_digits=args.tsv_digits,
+        tsv=None if args.no_tsv else args.tsv_digits or EXACT,
         max_file_mb=args.max_file_mb,
         force=args.force,
         first_view=first_view(args.first_view, args.base_url, args.projections),
         command=public_command(argv),
         created=created,
+        verbose=args.verbose,
     )
     with fewer_collections():
-        result = build_bundle(options, progress, warn)
-    for message in result.warnings:
-        warn(message)
+        result = build_bundle(options, progress, warn_on_stderr)
     progress(f"done: {result.out}/ ({plural(len(result.tensors), 'tensor')}, {result.points:,} points)")
     return 0
 
@@ -141,10 +136,9 @@ def first_view(choice: str | None, base_url: str | None, projections: Sequence[s
 
 
 def run_tokenize(args: argparse.Namespace, argv: list[str]) -> int:
-    from projector_bundle.models.loader import resolve_model, set_verbose, tokenize
+    from projector_bundle.models.loader import resolve_model, tokenize
 
-    set_verbose(args.verbose)
-    result = tokenize(resolve_model(args.model), args.text)
+    result = tokenize(resolve_model(args.model, verbose=args.verbose, bars=True), args.text)
     # The readable piece (schemes.WORD_START marks a word's start), then the vocabulary's own spelling.
     for token_id, readable, token in zip(result.ids, result.readable, result.tokens, strict=False):
         print(f"{token_id}\t{readable}\t{token}")
@@ -153,10 +147,9 @@ def run_tokenize(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def run_inspect(args: argparse.Namespace, argv: list[str]) -> int:
-    from projector_bundle.models.loader import inspect_model, resolve_model, set_verbose
+    from projector_bundle.models.loader import inspect_model, resolve_model
 
-    set_verbose(args.verbose)
-    facts = inspect_model(resolve_model(args.model))
+    facts = inspect_model(resolve_model(args.model, verbose=args.verbose, bars=True))
     rows = [
         ("model", facts.name),
         ("type", facts.model_type),
@@ -204,11 +197,6 @@ def run_serve(args: argparse.Namespace, argv: list[str]) -> int:
 
 def format_shape(shape: tuple[int, ...] | None) -> str:
     return "none" if shape is None else " x ".join(str(n) for n in shape)
-
-
-def warn(message: str) -> None:
-    """A warning is shown even with --quiet: the run went on, but the user should know."""
-    print(f"warning: {message}", file=sys.stderr, flush=True)
 
 
 def public_command(argv: Sequence[str]) -> str:

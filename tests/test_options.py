@@ -60,3 +60,20 @@ def test_the_same_flags_with_sentences_pass_the_check(tiny_model: Path, tmp_path
     )
     result = build_bundle(options)
     assert [name for name, _, _ in result.tensors][-1] == "tiny-bert/contextual_paths"
+
+
+def test_verbosity_travels_with_the_options(tiny_model: Path, tmp_path: Path) -> None:
+    """--verbose is an option of each run, not a setting an earlier run leaves behind."""
+    from transformers.utils import logging
+
+    loaded = {"models": (str(tiny_model),), "tensors": ("position",)}  # a table read through transformers
+    build_bundle(BundleOptions(out=tmp_path / "loud", verbose=True, **loaded))  # type: ignore[arg-type]
+    assert logging.get_verbosity() == logging.WARNING
+    build_bundle(BundleOptions(out=tmp_path / "quiet", **loaded))  # type: ignore[arg-type]
+    assert logging.get_verbosity() == logging.ERROR
+
+
+def test_warnings_go_to_the_one_callback(tiny_model: Path, tmp_path: Path) -> None:
+    warnings: list[str] = []
+    build_bundle(BundleOptions(out=tmp_path / "site", models=(str(tiny_model),), limit=1000), warn=warnings.append)
+    assert warnings == ["--limit 1,000 is more than the 24 vocabulary rows; exporting all of them"]

@@ -12,7 +12,7 @@ import os
 import pickle
 import re
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
@@ -69,6 +69,8 @@ class ModelRef:
     path: Path
     source: str  # "package", "folder" or "hub"
     revision: str | None = None
+    verbose: bool = False  # let transformers and the hub client print their load reports and notices
+    bars: bool = False  # and, when verbose, draw their own bars (loading weights, downloads)
 
     @property
     def public_name(self) -> str:
@@ -103,16 +105,18 @@ class ModelFacts:
     token_type_embeddings: tuple[int, ...] | None
 
 
-def resolve_model(name: str | None) -> ModelRef:
-    """Turn `--model` into a local folder: the packaged default, a folder, or a hub id."""
+def resolve_model(name: str | None, *, verbose: bool = False, bars: bool = False) -> ModelRef:
+    """Turn `--model` into a local folder: the packaged default, a folder, or a hub id.
+    `verbose` and `bars` say what transformers may print whenever this model is loaded."""
     if name is None:
-        return _packaged_default()
-    path = Path(name).expanduser()
-    if path.exists():
-        return ModelRef(name=name, path=_check_folder(path), source="folder")
-    if name.startswith((".", "/", "~")) or name.count("/") > 1 or os.sep in name.replace("/", ""):
+        ref = _packaged_default()
+    elif (path := Path(name).expanduser()).exists():
+        ref = ModelRef(name=name, path=_check_folder(path), source="folder")
+    elif name.startswith((".", "/", "~")) or name.count("/") > 1 or os.sep in name.replace("/", ""):
         raise ExportError(f"--model {name}: no such folder")
-    return _from_hub(name)
+    else:
+        ref = _from_hub(name, verbose=verbose, bars=bars)
+    return replace(ref, verbose=verbose, bars=bars)
 
 
 def _packaged_default() -> ModelRef:
@@ -159,11 +163,11 @@ def _transformer_module(folder: Path) -> Path:
     return module
 
 
-def _from_hub(repo_id: str) -> ModelRef:
+def _from_hub(repo_id: str, *, verbose: bool, bars: bool) -> ModelRef:
     from huggingface_hub import constants, snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, RepositoryNotFoundError
 
-    _apply_progress_bars(transformers=False)
+    _quiet_libraries(verbose, bars, transformers=False)
 
     try:
         path = Path(snapshot_download(repo_id, allow_patterns=HUB_PATTERNS, local_files_only=True))
@@ -199,26 +203,13 @@ def _reachable(host: str, port: int = 443, timeout: float = 3.0) -> bool:
         return False
 
 
-# Whether transformers and the hub client may draw their own bars ("Loading weights", downloads),
-# and print their load reports (MISSING/UNEXPECTED weight tables) and notices.
-_settings = {"bars": True, "verbose": False}
-
-
-def show_progress_bars(enabled: bool) -> None:
-    """Let transformers and the hub draw their bars when verbose, or not (`--quiet`, stderr not a terminal)."""
-    _settings["bars"] = enabled
-
-
-def set_verbose(verbose: bool) -> None:
-    """Let transformers and the hub talk on stderr (`--verbose`); by default they are silent."""
-    _settings["verbose"] = verbose
-
-
-def _apply_progress_bars(transformers: bool = True) -> None:
+def _quiet_libraries(verbose: bool, bars: bool, transformers: bool = True) -> None:
+    """Let transformers and the hub client print their load reports (MISSING/UNEXPECTED weight
+    tables) and notices when `verbose`, and draw their own bars when `bars` too; else silence them.
+    Their settings are process-wide: each load sets them from its `ModelRef`."""
     from huggingface_hub.utils import disable_progress_bars, enable_progress_bars
 
-    verbose = _settings["verbose"]
-    bars = verbose and _settings["bars"]
+    bars = verbose and bars
     (enable_progress_bars if bars else disable_progress_bars)()
     if transformers:
         from transformers.utils import logging
@@ -230,7 +221,7 @@ def _apply_progress_bars(transformers: bool = True) -> None:
 def load_tokenizer(ref: ModelRef) -> PreTrainedTokenizerBase:
     from transformers import AutoTokenizer
 
-    _apply_progress_bars()
+    _quiet_libraries(ref.verbose, ref.bars)
     check_tokenizer_dependencies(ref)
     check_tokenizer_files(ref.path)
     try:
@@ -259,7 +250,7 @@ def load_model(ref: ModelRef) -> PreTrainedModel:
     check_weights(ref.path)
     from transformers import AutoConfig, AutoModel
 
-    _apply_progress_bars()
+    _quiet_libraries(ref.verbose, ref.bars)
 
     # The config first, so that a field transformers trips over is blamed on config.json.
     try:
