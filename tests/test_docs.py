@@ -29,9 +29,7 @@ def test_usage_section_is_the_parsers_help() -> None:
         CLI_DOC.write_text(text[: match.start(2)] + expected + text[match.end(2) :], encoding="utf-8")
         return
     diff = "".join(difflib.unified_diff(match[2].splitlines(True), expected.splitlines(True), "docs/cli.md", "--help"))
-    assert match[2] == expected, (
-        f"docs/cli.md's usage differs from the parser's help (make golden rewrites it):\n{diff}"
-    )
+    assert match[2] == expected, f"docs/cli.md differs from the parser's help (make golden rewrites it):\n{diff}"
 
 
 def test_the_readme_is_a_front_door_that_links_only_to_files_that_exist() -> None:
