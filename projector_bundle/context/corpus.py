@@ -27,6 +27,7 @@ from typing import Generic, TypeVar
 import numpy as np
 
 from projector_bundle import ExportError, UsageError
+from projector_bundle.points.reductions import round_down
 from projector_bundle.text import describe_size
 
 T = TypeVar("T")
@@ -152,13 +153,6 @@ class CorpusMemory:
             f"{describe_size(projected * per_point)} of memory, more than the {describe_size(self.budget)} available; "
             f"pass --max-points {fit} (or fewer), or fewer --layer"
         )
-
-
-def round_down(n: int) -> int:
-    """`n` rounded down to two significant figures (123,456 -> 120,000)."""
-    digits = len(str(n))
-    scale = 10 ** max(digits - 2, 0)
-    return n // scale * scale
 
 
 def check_max_points(count: int) -> None:

@@ -2,6 +2,8 @@
 
 `check_target` is the policy (what may be replaced); `staging_folder` and `swap_in` are the
 mechanism (a temporary folder beside the target, and one atomic exchange where Linux has it).
+Only the files the old manifest lists are replaced: `carry_others` hard-links every other
+file of the target into the new bundle before the exchange (docs/reliability.md).
 
 Every run claims a token with a lock file `.NAME.TOKEN.lock` holding its pid and start time,
 and names its folders after it: `.NAME.TOKEN.partial` (the new bundle being built) and, where
