@@ -14,7 +14,7 @@ import io
 import itertools
 import sys
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -43,7 +43,8 @@ class Sentence:
     line: int  # 1-based line number in the file, for messages
     text: str
     clipped: bool = False  # longer than MAX_LINE_BYTES, cut to it
-    end: int = 0  # bytes of the source read up to the end of this line, to tell how far a run has come
+    # Bytes of the source read up to the end of this line, to tell how far a run has come.
+    end: int = field(default=0, compare=False)
 
 
 def read_sentences(source: str, stdin: BinaryIO | None = None) -> list[Sentence]:

@@ -281,9 +281,9 @@ def check_weights(folder: Path) -> None:
     the config's embedding table against the size of the weight files."""
     tensors = list_stored_tensors(folder)
     config = read_config(folder)
+    check_declared_size(config, weight_files(folder), folder / MODEL_CONFIG)
     if tensors is not None:
         check_table_rows(tensors, config, folder / MODEL_CONFIG)
-    check_declared_size(config, weight_files(folder), folder / MODEL_CONFIG)
 
 
 # safetensors prefixes every header error with this; the rest says what is wrong.
