@@ -7,25 +7,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support import every_kind_of_float32, read_tensor_tsv
 
 from projector_bundle.output import tsvfloat
-from projector_bundle.output.writers import format_rows_python, format_tsv_chunks, read_tensor_tsv, write_tensor_tsv
+from projector_bundle.output.writers import format_rows_python, format_tsv_chunks, write_tensor_tsv
 
 
 def browser_parse(text: str) -> np.ndarray:
     """What the projector does per cell: Number() (decimal -> nearest float64), then Float32Array."""
     return np.array([float(cell) for cell in text.split()], dtype=np.float64).astype(np.float32)
-
-
-def every_kind_of_float32(count: int = 200_000, seed: int = 0) -> np.ndarray:
-    """Random bit patterns (every exponent, subnormals, NaNs, infinities) plus the classic edges."""
-    bits = np.random.default_rng(seed).integers(0, 2**32, size=count, dtype=np.uint64).astype(np.uint32)
-    edges = np.array(
-        [0.0, -0.0, 1e-45, -1e-45, 1.1754944e-38, 3.4028235e38, -3.4028235e38, 0.1, 0.5, 1.0, 100.0, 16777216.0,
-         1e10, 1e-7, 5e-5, 123456.79, 0.33333334, np.inf, -np.inf, np.nan],
-        dtype=np.float32,
-    )  # fmt: skip
-    return np.concatenate([edges, bits.view(np.float32)]).reshape(-1, 10)
 
 
 def assert_same_float32(parsed: np.ndarray, expected: np.ndarray) -> None:
