@@ -166,3 +166,24 @@ def mounted(target: Path, *options: str) -> Iterator[bool]:
         yield True
     finally:
         subprocess.run(["umount", "-l", str(target)], check=False)
+
+
+@contextlib.contextmanager
+def unwritable_home(folder: Path) -> Iterator[Path]:
+    """A home nothing can be written under, root included: a read-only tmpfs where mounting is
+    allowed; else a folder without write permission for a user other than root; else (root in
+    a container, as in CI) a regular file, under which no folder can be made."""
+    folder.mkdir()
+    with mounted(folder, "-t", "tmpfs", "-o", "ro", "tmpfs") as real:
+        if not real and os.geteuid() != 0:
+            folder.chmod(0o555)
+        elif not real:
+            folder.rmdir()
+            folder.write_bytes(b"")
+        try:
+            with pytest.raises(OSError):
+                (folder / ".cache").mkdir()
+            yield folder
+        finally:
+            if not real and folder.is_dir():
+                folder.chmod(0o755)  # so that pytest can remove it
