@@ -73,8 +73,8 @@ bench: $(STAMP) ## time export.py against the TensorBoard route (a benchmark, no
 bench-browser: $(STAMP) browser ## time to the complete view in Chromium: our page, a bare projector, the light first view
 	PYTHONPATH=tests $(PY) bench/browser_load.py
 
-golden: $(STAMP) ## regenerate the golden config and page under tests/golden/, and the README's usage
-	UPDATE_GOLDEN=1 $(PY) -m pytest -q tests/test_golden.py tests/test_readme.py
+golden: $(STAMP) ## regenerate the golden config and page under tests/golden/, and the usage in docs/cli.md
+	UPDATE_GOLDEN=1 $(PY) -m pytest -q tests/test_golden.py tests/test_docs.py
 
 clean: ## remove the built site, caches and .venv
 	rm -rf $(OUT) $(VENV) .pytest_cache .ruff_cache .hypothesis test-artifacts .bench

@@ -426,7 +426,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def usage_text(width: int = 100) -> str:
-    """Every command's --help at a fixed width, as the README's Usage section shows it."""
+    """Every command's --help at a fixed width, as docs/cli.md shows it."""
     parser = build_parser()
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     parsers = [(f"{PROG} --help", parser), *((f"{PROG} {n} --help", p) for n, p in commands.choices.items())]
