@@ -28,6 +28,7 @@ from projector_bundle.context.trajectories import NEEDS_SENTENCES
 from projector_bundle.output.manifest import utc_time
 from projector_bundle.output.publish import DEFAULT_MAX_FILE_MB, normalise_base_url
 from projector_bundle.output.writers import EXACT_TSV_DIGITS
+from projector_bundle.points.clusters import AUTO, CLUSTERS_EXPECTED, MAX_NAMED, NONE, parse_clusters
 from projector_bundle.points.labels import DEFAULT_LABELS, LABEL_COLUMNS
 from projector_bundle.points.projections import PCA, PROJECTION_KINDS
 from projector_bundle.points.reductions import LIMIT_HELP
@@ -120,6 +121,7 @@ def run_bundle(args: argparse.Namespace, argv: list[str]) -> int:
         trajectories=args.trajectories,
         projections=tuple(args.projections),
         neighbors=args.neighbors,
+        clusters=args.clusters,
         base_url=args.base_url,
         tsv=not args.no_tsv,
         tsv_digits=args.tsv_digits,
@@ -289,6 +291,13 @@ tsv_digits = number_within(int, lambda v: 1 <= v <= EXACT_TSV_DIGITS, f"an integ
 port_number = number_within(int, lambda v: 0 <= v <= 65535, "a port from 0 to 65535 (0 picks a free one)")
 
 
+def clusters_choice(text: str) -> str | int:
+    choice = parse_clusters(text)
+    if choice is None:
+        raise argparse.ArgumentTypeError(f"{CLUSTERS_EXPECTED}, got {text!r}")
+    return choice
+
+
 def base_url(text: str) -> str:
     try:
         return normalise_base_url(text)
@@ -409,6 +418,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bundle.add_argument(
         "--neighbors", type=positive_int, metavar="K", help="add a column with each point's K nearest points"
+    )
+    bundle.add_argument(
+        "--clusters",
+        type=clusters_choice,
+        metavar="auto|N|none",
+        help=f"a Cluster column of named groups found in each tensor's full space: {AUTO} picks 2 to "
+        f"{MAX_NAMED}, N asks for N (default: {AUTO} for texts and vectors, {NONE} for model tables)",
     )
     bundle.add_argument(
         "--base-url",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,6 +30,16 @@ from projector_bundle.context.geometry import (
 from projector_bundle.context.layers import expand_layers
 from projector_bundle.context.trajectories import NEEDS_SENTENCES, build_paths
 from projector_bundle.output.publish import DEFAULT_MAX_FILE_MB, projector_link, size_warning
+from projector_bundle.points.clusters import (
+    CLUSTER_HEADER,
+    CLUSTER_KEY,
+    MIN_POINTS,
+    NONE,
+    Clustering,
+    ClusterLegend,
+    LegendEntry,
+    cluster_bookmarks,
+)
 from projector_bundle.points.labels import DEFAULT_LABELS, needed_columns, select_columns
 from projector_bundle.points.neighbors import check_neighbor_count, check_neighbors
 from projector_bundle.points.projections import (
@@ -49,10 +59,12 @@ from projector_bundle.points.tensors import (
     WORD,
     Tensor,
     TensorData,
+    add_clusters,
     add_neighbors,
     assign_files,
     check_finite,
     contextual_tensors,
+    default_clusters,
     is_paths,
     model_prefixes,
     reduce_tensor,
@@ -96,6 +108,7 @@ class BundleOptions:
     trajectories: bool = False  # add the paths tensor through the layers of the sentences
     projections: tuple[str, ...] = (PCA,)  # full-data projections shipped as bookmarks
     neighbors: int | None = None  # a column with each point's K nearest points
+    clusters: str | int | None = None  # auto, none or a count per tensor; None is each tensor kind's default
     base_url: str | None = None  # where the bundle will be served (adds the remote config)
     tsv: bool = True  # write the vectors TSV besides the .bytes
     tsv_digits: int | None = None  # significant digits in the TSV; None is exact
@@ -165,6 +178,8 @@ def build_bundle(
     if options.sample is not None:
         data = sample_tables(options.sample, options.seed, data, reduced, progress, warnings)
     data = [check_finite(t) for t in data]
+    # In the model's full space: before --dims and the projections.
+    data, clusterings = cluster_tables(options, data, progress, warnings)
     if options.dims is not None:
         check_dims(options.dims, data[0].matrix.shape[1])  # before the neighbours' search
     if options.neighbors:
@@ -185,10 +200,23 @@ def build_bundle(
         progress(f"computing {', '.join(options.projections)} of every tensor")
     # The bookmarks are the exact projections of the vectors shipped, as the projector sees them.
     projections = [compute_projections(t.matrix, options.projections) for t in data]
-    tensors = assign_files(data, [bookmarks(t, p) for t, p in zip(data, projections, strict=True)])
+    marks = [
+        [*bookmarks(t, p), *cluster_bookmarks(clusterings.get(t.name), t.matrix.shape, label_option=t.label_by)]
+        for t, p in zip(data, projections, strict=True)
+    ]
+    tensors = assign_files(data, marks)
     if options.first_view:
         tensors = add_first_view(tensors, projections[0])
     light = len(tensors) > len(data)  # nothing is added where the first tensor has 3 dimensions or no PCA
+    if light and data[0].name in clusterings:
+        # The light view shows the same points: the same cluster bookmarks, after its own.
+        tensors[0] = replace(
+            tensors[0],
+            bookmarks=(
+                *tensors[0].bookmarks,
+                *cluster_bookmarks(clusterings[data[0].name], tensors[0].matrix.shape, label_option=data[0].label_by),
+            ),
+        )
 
     page = describe_page(
         refs,
@@ -198,6 +226,7 @@ def build_bundle(
         projector_link=None if options.base_url is None else projector_link(options.base_url),
         geometry=geometry_views(geometry),
         first_view=light,
+        clusters=cluster_legends(tensors, clusterings),
     )
     html = render_page(page)
 
@@ -248,6 +277,51 @@ def check_options(options: BundleOptions) -> None:
         raise ExportError(NEEDS_CORPUS.format(flag="--words" if options.words else "--max-points"))
     if options.max_points is not None:
         check_max_points(options.max_points)
+
+
+def cluster_tables(
+    options: BundleOptions, data: Sequence[TensorData], progress: Progress, warnings: list[str]
+) -> tuple[list[TensorData], dict[str, Clustering]]:
+    """`--clusters`: a Cluster column on each tensor it applies to, and each tensor's clustering by name.
+    A tensor too small to cluster keeps its columns (with a warning where --clusters asked for it)."""
+    out, clusterings = [], {}
+    for t in data:
+        count = options.clusters if options.clusters is not None else default_clusters(t)
+        if count == NONE or is_paths(t):
+            out.append(t)
+            continue
+        points = t.matrix.shape[0]
+        progress(f"clustering the {points:,} points of {t.name} ({count})")
+        clustered, clustering = add_clusters(t, count, options.seed)
+        if clustering is None:
+            if options.clusters is not None:
+                warnings.append(
+                    f"--clusters {count}: tensor {t.name} has {points:,} points, too few to cluster "
+                    f"(at least {MIN_POINTS}); it gets no Cluster column"
+                )
+        else:
+            clusterings[t.name] = clustering
+            sizes = ", ".join(f"{n} ({s:,})" for n, s in zip(clustering.names, clustering.sizes(), strict=True))
+            progress(f"{t.name}: {len(clustering.names)} clusters: {sizes}")
+        out.append(clustered)
+    return out, clusterings
+
+
+def cluster_legends(tensors: Sequence[Tensor], clusterings: dict[str, Clustering]) -> tuple[ClusterLegend, ...]:
+    """The page's list of each clustered tensor's clusters, linked to their bookmarks in the first
+    tensor that carries them (the light first view, where there is one)."""
+    legends = []
+    by_name = {t.name: t for t in tensors}
+    for name, clustering in clusterings.items():
+        metadata = by_name[name].files.metadata
+        shown = next(t for t in tensors if t.files.metadata == metadata)  # the light view shares the full one's
+        numbers = {m.get(CLUSTER_KEY): i + 1 for i, m in enumerate(shown.bookmarks) if CLUSTER_KEY in m}
+        entries = tuple(
+            LegendEntry(n, size, numbers[n]) for n, size in zip(clustering.names, clustering.sizes(), strict=True)
+        )
+        rest = int((clustering.named < 0).sum())
+        legends.append(ClusterLegend(shown.name, CLUSTER_HEADER, entries, rest))
+    return tuple(legends)
 
 
 def sample_tables(

@@ -16,6 +16,7 @@ from projector_bundle import ExportError
 from projector_bundle.context.contextual import ContextualEmbeddings, context_rows
 from projector_bundle.models.vocabulary import Token
 from projector_bundle.points.blocks import release_all, row_blocks, take_rows
+from projector_bundle.points.clusters import AUTO, CLUSTER_HEADER, FINE_HEADER, NONE, Clustering, cluster_points
 from projector_bundle.points.labels import LabelColumn, label_rows
 from projector_bundle.points.neighbors import NEIGHBORS_HEADER, nearest_neighbors, neighbor_cells
 from projector_bundle.points.projections import reduce_dimensions
@@ -36,7 +37,11 @@ POSITION_HEADER = ("Position", f"Block of {POSITION_BLOCK}")
 TYPE_HEADER = ("Token type",)
 
 # What a bookmark colours by, when the tensor has that column.
-COLOUR_BY = ("is subword", "Sentence #", POSITION_HEADER[1])
+COLOUR_BY = (CLUSTER_HEADER, "is subword", "Sentence #", POSITION_HEADER[1])
+# Columns of text that cluster names are drawn from (c-TF-IDF), besides each point's label.
+TEXT_COLUMNS = ("Text", "Sentence")
+# Tensors clustered without --clusters: those whose points are texts or vectors of the user's own.
+AUTO_CLUSTER_SUFFIXES: tuple[str, ...] = ()
 # A tensor of paths through the layers (`trajectories`) is coloured by layer, so each path shows its direction.
 PATHS_COLOUR_BY = "Layer"
 
@@ -158,6 +163,33 @@ def add_neighbors(tensor: TensorData, k: int, progress: ProgressBar = no_bar) ->
     cells = neighbor_cells(indices, labels)
     rows = [[*row, cell] for row, cell in zip(tensor.rows, cells, strict=True)]
     return replace(tensor, header=(*tensor.header, NEIGHBORS_HEADER), rows=rows)
+
+
+def default_clusters(tensor: TensorData) -> str:
+    """What `--clusters` is for `tensor` when not given: auto for texts and vectors, none for model tables."""
+    return AUTO if tensor.name.endswith(AUTO_CLUSTER_SUFFIXES) and AUTO_CLUSTER_SUFFIXES else NONE
+
+
+def add_clusters(tensor: TensorData, count: str | int, seed: int) -> tuple[TensorData, Clustering | None]:
+    """`tensor` with a `Cluster` column (and a `Subcluster` one where it splits them further),
+    and the clustering; the tensor unchanged where it is too small or is a tensor of paths."""
+    if is_paths(tensor) or count == NONE:
+        return tensor, None
+    labels = [row[0] if row else "" for row in tensor.rows]
+    text_column = next((tensor.header.index(h) for h in TEXT_COLUMNS if h in tensor.header), None)
+    texts = None
+    if text_column is not None:
+        texts = labels if text_column == 0 else [f"{row[0]} {row[text_column]}" for row in tensor.rows]
+    clustering = cluster_points(tensor.matrix, labels, texts, count=count, seed=seed)
+    if clustering is None:
+        return tensor, None
+    header = (*tensor.header, CLUSTER_HEADER)
+    columns = [clustering.cells()]
+    if clustering.has_fine:
+        header += (FINE_HEADER,)
+        columns.append(clustering.fine_cells())
+    rows = [[*row, *cells] for row, *cells in zip(tensor.rows, *columns, strict=True)]
+    return replace(tensor, header=header, rows=rows), clustering
 
 
 def is_paths(tensor: TensorData) -> bool:
