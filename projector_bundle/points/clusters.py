@@ -27,15 +27,15 @@ import numpy as np
 
 from projector_bundle.points.blocks import row_blocks
 from projector_bundle.points.projections import COMPONENTS, EXACT_VIEW, PCA, Projection, bookmark_state
-from projector_bundle.projector.colouring import is_js_number
+from projector_bundle.projector.colouring import MAX_CATEGORIES, is_js_number
 
 AUTO, NONE = "auto", "none"
 
 # The projector's categorical palette is d3.schemeCategory10: ten named clusters and the rest
 # keep distinct colours.
 MAX_NAMED = 10
-# A column of at most 50 distinct values stays under "Color by" (NUM_COLORS_COLOR_MAP).
-MAX_FINE = 50
+# A column of at most 50 distinct values stays under "Color by" (NUM_COLORS_COLOR_MAP): 49 and the rest.
+MAX_FINE = MAX_CATEGORIES - 1
 MIN_NAMED = 2
 # A tensor with fewer points gets no clusters: a few points are read one by one.
 MIN_POINTS = 20
@@ -177,15 +177,16 @@ def assign(matrix: np.ndarray, norms: np.ndarray, centroids: np.ndarray) -> np.n
 
 def group_centroids(centroids: np.ndarray) -> dict[int, np.ndarray]:
     """For each number of groups up to MAX_NAMED, the group of every fine centroid (Ward's cuts)."""
-    from scipy.cluster.hierarchy import cut_tree, linkage
+    from scipy.cluster.hierarchy import fcluster, linkage
 
     count = len(centroids)
     if count < 2:
         return {1: np.zeros(count, dtype=np.int64)}
-    cuts = list(range(1, min(MAX_NAMED, count) + 1))
     tree = linkage(centroids.astype(np.float64), method="ward")
-    groups = cut_tree(tree, n_clusters=cuts)
-    return {k: groups[:, i].astype(np.int64) for i, k in enumerate(cuts)}
+    # fcluster numbers groups from 1; scipy's cut_tree gave one group for a cut into two of two leaves.
+    return {
+        k: fcluster(tree, k, criterion="maxclust").astype(np.int64) - 1 for k in range(1, min(MAX_NAMED, count) + 1)
+    }
 
 
 def choose_cut(
