@@ -40,6 +40,7 @@ from projector_bundle.points.clusters import (
     Clustering,
     ClusterLegend,
     LegendEntry,
+    check_clusters,
     cluster_bookmarks,
 )
 from projector_bundle.points.labels import DEFAULT_LABELS, needed_columns, select_columns
@@ -209,7 +210,9 @@ def build_bundle(
     data = embedded + data
     data = [check_finite(t) for t in data]
     # In the model's full space: before --dims and the projections.
-    data, clusterings = cluster_tables(options, data, progress, warnings)
+    clustered = cluster_tables(options, data, progress)
+    data, clusterings = clustered.tensors, clustered.clusterings
+    warnings += clustered.warnings
     if options.dims is not None:
         check_dims(options.dims, data[0].matrix.shape[1])  # before the neighbours' search
     if options.neighbors:
@@ -324,6 +327,8 @@ def check_options(options: BundleOptions) -> None:
     unknown = [k for k in options.tensors if k not in TENSOR_KINDS]
     if unknown:
         raise ExportError(f"--tensors {unknown[0]}: unknown; choose from {', '.join(TENSOR_KINDS)}")
+    if options.clusters is not None:
+        check_clusters(options.clusters)
     if UMAP in options.projections and not umap_available():
         raise ExportError("--projections umap: needs the umap-learn package (pip install umap-learn)")
     if options.trajectories and not options.sentences:
@@ -344,12 +349,20 @@ def check_options(options: BundleOptions) -> None:
         raise ExportError("--metadata: needs --vectors (it gives the columns of those vectors)")
 
 
-def cluster_tables(
-    options: BundleOptions, data: Sequence[TensorData], progress: Progress, warnings: list[str]
-) -> tuple[list[TensorData], dict[str, Clustering]]:
-    """`--clusters`: a Cluster column on each tensor it applies to, and each tensor's clustering by name.
-    A tensor too small to cluster keeps its columns (with a warning where --clusters asked for it)."""
-    out, clusterings = [], {}
+@dataclass(frozen=True)
+class Clustered:
+    """What `--clusters` made: the tensors (with their Cluster columns), each clustering by
+    tensor name, and the warnings about tensors left without one."""
+
+    tensors: list[TensorData]
+    clusterings: dict[str, Clustering]
+    warnings: list[str]
+
+
+def cluster_tables(options: BundleOptions, data: Sequence[TensorData], progress: Progress) -> Clustered:
+    """`--clusters`: a Cluster column on each tensor it applies to. A tensor too small to
+    cluster keeps its columns, with a warning where --clusters asked for it."""
+    out, clusterings, warnings = [], {}, []
     for t in data:
         count = options.clusters if options.clusters is not None else default_clusters(t)
         if count == NONE or is_paths(t):
@@ -358,18 +371,17 @@ def cluster_tables(
         points = t.matrix.shape[0]
         progress(f"clustering the {points:,} points of {t.name} ({count})")
         clustered, clustering = add_clusters(t, count, options.seed)
-        if clustering is None:
-            if options.clusters is not None:
-                warnings.append(
-                    f"--clusters {count}: tensor {t.name} has {points:,} points, too few to cluster "
-                    f"(at least {MIN_POINTS}); it gets no Cluster column"
-                )
-        else:
+        if clustering is not None:
             clusterings[t.name] = clustering
             sizes = ", ".join(f"{n} ({s:,})" for n, s in zip(clustering.names, clustering.sizes(), strict=True))
             progress(f"{t.name}: {len(clustering.names)} clusters: {sizes}")
+        elif options.clusters is not None:
+            warnings.append(
+                f"--clusters {count}: tensor {t.name} has {points:,} points, too few to cluster "
+                f"(at least {MIN_POINTS}); it gets no Cluster column"
+            )
         out.append(clustered)
-    return out, clusterings
+    return Clustered(out, clusterings, warnings)
 
 
 def cluster_legends(tensors: Sequence[Tensor], clusterings: dict[str, Clustering]) -> tuple[ClusterLegend, ...]:

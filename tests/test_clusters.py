@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
-from support import snapshot
+from support import run_failing, snapshot
 
-from projector_bundle import cli
+from projector_bundle import UsageError, cli
+from projector_bundle.pipeline import BundleOptions, build_bundle
 from projector_bundle.points.clusters import (
     CLUSTER_HEADER,
     CLUSTER_KEY,
@@ -183,8 +184,8 @@ def test_word_table_on_request(tiny_model: Path, tmp_path: Path) -> None:
     assert sum(CLUSTER_KEY in m for m in marks) == 2
 
 
-@pytest.mark.parametrize("value", ["1", "11", "0", "-3", "two", "", "Auto", "3.5"])
-def test_bad_values_are_usage_errors(
+@pytest.mark.parametrize("value", ["two", "", "Auto", "3.5"])
+def test_values_that_are_not_a_choice_are_usage_errors(
     value: str, previous: Path, capsys: pytest.CaptureFixture[str], tiny_model: Path
 ) -> None:
     before = snapshot(previous)
@@ -194,7 +195,20 @@ def test_bad_values_are_usage_errors(
     err = capsys.readouterr().err
     assert "Traceback" not in err
     assert err.splitlines()[-1] == (
-        f"export.py bundle: error: argument --clusters: expected auto, none or a number of clusters "
-        f"from 2 to 10, got {value!r}"
+        f"export.py bundle: error: argument --clusters: expected auto, none or a number of clusters, got {value!r}"
     )
     assert snapshot(previous) == before
+
+
+@pytest.mark.parametrize("value", [1, 11, 0, -3])
+def test_counts_outside_the_palette_are_usage_errors(
+    value: int, previous: Path, capsys: pytest.CaptureFixture[str], tiny_model: Path
+) -> None:
+    before = snapshot(previous)
+    err = run_failing(["bundle", "--model", str(tiny_model), "--out", str(previous), f"--clusters={value}"], capsys, 2)
+    assert err == (
+        f"error: --clusters {value}: expected 2 to 10 (the projector has 10 colours for categories), got {value}\n"
+    )
+    assert snapshot(previous) == before
+    with pytest.raises(UsageError, match=f"^--clusters {value}: expected 2 to 10"):
+        build_bundle(BundleOptions(out=previous, clusters=value))
