@@ -164,10 +164,8 @@ def speed_child(points: int) -> None:
 
 
 def speed() -> None:
-    print(
-        "| rows | wall time | CPU time | named + fine | clustering's peak allocations | the matrix | process peak RSS |"
-    )
-    print("|---|---|---|---|---|---|---|")
+    print("| rows | imports | wall time | CPU time | named + fine | peak allocations | the matrix | process peak RSS |")
+    print("|---|---|---|---|---|---|---|---|")
     for points in SPEED_POINTS:
         subprocess.run([sys.executable, __file__, "--child", str(points)], check=True)
 
