@@ -41,8 +41,8 @@ TYPE_HEADER = ("Token type",)
 
 # What a bookmark colours by, when the tensor has that column.
 COLOUR_BY = (CLUSTER_HEADER, "is subword", "Sentence #", POSITION_HEADER[1])
-# Columns of text that cluster names are drawn from (c-TF-IDF), besides each point's label.
-TEXT_COLUMNS = ("Text", "Sentence")
+# Contextual tokens' clusters are named from each token with its sentence (c-TF-IDF).
+SENTENCE_HEADER = "Sentence"
 # A tensor of paths through the layers (`trajectories`) is coloured by layer, so each path shows its direction.
 PATHS_COLOUR_BY = "Layer"
 
@@ -234,9 +234,9 @@ def cluster_texts(tensor: TensorData) -> list[str] | None:
         full = tensor.label_column + FULL_SUFFIX
         own = tensor.header.index(full if full in tensor.header else tensor.label_column)
         return [row[own] for row in rows]
-    sentence = next((tensor.header.index(h) for h in TEXT_COLUMNS if h in tensor.header), None)
-    if sentence is None:
+    if SENTENCE_HEADER not in tensor.header:
         return None
+    sentence = tensor.header.index(SENTENCE_HEADER)
     return [f"{row[0]} {row[sentence]}" for row in rows]
 
 
