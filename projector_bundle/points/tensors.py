@@ -13,13 +13,22 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from projector_bundle import ExportError
-from projector_bundle.context.contextual import ContextualEmbeddings, context_rows, shorten
+from projector_bundle.context.contextual import (
+    LAYER_COLUMN,
+    POSITION_COLUMN,
+    SENTENCE_COLUMN,
+    SENTENCE_NUMBER_COLUMN,
+    ContextualEmbeddings,
+    context_rows,
+    shorten,
+)
 from projector_bundle.inputs.tables import Metadata
 from projector_bundle.inputs.texts import FULL_SUFFIX
+from projector_bundle.models.tables import POSITION_TABLE, TYPE_TABLE, WORD_TABLE
 from projector_bundle.models.vocabulary import Token
 from projector_bundle.points.blocks import release_all, row_blocks, take_rows
 from projector_bundle.points.clusters import AUTO, CLUSTER_HEADER, FINE_HEADER, NONE, Clustering, cluster_points
-from projector_bundle.points.labels import LabelColumn, label_rows
+from projector_bundle.points.labels import LABEL_COLUMNS, LabelColumn, label_rows
 from projector_bundle.points.neighbors import NEIGHBORS_HEADER, nearest_neighbors, neighbor_cells
 from projector_bundle.points.projections import reduce_dimensions
 from projector_bundle.progress import ProgressBar, no_bar
@@ -30,21 +39,19 @@ from projector_bundle.projector.schema import EmbeddingInfo
 # `--tensors` keys, in the order their tensors appear.
 WORD, POSITION, TYPE = "word", "position", "type"
 TENSOR_KINDS = (WORD, POSITION, TYPE)
-TENSOR_SUFFIXES = {WORD: "word_embeddings", POSITION: "position_embeddings", TYPE: "token_type_embeddings"}
+TENSOR_SUFFIXES = {WORD: WORD_TABLE, POSITION: POSITION_TABLE, TYPE: TYPE_TABLE}
 CONTEXTUAL_SUFFIX = "contextual_layer{layer}"
 
 # Both columns numeric: the projector labels points by the first non-numeric column,
 # else by the first; the block number (position // 64) is there to colour by.
 POSITION_BLOCK = 64
-POSITION_HEADER = ("Position", f"Block of {POSITION_BLOCK}")
+POSITION_HEADER = (POSITION_COLUMN, f"Block of {POSITION_BLOCK}")
 TYPE_HEADER = ("Token type",)
 
 # What a bookmark colours by, when the tensor has that column.
-COLOUR_BY = (CLUSTER_HEADER, "is subword", "Sentence #", POSITION_HEADER[1])
-# Contextual tokens' clusters are named from each token with its sentence (c-TF-IDF).
-SENTENCE_HEADER = "Sentence"
+COLOUR_BY = (CLUSTER_HEADER, LABEL_COLUMNS["subword"].header, SENTENCE_NUMBER_COLUMN, POSITION_HEADER[1])
 # A tensor of paths through the layers (`trajectories`) is coloured by layer, so each path shows its direction.
-PATHS_COLOUR_BY = "Layer"
+PATHS_COLOUR_BY = LAYER_COLUMN
 
 
 @dataclass(frozen=True)
@@ -234,9 +241,10 @@ def cluster_texts(tensor: TensorData) -> list[str] | None:
         full = tensor.label_column + FULL_SUFFIX
         own = tensor.header.index(full if full in tensor.header else tensor.label_column)
         return [row[own] for row in rows]
-    if SENTENCE_HEADER not in tensor.header:
+    # Contextual tokens' clusters are named from each token with its sentence.
+    if SENTENCE_COLUMN not in tensor.header:
         return None
-    sentence = tensor.header.index(SENTENCE_HEADER)
+    sentence = tensor.header.index(SENTENCE_COLUMN)
     return [f"{row[0]} {row[sentence]}" for row in rows]
 
 
