@@ -22,9 +22,12 @@ from pathlib import Path
 from projector_bundle import ExportError, UsageError, __version__
 from projector_bundle.context.corpus import parse_words
 from projector_bundle.context.layers import parse_layer_text
+from projector_bundle.inputs.tables import FORMATS_HELP, TEXT_COLUMN
+from projector_bundle.models.pooling import POOLING_MODES
 from projector_bundle.output.manifest import utc_time
 from projector_bundle.output.publish import DEFAULT_MAX_FILE_MB, normalise_base_url
 from projector_bundle.output.writers import EXACT, EXACT_TSV_DIGITS
+from projector_bundle.points.clusters import AUTO, CLUSTERS_EXPECTED, MAX_NAMED, NONE, parse_clusters
 from projector_bundle.points.labels import DEFAULT_LABELS, LABEL_COLUMNS
 from projector_bundle.points.projections import PCA, PROJECTION_KINDS
 from projector_bundle.points.reductions import LIMIT_HELP
@@ -80,7 +83,7 @@ def run_bundle(args: argparse.Namespace, argv: list[str]) -> int:
         seed=args.seed,
         dims=args.dims,
         labels=tuple(args.labels),
-        tensors=tuple(k for k in TENSOR_KINDS if k in args.tensors),
+        tensors=chosen_tensors(args.tensors, own_data=bool(args.texts or args.vectors)),
         sentences=args.sentences,
         layers=tuple(args.layer or ()),
         keep_special=args.keep_special,
@@ -89,6 +92,7 @@ def run_bundle(args: argparse.Namespace, argv: list[str]) -> int:
         trajectories=args.trajectories,
         projections=tuple(args.projections),
         neighbors=args.neighbors,
+        clusters=args.clusters,
         base_url=args.base_url,
         tsv=None if args.no_tsv else args.tsv_digits or EXACT,
         max_file_mb=args.max_file_mb,
@@ -97,10 +101,23 @@ def run_bundle(args: argparse.Namespace, argv: list[str]) -> int:
         command=public_command(argv),
         created=created,
         verbose=args.verbose,
+        texts=args.texts,
+        text_column=args.text_column,
+        pooling=args.pooling,
+        vectors=args.vectors,
+        metadata=args.metadata,
     )
     result = build_bundle(options, progress, warn_on_stderr)
     progress(f"done: {result.out}/ ({plural(len(result.tensors), 'tensor')}, {result.points:,} points)")
     return 0
+
+
+def chosen_tensors(asked: Sequence[str] | None, *, own_data: bool) -> tuple[str, ...]:
+    """`--tensors` in menu order; unasked, the word table, unless the user brought data
+    (`--texts`, `--vectors`): they came for their data, so it is left out."""
+    if asked is None:
+        return () if own_data else (WORD,)
+    return tuple(k for k in TENSOR_KINDS if k in asked)
 
 
 def first_view(choice: str | None, base_url: str | None, projections: Sequence[str]) -> bool:
@@ -249,6 +266,13 @@ tsv_digits = number_within(int, lambda v: 1 <= v <= EXACT_TSV_DIGITS, f"an integ
 port_number = number_within(int, lambda v: 0 <= v <= 65535, "a port from 0 to 65535 (0 picks a free one)")
 
 
+def clusters_choice(text: str) -> str | int:
+    choice = parse_clusters(text)
+    if choice is None:
+        raise argparse.ArgumentTypeError(f"{CLUSTERS_EXPECTED}, got {text!r}")
+    return choice
+
+
 def base_url(text: str) -> str:
     try:
         return normalise_base_url(text)
@@ -327,9 +351,36 @@ def build_parser() -> argparse.ArgumentParser:
     bundle.add_argument(
         "--tensors",
         metavar="KIND,...",
-        type=key_list(TENSOR_KINDS, "tensor"),
-        default=[WORD],
-        help=f"comma-separated embedding tables per model (default: word; choose from {','.join(TENSOR_KINDS)})",
+        type=key_list(TENSOR_KINDS, "tensor", allow_none=True),
+        help="comma-separated embedding tables per model (default: word, or none with --texts or --vectors; "
+        f"choose from {','.join(TENSOR_KINDS)})",
+    )
+    bundle.add_argument(
+        "--texts",
+        metavar="FILE",
+        help=f"embed each row's text with each --model, as the model prescribes: <model>/texts, first "
+        f"({FORMATS_HELP}; - for stdin, one a line); the other columns become metadata",
+    )
+    bundle.add_argument(
+        "--text-column",
+        metavar="NAME",
+        default=TEXT_COLUMN,
+        help=f"the column of --texts that holds the text (default: {TEXT_COLUMN})",
+    )
+    bundle.add_argument(
+        "--pooling",
+        choices=POOLING_MODES,
+        help="how --texts token states become one vector (default: the sentence-transformers config, "
+        "else mean for encoders, last for decoder-only models)",
+    )
+    bundle.add_argument(
+        "--vectors",
+        metavar="FILE",
+        help="vectors you already have, no model needed: .npy, .npz[:NAME], .parquet[:COLUMN], "
+        ".csv[:COLUMN] (a list column or numeric columns), or a TensorBoard .tsv",
+    )
+    bundle.add_argument(
+        "--metadata", metavar="FILE", help=f"the columns of --vectors, a row per vector ({FORMATS_HELP})"
     )
     bundle.add_argument(
         "--sentences", metavar="FILE", help="add contextual embeddings of these sentences (one a line; - for stdin)"
@@ -339,7 +390,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="L,...",
         type=layer_list,
         action="extend",
-        help="hidden layer(s) for --sentences, 0 = embedding output, all = every one (default: the last); repeatable",
+        help="hidden layer(s) for --sentences and --texts, 0 = embedding output, all = every one "
+        "(default: the last); repeatable",
     )
     bundle.add_argument(
         "--trajectories",
@@ -369,6 +421,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bundle.add_argument(
         "--neighbors", type=positive_int, metavar="K", help="add a column with each point's K nearest points"
+    )
+    bundle.add_argument(
+        "--clusters",
+        type=clusters_choice,
+        metavar="auto|N|none",
+        help=f"a Cluster column of named groups found in each tensor's full space: {AUTO} picks 2 to "
+        f"{MAX_NAMED}, N asks for N (default: {AUTO} for texts and vectors, {NONE} for model tables)",
     )
     bundle.add_argument(
         "--base-url",

@@ -267,13 +267,19 @@
         showNote(`This link names bookmark ${wanted.bookmark}, which tensor "${status.tensor}" does not have; showing its exact PCA.`);
       }
     }
+    // Setting the search sets the selection (an empty one clears it): a cleared search goes
+    // before the bookmark, whose selected points (a cluster's) it would otherwise undo; a
+    // search goes after, so its matches are what is selected.
+    const searchBox = projector.inspectorPanel.searchBox;
+    const search = wanted.search != null && wanted.search !== searchBox.getValue() ? wanted.search : null;
+    if (search === "") searchBox.setValue("", false);
     // loadSavedState toggles: on a bookmark already selected it would deselect it.
     // As its radio button does: load, then mark it selected (loading announces a projection).
     if (bookmark != null && !panel.savedStates[bookmark].isSelected) {
       panel.loadSavedState(bookmark);
       panel.setSelectionState(bookmark, true);
     }
-    if (wanted.search != null) projector.inspectorPanel.searchBox.setValue(wanted.search, false);
+    if (search) searchBox.setValue(search, false);
     setView(exact != null ? "exact" : "projector");
     writeHash(projector);
   };

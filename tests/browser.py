@@ -6,6 +6,7 @@ and recorded, and console errors are collected, so tests can assert both are emp
 
 from __future__ import annotations
 
+import re
 import shutil
 import threading
 from collections.abc import Iterator
@@ -128,7 +129,8 @@ def colour_options(page) -> list[str]:
 def colour_by(page, column: str) -> dict[str, int]:
     """Choose `column` under "Color by"; returns the legend: count of points per value."""
     page.locator("#colorby").click()
-    page.locator("#colorby paper-item").filter(has_text=column).click()
+    # The whole first word: "Cluster" is not "Subcluster".
+    page.locator("#colorby paper-item").filter(has_text=re.compile(rf"^\s*{re.escape(column)}(\s|$)")).click()
     items = page.locator("vz-projector-legend .item")
     items.first.wait_for()
     labels = items.locator(".label").all_inner_texts()

@@ -10,8 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from support import TINY_SENTENCES, leftovers, run_failing, snapshot
-from test_reliability import bundle_args
+from support import TINY_SENTENCES, bundle_args, leftovers, run_failing, snapshot
 
 from projector_bundle import cli
 from projector_bundle.output import bundle
@@ -98,6 +97,19 @@ def test_every_input_path_is_listed_once() -> None:
     options = BundleOptions(models=(None, "bert-base-uncased", "."), sentences="-")
     assert options.input_paths() == (("--model", Path(".")),)
     assert BundleOptions(sentences="s.txt").input_paths() == (("--sentences", Path("s.txt")),)
+    own = BundleOptions(texts="t.csv", vectors="v.npz:emb", metadata="m.tsv").input_paths()
+    assert own == (("--texts", Path("t.csv")), ("--metadata", Path("m.tsv")), ("--vectors", Path("v.npz")))
+    assert BundleOptions(texts="-").input_paths() == ()
+
+
+def test_out_holding_the_texts_file(previous: Path, capsys) -> None:
+    texts = previous / "texts.txt"
+    texts.write_text("one\ntwo\nthree\n")
+    before = snapshot(previous)
+    err = run_failing(["bundle", "--texts", str(texts), "--out", str(previous), "--force", "--quiet"], capsys)
+    assert err == f"error: --out {previous}: holds the --texts input {texts}; {APART}\n"
+    assert snapshot(previous) == before
+    assert leftovers(previous) == []
 
 
 # --- R2: a rebuild keeps what is not ours ---

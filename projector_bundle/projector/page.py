@@ -19,6 +19,7 @@ from projector_bundle.text import describe_size
 if TYPE_CHECKING:
     from projector_bundle.context.geometry import GeometryView
     from projector_bundle.models.loader import ModelRef
+    from projector_bundle.points.clusters import ClusterLegend
     from projector_bundle.points.tensors import Tensor
 
 PAGE_TEMPLATE = "index.html.j2"
@@ -57,10 +58,12 @@ class PageInfo:
     projector_link: str | None = None  # projector.tensorflow.org opening the remote config (--base-url)
     geometry: tuple[GeometryView, ...] = ()  # per-layer geometry tables and charts (--sentences); not in info_json
     first_view: FirstView | None = None  # --first-view light
+    clusters: tuple[ClusterLegend, ...] = ()  # --clusters: each clustered tensor's named clusters
 
 
 def describe_page(
     refs: Sequence[ModelRef],
+    sources: Sequence[str],
     tensors: Sequence[Tensor],
     *,
     command: str,
@@ -68,10 +71,12 @@ def describe_page(
     projector_link: str | None,
     geometry: Sequence[GeometryView] = (),
     first_view: bool = False,
+    clusters: Sequence[ClusterLegend] = (),
 ) -> PageInfo:
-    """What the page says: the models by their public names, and each tensor's shape.
-    With `first_view`, the first tensor is the light view of the second."""
-    names = ", ".join(ref.public_name for ref in refs)
+    """What the page says: the models by their public names (and `sources`, the names of the
+    user's own vectors), and each tensor's shape. With `first_view`, the first tensor is the
+    light view of the second."""
+    names = ", ".join([*sources, *(ref.public_name for ref in refs)])
     return PageInfo(
         title=f"{names} embeddings",
         model_name=names,
@@ -85,6 +90,7 @@ def describe_page(
         first_view=FirstView(tensors[0].name, tensors[1].name, _size(tensors[0]), _size(tensors[1]))
         if first_view
         else None,
+        clusters=tuple(clusters),
     )
 
 
