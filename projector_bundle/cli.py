@@ -28,6 +28,7 @@ from projector_bundle.context.trajectories import NEEDS_SENTENCES
 from projector_bundle.output.manifest import utc_time
 from projector_bundle.output.publish import DEFAULT_MAX_FILE_MB, normalise_base_url
 from projector_bundle.output.writers import EXACT_TSV_DIGITS
+from projector_bundle.points.compare import DEFAULT_K
 from projector_bundle.points.labels import DEFAULT_LABELS, LABEL_COLUMNS
 from projector_bundle.points.projections import PCA, PROJECTION_KINDS
 from projector_bundle.points.reductions import LIMIT_HELP
@@ -120,6 +121,7 @@ def run_bundle(args: argparse.Namespace, argv: list[str]) -> int:
         trajectories=args.trajectories,
         projections=tuple(args.projections),
         neighbors=args.neighbors,
+        compare=args.compare,
         base_url=args.base_url,
         tsv=not args.no_tsv,
         tsv_digits=args.tsv_digits,
@@ -409,6 +411,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bundle.add_argument(
         "--neighbors", type=positive_int, metavar="K", help="add a column with each point's K nearest points"
+    )
+    bundle.add_argument(
+        "--compare",
+        type=positive_int,
+        nargs="?",
+        const=DEFAULT_K,
+        metavar="K",
+        help="compare the spaces over the same items (repeated --model: word tables by token, layers by row; "
+        "one model: its --layer's): per item, the overlap of its K nearest neighbours (default "
+        f"{DEFAULT_K}) with the first space's, a moved rank, an aligned view, and each layout's trust",
     )
     bundle.add_argument(
         "--base-url",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,9 +30,26 @@ from projector_bundle.context.geometry import (
 from projector_bundle.context.layers import expand_layers
 from projector_bundle.context.trajectories import NEEDS_SENTENCES, build_paths
 from projector_bundle.output.publish import DEFAULT_MAX_FILE_MB, projector_link, size_warning
-from projector_bundle.points.labels import DEFAULT_LABELS, needed_columns, select_columns
+from projector_bundle.points.compare import (
+    ALIGNED,
+    BundleComparison,
+    ComparisonView,
+    Frame,
+    Layout,
+    TrustView,
+    add_comparison,
+    add_trust,
+    calibrate_rate,
+    compare_tensors,
+    comparison_groups,
+    comparison_view,
+    layout_frame,
+    search_work,
+)
+from projector_bundle.points.labels import DEFAULT_LABELS, needed_columns, select_columns, word
 from projector_bundle.points.neighbors import check_neighbor_count, check_neighbors
 from projector_bundle.points.projections import (
+    FRAME,
     PCA,
     UMAP,
     Projection,
@@ -45,6 +62,7 @@ from projector_bundle.points.reductions import PlannedFile, check_sample, planne
 from projector_bundle.points.tensors import (
     POSITION,
     TENSOR_KINDS,
+    TENSOR_SUFFIXES,
     TYPE,
     WORD,
     Tensor,
@@ -71,6 +89,7 @@ if TYPE_CHECKING:
     from projector_bundle.context.contextual import ContextualEmbeddings
     from projector_bundle.context.sentences import Corpus
     from projector_bundle.models.loader import ModelRef, WordEmbeddings
+    from projector_bundle.models.vocabulary import Token
 
 # The model attribute that holds each extra table.
 TABLE_ATTRS = {POSITION: "position_embeddings", TYPE: "token_type_embeddings"}
@@ -96,6 +115,7 @@ class BundleOptions:
     trajectories: bool = False  # add the paths tensor through the layers of the sentences
     projections: tuple[str, ...] = (PCA,)  # full-data projections shipped as bookmarks
     neighbors: int | None = None  # a column with each point's K nearest points
+    compare: int | None = None  # compare the spaces over the same items, on each item's K nearest neighbours
     base_url: str | None = None  # where the bundle will be served (adds the remote config)
     tsv: bool = True  # write the vectors TSV besides the .bytes
     tsv_digits: int | None = None  # significant digits in the TSV; None is exact
@@ -155,15 +175,19 @@ def build_bundle(
 
     data: list[TensorData] = []
     geometry: dict[str, list[LayerGeometry]] = {}
-    for ref, prefix in zip(refs, model_prefixes([r.public_name for r in refs]), strict=True):
+    keys: dict[str, list[str | None]] = {}  # a word table's tokens, row by row, to match models by
+    prefixes = model_prefixes([r.public_name for r in refs])
+    for ref, prefix in zip(refs, prefixes, strict=True):
         read = read_model(ref, options, corpus, progress, warnings)
         data += label_model(prefix, read, options, progress)
+        if read.words is not None:
+            keys[f"{prefix}/{TENSOR_SUFFIXES[WORD]}"] = token_keys(read.words.tokens)
         if read.context is not None:
             progress(f"measuring the geometry of {len(read.context.layers)} layer(s) of {ref.name}")
             geometry[prefix] = measure_context(read.context)
     reduced: dict[str, dict[str, object]] = {t.name: {} for t in data}  # how each was cut, for the manifest
     if options.sample is not None:
-        data = sample_tables(options.sample, options.seed, data, reduced, progress, warnings)
+        data = sample_tables(options.sample, options.seed, data, reduced, progress, warnings, keys)
     data = [check_finite(t) for t in data]
     if options.dims is not None:
         check_dims(options.dims, data[0].matrix.shape[1])  # before the neighbours' search
@@ -171,6 +195,10 @@ def build_bundle(
         check_neighbor_tables(options.neighbors, data, warnings)
         progress(f"finding {options.neighbors} nearest neighbours of every point")
         data = [add_neighbors(t, options.neighbors, progress.bar) for t in data]
+    compared = None
+    if options.compare is not None:
+        compared = compare_spaces(options.compare, data, prefixes, keys, progress)
+        data = [with_comparison(t, compared) for t in data]
     if options.dims is not None:
         # After the neighbours, which are found in the model's own space.
         data = reduce_tables(options.dims, data, reduced, progress)
@@ -185,7 +213,16 @@ def build_bundle(
         progress(f"computing {', '.join(options.projections)} of every tensor")
     # The bookmarks are the exact projections of the vectors shipped, as the projector sees them.
     projections = [compute_projections(t.matrix, options.projections) for t in data]
-    tensors = assign_files(data, [bookmarks(t, p) for t, p in zip(data, projections, strict=True)])
+    layouts = [[Layout(p.kind.upper(), p.coords, None) for p in shown] for shown in projections]
+    trust: list[TrustView] = []
+    if compared is not None:
+        layouts, projections = aligned_layouts(compared, data, layouts, projections)
+        progress(f"measuring how far each layout keeps each point's {compared.k} nearest neighbours")
+        data, trust = trusted(compared, data, layouts)
+    tensors = assign_files(
+        data,
+        [bookmarks(t, p, [s.frame for s in shown]) for t, p, shown in zip(data, projections, layouts, strict=True)],
+    )
     if options.first_view:
         tensors = add_first_view(tensors, projections[0])
     light = len(tensors) > len(data)  # nothing is added where the first tensor has 3 dimensions or no PCA
@@ -198,6 +235,8 @@ def build_bundle(
         projector_link=None if options.base_url is None else projector_link(options.base_url),
         geometry=geometry_views(geometry),
         first_view=light,
+        comparison=comparison_views(compared, data) if compared is not None else (),
+        trust=tuple(trust),
     )
     html = render_page(page)
 
@@ -248,6 +287,20 @@ def check_options(options: BundleOptions) -> None:
         raise ExportError(NEEDS_CORPUS.format(flag="--words" if options.words else "--max-points"))
     if options.max_points is not None:
         check_max_points(options.max_points)
+    if options.compare is not None:
+        check_compare(options)
+
+
+def check_compare(options: BundleOptions) -> None:
+    """`--compare` needs two spaces or more, a K the neighbour search takes, and the full vectors."""
+    check_neighbor_count(options.compare or 0, "--compare")
+    if options.dims is not None:
+        raise ExportError(
+            f"--compare: not with --dims {options.dims} (the aligned views are the full vectors' projections)"
+        )
+    several_layers = options.sentences and (len(options.layers) > 1 or "all" in options.layers)
+    if len(options.models) < 2 and not several_layers:
+        raise ExportError(NOTHING_TO_COMPARE)
 
 
 def sample_tables(
@@ -257,9 +310,11 @@ def sample_tables(
     reduced: dict[str, dict[str, object]],
     progress: Progress,
     warnings: list[str],
+    keys: dict[str, list[str | None]],
 ) -> list[TensorData]:
     """`--sample`: the same seeded rows of every tensor with more than `count` points. The first
-    tensor (the one the user asked about) must have more; smaller ones and paths stay whole."""
+    tensor (the one the user asked about) must have more; smaller ones and paths stay whole.
+    A tensor's `keys` follow its rows."""
     check_sample(count, data[0].matrix.shape[0])
     sampled = []
     for t in data:
@@ -271,7 +326,10 @@ def sample_tables(
             sampled.append(t)
             continue
         progress(f"sampling {count:,} of the {points:,} points of {t.name} (seed {seed})")
-        sampled.append(sample_tensor(t, sample_rows(points, count, seed)))
+        rows = sample_rows(points, count, seed)
+        sampled.append(sample_tensor(t, rows))
+        if t.name in keys:
+            keys[t.name] = [keys[t.name][i] for i in rows.tolist()]
         reduced[t.name]["sample"] = {"points": points, "seed": seed}
     return sampled
 
@@ -420,7 +478,103 @@ def measure_context(context: ContextualEmbeddings) -> list[LayerGeometry]:
     return measure_layers(context.layers, [o.sentence for o in occurrences], [o.word or o.token for o in occurrences])
 
 
-def bookmarks(tensor: TensorData, projections: Sequence[Projection]) -> list[dict[str, object]]:
-    """One bookmark per projection of the full tensor."""
+def bookmarks(
+    tensor: TensorData, projections: Sequence[Projection], frames: Sequence[Frame | None] = ()
+) -> list[dict[str, object]]:
+    """One bookmark per projection of the full tensor; a projection drawn in a frame shared with
+    other tensors' (`--compare`) carries it."""
     dim = tensor.matrix.shape[1]
-    return [bookmark_state(p, dim, label_option=tensor.label_by, color_option=tensor.colour_by) for p in projections]
+    states = []
+    for index, p in enumerate(projections):
+        state = bookmark_state(p, dim, label_option=tensor.label_by, color_option=tensor.colour_by)
+        frame = frames[index] if index < len(frames) else None
+        if frame is not None:
+            state[FRAME] = [list(pair) for pair in frame]
+        states.append(state)
+    return states
+
+
+# --- --compare: spaces over the same items, their aligned layouts, and each layout's trust ---
+
+
+def token_keys(tokens: Sequence[Token]) -> list[str | None]:
+    """What matches a word table's rows with another model's: the readable token (`▁of` in every
+    scheme), none for a row without a token."""
+    return [str(word(t)) if t.text is not None else None for t in tokens]
+
+
+def compare_spaces(
+    k: int, data: Sequence[TensorData], prefixes: Sequence[str], keys: dict[str, list[str | None]], progress: Progress
+) -> BundleComparison:
+    """Every group of spaces over the same items compared, after saying what the exact searches will cost."""
+    groups = comparison_groups([t.name for t in data], prefixes)
+    if not groups:
+        raise ExportError(NOTHING_TO_COMPARE)
+    sizes = {t.name: t.matrix.shape for t in data}
+    searches = [sizes[name] for g in groups for name in (g.reference, *g.others)]
+    work = sum(search_work(points, dim) for points, dim in searches)
+    seconds = work / calibrate_rate(max(dim for _, dim in searches))
+    spaces = ", ".join(f"{g.reference} with {', '.join(g.others)} (by {g.by})" for g in groups)
+    progress(
+        f"comparing {spaces}: {len(searches)} exact searches of {k} neighbours, "
+        f"about {seconds:,.0f} s on this machine now"
+    )
+    return compare_tensors(data, groups, keys, k, progress.bar)
+
+
+# What `--compare` says when the bundle has one space per kind of item.
+NOTHING_TO_COMPARE = (
+    "--compare: needs two or more spaces over the same items: repeat --model (models sharing a vocabulary, "
+    "or two checkpoints), or give --sentences with two or more --layer"
+)
+
+
+def with_comparison(tensor: TensorData, compared: BundleComparison) -> TensorData:
+    found = next((c for c in compared.comparisons if c.name == tensor.name), None)
+    return tensor if found is None else add_comparison(tensor, found)
+
+
+def aligned_layouts(
+    compared: BundleComparison,
+    data: Sequence[TensorData],
+    layouts: list[list[Layout]],
+    projections: list[list[Projection]],
+) -> tuple[list[list[Layout]], list[list[Projection]]]:
+    """Each later space's aligned projection, first among its bookmarks (the page opens on it),
+    drawn in one frame with its group's first PCA and the other aligned ones."""
+    index = {t.name: i for i, t in enumerate(data)}
+    layouts = [list(shown) for shown in layouts]
+    projections = [list(shown) for shown in projections]
+    for group in compared.groups:
+        first = index[group.reference]
+        pca = next((p for p in projections[first] if p.kind == PCA), None)
+        aligned = [c for c in compared.comparisons if c.reference == group.reference]
+        frame = layout_frame(([pca.coords] if pca is not None else []) + [c.aligned.coords for c in aligned])
+        if pca is not None:
+            slot = projections[first].index(pca)
+            layouts[first][slot] = replace(layouts[first][slot], frame=frame)
+        for c in aligned:
+            layouts[index[c.name]].insert(0, Layout(ALIGNED, c.aligned.coords, frame))
+            projections[index[c.name]].insert(0, c.aligned)
+    return layouts, projections
+
+
+def trusted(
+    compared: BundleComparison, data: Sequence[TensorData], layouts: Sequence[Sequence[Layout]]
+) -> tuple[list[TensorData], list[TrustView]]:
+    """A trust column per layout of every compared tensor, and each layout's mean for the page."""
+    out, views = [], []
+    for t, shown in zip(data, layouts, strict=True):
+        if t.name not in compared.knn or not shown:
+            out.append(t)
+            continue
+        t, means = add_trust(t, shown, compared.knn[t.name])
+        out.append(t)
+        views.append(TrustView(t.name, tuple((name, f"{mean:.3f}") for name, mean in means.items())))
+    return out, views
+
+
+def comparison_views(compared: BundleComparison, data: Sequence[TensorData]) -> tuple[ComparisonView, ...]:
+    points = {t.name: t.matrix.shape[0] for t in data}
+    labels = {t.name: [row[0] for row in t.rows] for t in data}
+    return tuple(comparison_view(c, labels[c.name], points[c.name], points[c.reference]) for c in compared.comparisons)

@@ -35,6 +35,10 @@ MENU_COMPONENTS = 10
 # The key of a bookmark that the page script (templates/view.js) reads, and the
 # projector ignores: what makes the bookmark's coordinates the exact PCA view.
 EXACT_VIEW = "exactView"
+# The key of a bookmark that the page script reads, and the projector ignores: per axis, the
+# [low, high] that `--compare`'s layouts are drawn in, so an unchanged point keeps its place on
+# screen when the view switches between them (the projector scales each axis to its own extent).
+FRAME = "frame"
 
 # Coordinates are rounded to this fraction of their largest magnitude: far below a
 # pixel, and it keeps 30k points x 3 coordinates near 1-2 MB of JSON.
@@ -159,6 +163,13 @@ def project(matrix: np.ndarray, fit: PcaFit, out: np.ndarray, *, block_rows: int
     return out
 
 
+def view_fit(matrix: np.ndarray, components: int = COMPONENTS, *, block_rows: int = BLOCK_ROWS) -> PcaFit:
+    """The PCA fit behind `compute_pca`'s view: spherized where the projector would spherize, with the
+    axes of every component the page's menu offers (only the first `components` are projected)."""
+    menu = max(components, min(MENU_COMPONENTS, matrix.shape[1]))
+    return fit_pca(matrix, menu, spherized=should_spherize(matrix), block_rows=block_rows)
+
+
 def compute_pca(matrix: np.ndarray, components: int = COMPONENTS, *, block_rows: int = BLOCK_ROWS) -> Projection:
     """Exact PCA of all rows, spherized first where the projector would spherize.
 
@@ -167,10 +178,9 @@ def compute_pca(matrix: np.ndarray, components: int = COMPONENTS, *, block_rows:
     Memory: one block of rows and the dimension x dimension covariance, besides the result.
     """
     spherized = should_spherize(matrix)
-    # The page shows the exact variance of every component its menu offers; only the
-    # first `components` are projected.
+    fit = view_fit(matrix, components, block_rows=block_rows)
+    # The page shows the exact variance of every component its menu offers.
     menu = max(components, min(MENU_COMPONENTS, matrix.shape[1]))
-    fit = fit_pca(matrix, menu, spherized=spherized, block_rows=block_rows)
     shown = replace(fit, axes=fit.axes[:, :components])
     coords = project(matrix, shown, np.zeros((matrix.shape[0], components)), block_rows=block_rows)
     variance = np.zeros(menu)

@@ -19,6 +19,7 @@ from projector_bundle.text import describe_size
 if TYPE_CHECKING:
     from projector_bundle.context.geometry import GeometryView
     from projector_bundle.models.loader import ModelRef
+    from projector_bundle.points.compare import ComparisonView, TrustView
     from projector_bundle.points.tensors import Tensor
 
 PAGE_TEMPLATE = "index.html.j2"
@@ -57,6 +58,8 @@ class PageInfo:
     projector_link: str | None = None  # projector.tensorflow.org opening the remote config (--base-url)
     geometry: tuple[GeometryView, ...] = ()  # per-layer geometry tables and charts (--sentences); not in info_json
     first_view: FirstView | None = None  # --first-view light
+    comparison: tuple[ComparisonView, ...] = ()  # --compare: each later space against its first; not in info_json
+    trust: tuple[TrustView, ...] = ()  # --compare: each layout's mean kNN recall per tensor; not in info_json
 
 
 def describe_page(
@@ -68,6 +71,8 @@ def describe_page(
     projector_link: str | None,
     geometry: Sequence[GeometryView] = (),
     first_view: bool = False,
+    comparison: Sequence[ComparisonView] = (),
+    trust: Sequence[TrustView] = (),
 ) -> PageInfo:
     """What the page says: the models by their public names, and each tensor's shape.
     With `first_view`, the first tensor is the light view of the second."""
@@ -85,6 +90,8 @@ def describe_page(
         first_view=FirstView(tensors[0].name, tensors[1].name, _size(tensors[0]), _size(tensors[1]))
         if first_view
         else None,
+        comparison=tuple(comparison),
+        trust=tuple(trust),
     )
 
 
@@ -109,8 +116,9 @@ def render_page(info: PageInfo) -> str:
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
     )
-    # The page's data script keeps to the bundle's facts; the geometry is drawn as HTML instead.
-    info_json = {key: value for key, value in asdict(info).items() if key != "geometry"}
+    # The page's data script keeps to the bundle's facts; the geometry and comparison are drawn as HTML instead.
+    drawn = ("geometry", "comparison", "trust")
+    info_json = {key: value for key, value in asdict(info).items() if key not in drawn}
     return env.get_template(PAGE_TEMPLATE).render(
         info=info,
         info_json=info_json,
