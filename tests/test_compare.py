@@ -223,14 +223,14 @@ def test_tokens_that_take_other_tokens_vectors_rank_first_in_moved(wide_model: P
     page = (site / "index.html").read_text(encoding="utf-8")
     for taker in takers:  # each listed with a link that opens it in the changed model
         assert f'href="#tensor=changed/word_embeddings&amp;search={quote_link(taker)}"' in page
-    # The alignment, from the real files, still recovers the rotation despite the swapped rows.
+    # The alignment, from the real files, recovers the rotation: the swapped rows are trimmed from its second fit.
     tables = [read_word_embeddings(resolve_model(str(m)), None) for m in (wide_model, copy)]
     data = [
         TensorData(name, t.matrix, ("Word",), [[w] for w in WIDE_VOCAB]) for name, t in zip("ab", tables, strict=True)
     ]
     keys = {name: list(WIDE_VOCAB) for name in "ab"}
     result = compare_tensors(data, [SpaceGroup("a", ("b",), BY_TOKEN)], keys, 10)
-    assert np.abs(result.comparisons[0].alignment.rotation - rotation.T).max() < 0.05
+    assert np.abs(result.comparisons[0].alignment.rotation - rotation.T).max() < 1e-5
 
 
 def quote_link(text: str) -> str:

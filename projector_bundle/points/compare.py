@@ -22,7 +22,7 @@ Pure: numpy in, numpy and dataclasses out.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -126,20 +126,29 @@ class Alignment:
         return out
 
 
-def fit_alignment(target: np.ndarray, source: np.ndarray, *, block_rows: int = ALIGN_BLOCK_ROWS) -> Alignment:
+def fit_alignment(
+    target: np.ndarray, source: np.ndarray, *, keep: np.ndarray | None = None, block_rows: int = ALIGN_BLOCK_ROWS
+) -> Alignment:
     """The rotation (and one scale) that best maps the rows of `source` onto the same rows of
     `target`, both centred: R = U V^T from the SVD of source^T target (Schönemann 1966), in full
-    dimension. The dimensions may differ (the rotation is then a semi-orthogonal map)."""
-    if target.shape[0] != source.shape[0] or target.shape[0] == 0:
-        raise ExportError(f"--compare: cannot align {source.shape[0]:,} points to {target.shape[0]:,}")
+    dimension, on the rows where `keep` is true (all by default). The dimensions may differ (the
+    rotation is then a semi-orthogonal map)."""
     points = target.shape[0]
-    target_mean = _column_mean(target, block_rows)
-    source_mean = _column_mean(source, block_rows)
+    kept = points if keep is None else int(keep.sum())
+    if target.shape[0] != source.shape[0] or kept == 0:
+        raise ExportError(f"--compare: cannot align {source.shape[0]:,} points to {target.shape[0]:,}")
+    target_mean = np.zeros(target.shape[1])
+    source_mean = np.zeros(source.shape[1])
+    for _, t, s in _paired_blocks(target, source, keep, block_rows):
+        target_mean += t.sum(axis=0)
+        source_mean += s.sum(axis=0)
+    target_mean /= kept
+    source_mean /= kept
     cross = np.zeros((source.shape[1], target.shape[1]))
     source_square = 0.0
-    for start in range(0, points, block_rows):
-        s = np.asarray(source[start : start + block_rows], dtype=np.float64) - source_mean
-        t = np.asarray(target[start : start + block_rows], dtype=np.float64) - target_mean
+    for _, t, s in _paired_blocks(target, source, keep, block_rows):
+        s -= source_mean
+        t -= target_mean
         cross += s.T @ t
         source_square += float(np.einsum("ij,ij->", s, s))
     u, sigma, vt = np.linalg.svd(cross, full_matrices=False)
@@ -147,6 +156,35 @@ def fit_alignment(target: np.ndarray, source: np.ndarray, *, block_rows: int = A
     # The scale that best fits the rotated source to the target (least squares).
     scale = float(sigma.sum() / source_square) if source_square > 0 else 1.0
     return Alignment(rotation, scale, source_mean, target_mean)
+
+
+def _paired_blocks(
+    target: np.ndarray, source: np.ndarray, keep: np.ndarray | None, block_rows: int
+) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """(start, target rows, source rows) in float64 copies, block by block, only the kept rows."""
+    for start in range(0, target.shape[0], block_rows):
+        t = np.array(target[start : start + block_rows], dtype=np.float64)
+        s = np.array(source[start : start + block_rows], dtype=np.float64)
+        if keep is not None:
+            chosen = keep[start : start + block_rows]
+            t, s = t[chosen], s[chosen]
+        yield start, t, s
+
+
+# The share of shared items left out of the second alignment: those farthest after the first.
+# Items that really moved would otherwise pull the rotation toward them and shift every other one.
+ALIGN_TRIM = 0.1
+
+
+def fit_robust_alignment(target: np.ndarray, source: np.ndarray) -> Alignment:
+    """An alignment on every shared item, then again without the `ALIGN_TRIM` farthest from their
+    place after it (trimmed Procrustes): the items that moved do not drag the unchanged ones."""
+    first = fit_alignment(target, source)
+    if target.shape[0] < 20:
+        return first
+    residual = displacement(target, first.apply(source))
+    keep = residual <= np.quantile(residual, 1 - ALIGN_TRIM)
+    return fit_alignment(target, source, keep=keep)
 
 
 def _column_mean(matrix: np.ndarray, block_rows: int) -> np.ndarray:
@@ -284,7 +322,7 @@ def compare_space(
     theirs = gather(other, shared.other)
     other_knn = nearest_neighbors(theirs, k, progress=progress)
     change = neighbour_change(first_knn, other_knn)
-    alignment = fit_alignment(mine, theirs)
+    alignment = fit_robust_alignment(mine, theirs)
     shift = displacement(mine, alignment.apply(theirs))
     del mine, theirs
     aligned_rows = alignment.apply(other)
