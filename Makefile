@@ -21,7 +21,7 @@ PORT ?= 8000
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser bundle serve test lint format golden bench bench-browser clean
+.PHONY: help install browser bundle serve test lint format golden bench bench-browser bench-compare clean
 
 help: ## list the targets
 	@awk -F':.*## ' '/^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -67,6 +67,9 @@ bench: $(STAMP) ## time export.py against the TensorBoard route (a benchmark, no
 
 bench-browser: $(STAMP) browser ## time to the complete view in Chromium: our page, a bare projector, the light first view
 	PYTHONPATH=tests $(PY) bench/browser_load.py
+
+bench-compare: $(STAMP) ## time --compare on two bert-base-sized tables and six layers of 20,000 points (minutes)
+	$(PY) bench/compare.py
 
 golden: $(STAMP) ## regenerate the golden config and page under tests/golden/, and the README's usage
 	UPDATE_GOLDEN=1 $(PY) -m pytest -q tests/test_golden.py tests/test_readme.py
