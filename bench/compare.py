@@ -85,6 +85,7 @@ def build_corpus() -> Path:
 
 def export(args: list[str]) -> dict[str, object]:
     """One export in a fresh process: wall time, its own peak RSS (from wait4), its progress lines."""
+    WORK.mkdir(parents=True, exist_ok=True)
     log = WORK / "export.log"
     start = time.perf_counter()
     with open(log, "w", encoding="utf-8") as err:

@@ -80,3 +80,31 @@ def test_switching_to_the_aligned_space_keeps_unchanged_tokens_in_place(compared
         page.wait_for_timeout(500)
         assert screen(page, "world") != pytest.approx(before["world"], abs=1.0)
     assert_clean(log)
+
+
+def test_the_comparison_panel_links_open_a_moved_token(compared_bundle: Path, projector) -> None:
+    page, log = projector
+    taker = f"▁{SWAPS[0][0]}"
+    with serve_folder(compared_bundle) as url:
+        page.goto(url)
+        wait_for_view(page)
+        page.locator("#comparison summary").click()
+        panel = page.locator("#comparison")
+        assert panel.locator(".mean-overlap").inner_text() != "1.000"
+        trust = panel.locator("#trust tr").all_inner_texts()
+        assert [row.split("\t")[:2] for row in trust[1:]] == [
+            [BASE, "PCA"], [CHANGED, "aligned"], [CHANGED, "PCA"]
+        ]  # fmt: skip
+        panel.locator(".most-moved a").filter(has_text=taker).click()
+        page.wait_for_function(f"window.bundleView.tensor === {CHANGED!r}", timeout=LOAD_TIMEOUT_MS)
+        wait_for_view(page)
+        box = page.locator("vz-projector-inspector-panel #search-box input")
+        page.wait_for_function(
+            "value => document.querySelector('vz-projector-app').shadowRoot.querySelector('vz-projector')"
+            ".inspectorPanel.searchBox.getValue() === value",
+            arg=taker,
+            timeout=LOAD_TIMEOUT_MS,
+        )
+        assert box.input_value() == taker
+        assert page.evaluate("location.hash").startswith(f"#tensor={CHANGED}&bookmark=1&search=")
+    assert_clean(log)
