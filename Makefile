@@ -71,8 +71,8 @@ bench-browser: $(STAMP) browser ## time to the complete view in Chromium: our pa
 bench-compare: $(STAMP) ## time --compare on two bert-base-sized tables and six layers of 20,000 points (minutes)
 	$(PY) bench/compare.py
 
-golden: $(STAMP) ## regenerate the golden config and page under tests/golden/, and the README's usage
-	UPDATE_GOLDEN=1 $(PY) -m pytest -q tests/test_golden.py tests/test_readme.py
+golden: $(STAMP) ## regenerate the golden config and page under tests/golden/, and the usage in docs/cli.md
+	UPDATE_GOLDEN=1 $(PY) -m pytest -q tests/test_golden.py tests/test_docs.py
 
 clean: ## remove the built site, caches and .venv
 	rm -rf $(OUT) $(VENV) .pytest_cache .ruff_cache .hypothesis test-artifacts .bench

@@ -70,7 +70,7 @@ def leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.parent.iterdir() if p.name.startswith(f".{folder.name}."))
 
 
-def write_tensors(out: Path, tensors: list, title: str = "hand-made", *, tsv: bool = False) -> None:
+def write_tensors(out: Path, tensors: list, title: str = "hand-made") -> None:
     """A bundle of hand-built `Tensor`s through the real writer, page and swap (no model)."""
     from projector_bundle.output.bundle import write_bundle
     from projector_bundle.output.manifest import Provenance
@@ -79,4 +79,4 @@ def write_tensors(out: Path, tensors: list, title: str = "hand-made", *, tsv: bo
     summaries = tuple(TensorSummary(t.name, *t.matrix.shape) for t in tensors)
     page = PageInfo(title, title, summaries, "0", "2026-01-01T00:00:00Z", "-", "-")
     provenance = Provenance(page.tool_version, page.model_name, None, page.command, page.created)
-    write_bundle(out, tensors, render_page(page), provenance, tsv=tsv)
+    write_bundle(out, tensors, render_page(page), provenance, tsv=None)

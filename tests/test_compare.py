@@ -258,7 +258,7 @@ def test_layers_are_compared_by_row(tiny_model: Path, tmp_path: Path) -> None:
 
 def test_compare_needs_two_spaces(previous: Path, tiny_model: Path, capsys: pytest.CaptureFixture[str]) -> None:
     before = snapshot(previous)
-    err = run_failing(["bundle", "--model", str(tiny_model), "--compare", "--out", str(previous)], capsys)
+    err = run_failing(["bundle", "--model", str(tiny_model), "--compare", "--out", str(previous)], capsys, code=2)
     assert err == (
         "error: --compare: needs two or more spaces over the same items: repeat --model (models sharing a "
         "vocabulary, or two checkpoints), or give --sentences with two or more --layer\n"
@@ -269,14 +269,14 @@ def test_compare_needs_two_spaces(previous: Path, tiny_model: Path, capsys: pyte
 def test_compare_with_dims_or_a_bad_k(previous: Path, tiny_model: Path, capsys: pytest.CaptureFixture[str]) -> None:
     before = snapshot(previous)
     two = ["--model", str(tiny_model), "--model", str(tiny_model)]
-    err = run_failing(["bundle", *two, "--compare", "--dims", "4", "--out", str(previous)], capsys)
+    err = run_failing(["bundle", *two, "--compare", "--dims", "4", "--out", str(previous)], capsys, code=2)
     assert err == "error: --compare: not with --dims 4 (the aligned views are the full vectors' projections)\n"
     with pytest.raises(SystemExit) as exit_code:
         cli.main(["bundle", *two, "--compare", "0", "--out", str(previous)])
     assert exit_code.value.code == 2
     err = capsys.readouterr().err
     assert err.splitlines()[-1] == "export.py bundle: error: argument --compare: expected a positive integer, got 0"
-    err = run_failing(["bundle", *two, "--compare", "101", "--out", str(previous)], capsys)
+    err = run_failing(["bundle", *two, "--compare", "101", "--out", str(previous)], capsys, code=2)
     assert err == "error: --compare 101: expected at most 100, got 101\n"
     assert snapshot(previous) == before
 

@@ -269,8 +269,6 @@ def test_a_word_found_nowhere_is_a_warning_and_no_word_found_an_error(
         (["--sentences", "s.txt", "--max-points", "-3"], "argument --max-points: expected a positive integer, got -3"),
         (["--sentences", "s", "--words", ","], "--words: expected words separated by commas, with no empty word"),
         (["--sentences", "s", "--words", "a b"], "argument --words: 'a b' holds a space; a point is one word"),
-        (["--words", "bank"], "error: --words needs --sentences (it picks points among the sentences' tokens)"),
-        (["--max-points", "5"], "error: --max-points needs --sentences (it picks points among the sentences' tokens)"),
     ],
 )  # fmt: skip
 def test_usage_errors(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -171,7 +171,7 @@ def test_neighbours_that_cannot_be_met_are_one_error_line(
 ) -> None:
     before = snapshot(previous)
     args = ["bundle", "--model", str(tiny_model), "--out", str(previous), "--quiet", "--neighbors", k]
-    assert run_failing(args, capsys) == expected
+    assert run_failing(args, capsys, 2) == expected
     assert snapshot(previous) == before
 
 
