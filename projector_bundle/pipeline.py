@@ -232,7 +232,8 @@ def build_bundle(
     if options.projections:
         progress(f"computing {', '.join(options.projections)} of every tensor")
     # The bookmarks are the exact projections of the vectors shipped, as the projector sees them.
-    projections = [compute_projections(t.matrix, options.projections) for t in data]
+    fits = compared.fits if compared is not None else {}  # the compared spaces' PCA, fitted already
+    projections = [compute_projections(t.matrix, options.projections, fit=fits.get(t.name)) for t in data]
     layouts = [[Layout(p.kind.upper(), p.coords, None) for p in shown] for shown in projections]
     trust: list[TrustView] = []
     if compared is not None:

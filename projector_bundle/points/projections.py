@@ -170,15 +170,18 @@ def view_fit(matrix: np.ndarray, components: int = COMPONENTS, *, block_rows: in
     return fit_pca(matrix, menu, spherized=should_spherize(matrix), block_rows=block_rows)
 
 
-def compute_pca(matrix: np.ndarray, components: int = COMPONENTS, *, block_rows: int = BLOCK_ROWS) -> Projection:
+def compute_pca(
+    matrix: np.ndarray, components: int = COMPONENTS, *, block_rows: int = BLOCK_ROWS, fit: PcaFit | None = None
+) -> Projection:
     """Exact PCA of all rows, spherized first where the projector would spherize.
 
     Missing components (fewer points or dimensions than `components`) are zeros, and
     each axis's sign is fixed (largest loading positive) so rebuilds are identical.
     Memory: one block of rows and the dimension x dimension covariance, besides the result.
+    `fit` is `view_fit(matrix)` where the caller has it already.
     """
     spherized = should_spherize(matrix)
-    fit = view_fit(matrix, components, block_rows=block_rows)
+    fit = view_fit(matrix, components, block_rows=block_rows) if fit is None else fit
     # The page shows the exact variance of every component its menu offers.
     menu = max(components, min(MENU_COMPONENTS, matrix.shape[1]))
     shown = replace(fit, axes=fit.axes[:, :components])
@@ -303,7 +306,11 @@ def exact_view(projection: Projection, coordinates: str) -> dict[str, object]:
     return {"variance": list(projection.variance), "spherize": projection.spherized, "coordinates": coordinates}
 
 
-def compute_projections(matrix: np.ndarray, kinds: Sequence[str]) -> list[Projection]:
-    """The requested projections of `matrix`, in order; UMAP only where it is installed."""
-    computed: dict[str, Callable[[np.ndarray], Projection]] = {PCA: compute_pca, UMAP: compute_umap}
+def compute_projections(matrix: np.ndarray, kinds: Sequence[str], *, fit: PcaFit | None = None) -> list[Projection]:
+    """The requested projections of `matrix`, in order; UMAP only where it is installed. `fit` is
+    `view_fit(matrix)` where the caller has it already (its eigendecomposition is not repeated)."""
+    computed: dict[str, Callable[[np.ndarray], Projection]] = {
+        PCA: lambda m: compute_pca(m, fit=fit),
+        UMAP: compute_umap,
+    }
     return [computed[kind](matrix) for kind in kinds]
