@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from support import TINY_VOCAB, run_failing, save_tiny_bert, sentences_bundle, snapshot
 
-from projector_bundle import cli
+from projector_bundle import ExportError, cli
 from projector_bundle.points.compare import (
     BY_ROW,
     BY_TOKEN,
@@ -26,6 +26,7 @@ from projector_bundle.points.compare import (
     moved_ranks,
     neighbour_change,
     share_by_key,
+    share_by_row,
 )
 from projector_bundle.points.projections import FRAME, compute_pca
 from projector_bundle.projector.formats import CONFIG_JSON
@@ -132,6 +133,26 @@ def test_shared_items_by_token_and_the_groups_compared() -> None:
     two = ["a/word_embeddings", "a/position_embeddings", "b/word_embeddings", "b/position_embeddings"]
     assert comparison_groups(two, ["a", "b"]) == [SpaceGroup("a/word_embeddings", ("b/word_embeddings",), BY_TOKEN)]
     assert comparison_groups(["a/word_embeddings"], ["a"]) == []
+    # The same texts under several models, and one model's layers over texts (--texts, from own-data).
+    assert comparison_groups(["a/texts", "b/texts"], ["a", "b"]) == [SpaceGroup("a/texts", ("b/texts",), BY_ROW)]
+    layers = ["m/texts_layer0", "m/texts_layer6", "m/contextual_layer0", "m/contextual_layer6"]
+    assert comparison_groups(layers, ["m"]) == [
+        SpaceGroup("m/texts_layer0", ("m/texts_layer6",), BY_ROW),
+        SpaceGroup("m/contextual_layer0", ("m/contextual_layer6",), BY_ROW),
+    ]
+
+
+def test_spaces_compared_by_row_must_hold_the_same_items() -> None:
+    names = ("a/contextual_layer0", "b/contextual_layer0")
+    assert share_by_row(["x", "y"], ["x", "y"], names).other.tolist() == [0, 1]
+    with pytest.raises(ExportError) as error:
+        share_by_row(["x", "y", "z"], ["x", "w", "z"], names)
+    assert str(error.value) == (
+        "--compare: point 2 is 'y' in a/contextual_layer0 but 'w' in b/contextual_layer0; "
+        "spaces compared by row must hold the same items"
+    )
+    with pytest.raises(ExportError, match="b/contextual_layer0 has 1 point but a/contextual_layer0 has 2;"):
+        share_by_row(["x", "y"], ["x"], names)
 
 
 # --- a constructed pair: a rotated copy of a tiny model, where some tokens take others' vectors ---

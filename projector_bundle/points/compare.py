@@ -34,6 +34,7 @@ from projector_bundle.points.projections import COMPONENTS, PCA, PcaFit, Project
 from projector_bundle.points.tensors import CONTEXTUAL_SUFFIX, TENSOR_SUFFIXES, WORD, TensorData
 from projector_bundle.progress import ProgressBar, no_bar
 from projector_bundle.projector.formats import MOVED_HEADER, OVERLAP_HEADER
+from projector_bundle.text import plural
 
 # Neighbours compared per item, unless told otherwise.
 DEFAULT_K = 10
@@ -84,7 +85,7 @@ def share_by_row(first: Sequence[str], other: Sequence[str], names: tuple[str, s
     """Items matched by row: the two spaces must hold the same items (same labels) in the same order."""
     if len(first) != len(other):
         raise ExportError(
-            f"--compare: {names[1]} has {len(other):,} points but {names[0]} has {len(first):,}; "
+            f"--compare: {names[1]} has {plural(len(other), 'point')} but {names[0]} has {len(first):,}; "
             "spaces compared by row must hold the same items"
         )
     differ = next((i for i, (a, b) in enumerate(zip(first, other, strict=True)) if a != b), None)
@@ -533,8 +534,8 @@ class SpaceGroup:
 
 def comparison_groups(names: Sequence[str], prefixes: Sequence[str]) -> list[SpaceGroup]:
     """Which tensors `--compare` compares: with several models, each tensor of a later model with
-    the same tensor of the first (word tables by token, layers over the same sentences by row);
-    with one model, each selected layer with the first."""
+    the same tensor of the first (word tables by token, points over the same texts by row); with
+    one model, each of its layers over the same texts with the first of them."""
     suffixes: dict[str, list[str]] = {}
     for name in names:
         prefix = next((p for p in prefixes if name.startswith(f"{p}/")), None)
@@ -543,21 +544,28 @@ def comparison_groups(names: Sequence[str], prefixes: Sequence[str]) -> list[Spa
     groups = []
     if len(prefixes) > 1:
         for suffix, members in suffixes.items():
-            by = BY_TOKEN if suffix == TENSOR_SUFFIXES[WORD] else BY_ROW if comparable_by_row(suffix) else None
+            by = BY_TOKEN if suffix == TENSOR_SUFFIXES[WORD] else BY_ROW if row_family(suffix) else None
             if by is not None and len(members) > 1:
                 groups.append(SpaceGroup(members[0], tuple(members[1:]), by))
-    else:
-        layers = [members[0] for suffix, members in suffixes.items() if comparable_by_row(suffix)]
-        if len(layers) > 1:
-            groups.append(SpaceGroup(layers[0], tuple(layers[1:]), BY_ROW))
-    return groups
+        return groups
+    families: dict[str, list[str]] = {}
+    for suffix, members in suffixes.items():
+        family = row_family(suffix)
+        if family is not None:
+            families.setdefault(family, []).append(members[0])
+    return [SpaceGroup(layers[0], tuple(layers[1:]), BY_ROW) for layers in families.values() if len(layers) > 1]
 
 
-def comparable_by_row(suffix: str) -> bool:
-    """A tensor of points over given texts (a layer over the sentences), whose rows are the same
-    items in every model or layer with the same tokenizer. Tensors of texts or vectors read from
-    files (another branch's work) join here by their suffix."""
-    return suffix.startswith(CONTEXTUAL_SUFFIX.split("{", 1)[0])
+# Tensors whose rows are points over given texts, the same items in every layer (and in every
+# model with the same tokenizer or pooling), by the start of their name after the model:
+# `contextual_layerN` (--sentences), and `texts` / `texts_layerN` (--texts, TEXTS_SUFFIX on the
+# own-data branch), so that "the same texts under several models" is compared by row.
+ROW_FAMILIES = (CONTEXTUAL_SUFFIX.split("{", 1)[0], "texts")
+
+
+def row_family(suffix: str) -> str | None:
+    """The family of a tensor compared by row, from its name after the model; None for others."""
+    return next((family for family in ROW_FAMILIES if suffix.startswith(family)), None)
 
 
 @dataclass(frozen=True)
