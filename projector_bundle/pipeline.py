@@ -262,6 +262,12 @@ def build_bundle(
     html = render_page(page)
 
     progress(f"writing {options.out}")
+    if options.tsv == EXACT:
+        from projector_bundle.output.tsvfloat import build_problem
+
+        slow = build_problem()
+        if slow is not None:
+            progress(f"formatting the vectors TSV in Python (the same values, longer text, slower): {slow}")
     revision = refs[0].revision if len(refs) == 1 else None
     provenance = Provenance(__version__, page.model_name, revision, options.command, page.created)
     written = write_bundle(

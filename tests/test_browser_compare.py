@@ -6,10 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from browser import LOAD_TIMEOUT_MS, serve_folder
-from support import save_tiny_bert
-from test_browser_view import assert_clean, wait_for_view
-from test_compare import SWAPS, WIDE_VOCAB, changed_copy
+from browser import LOAD_TIMEOUT_MS, assert_clean, serve_folder, wait_for_view
+from support import COMPARE_VOCAB, SWAPS, changed_copy, save_tiny_bert
 
 from projector_bundle import cli
 
@@ -36,7 +34,7 @@ _SCREEN = """index => {
 @pytest.fixture(scope="module")
 def compared_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("compare")
-    base = save_tiny_bert(folder / "base", WIDE_VOCAB)
+    base = save_tiny_bert(folder / "base", COMPARE_VOCAB)
     changed_copy(base, folder / "changed", swaps=SWAPS)
     out = folder / "site"
     args = ["bundle", "--model", str(base), "--model", str(folder / "changed"), "--compare", "--out", str(out)]
@@ -45,7 +43,7 @@ def compared_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def screen(page, token: str) -> tuple[float, float]:
-    x, y = page.evaluate(_SCREEN, WIDE_VOCAB.index(token))
+    x, y = page.evaluate(_SCREEN, COMPARE_VOCAB.index(token))
     return x, y
 
 

@@ -4,12 +4,11 @@ against a constructed pair whose answer is known (a tiny model's rotated copy wi
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
-from support import TINY_VOCAB, run_failing, save_tiny_bert, sentences_bundle, snapshot
+from support import COMPARE_VOCAB, SWAPS, changed_copy, run_failing, save_tiny_bert, sentences_bundle, snapshot
 
 from projector_bundle import ExportError, cli
 from projector_bundle.points.compare import (
@@ -30,12 +29,6 @@ from projector_bundle.points.compare import (
 )
 from projector_bundle.points.projections import FRAME, compute_pca
 from projector_bundle.projector.formats import CONFIG_JSON
-
-# A vocabulary large enough for neighbourhoods to mean something at K = 10: the tiny vocabulary,
-# then made-up words.
-WIDE_VOCAB = TINY_VOCAB + [f"word{i}" for i in range(276)]
-# Tokens that take other tokens' vectors in the changed copy: (taker, giver).
-SWAPS = [("river", "word10"), ("hello", "word20"), ("café", "word30"), ("account", "word40"), ("word5", "word50")]
 
 
 def brute_knn(x: np.ndarray, k: int) -> np.ndarray:
@@ -158,31 +151,9 @@ def test_spaces_compared_by_row_must_hold_the_same_items() -> None:
 # --- a constructed pair: a rotated copy of a tiny model, where some tokens take others' vectors ---
 
 
-def changed_copy(source: Path, folder: Path, *, swaps: list[tuple[str, str]], seed: int = 5) -> np.ndarray:
-    """`source`'s model saved to `folder` with its word table rotated by a random orthogonal matrix,
-    and each taker's row given its giver's (rotated) vector; returns the rotation."""
-    from transformers import BertModel
-
-    model = BertModel.from_pretrained(source)
-    table = model.embeddings.word_embeddings.weight.detach().numpy().astype(np.float64)
-    rotation, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((table.shape[1],) * 2))
-    rotated = table @ rotation
-    for taker, giver in swaps:
-        rotated[WIDE_VOCAB.index(taker)] = rotated[WIDE_VOCAB.index(giver)]
-    import torch
-
-    with torch.no_grad():
-        model.embeddings.word_embeddings.weight.copy_(torch.from_numpy(rotated.astype(np.float32)))
-    model.save_pretrained(folder)
-    for name in ("vocab.txt", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.json"):
-        if (source / name).exists():
-            shutil.copyfile(source / name, folder / name)
-    return rotation
-
-
 @pytest.fixture(scope="module")
 def wide_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return save_tiny_bert(tmp_path_factory.mktemp("wide") / "base", WIDE_VOCAB)
+    return save_tiny_bert(tmp_path_factory.mktemp("wide") / "base", COMPARE_VOCAB)
 
 
 def read_table(site: Path, index: int) -> tuple[dict, list[list[str]], list[str], list[dict]]:
@@ -247,9 +218,10 @@ def test_tokens_that_take_other_tokens_vectors_rank_first_in_moved(wide_model: P
     # The alignment, from the real files, recovers the rotation: the swapped rows are trimmed from its second fit.
     tables = [read_word_embeddings(resolve_model(str(m)), None) for m in (wide_model, copy)]
     data = [
-        TensorData(name, t.matrix, ("Word",), [[w] for w in WIDE_VOCAB]) for name, t in zip("ab", tables, strict=True)
+        TensorData(name, t.matrix, ("Word",), [[w] for w in COMPARE_VOCAB])
+        for name, t in zip("ab", tables, strict=True)
     ]
-    keys = {name: list(WIDE_VOCAB) for name in "ab"}
+    keys = {name: list(COMPARE_VOCAB) for name in "ab"}
     result = compare_tensors(data, [SpaceGroup("a", ("b",), BY_TOKEN)], keys, 10)
     assert np.abs(result.comparisons[0].alignment.rotation - rotation.T).max() < 1e-5
 

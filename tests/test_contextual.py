@@ -9,11 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from safetensors.numpy import load_file
-from support import TINY_SENTENCES, leftovers, run_failing, save_tiny_bert, snapshot
+from support import TINY_SENTENCES, leftovers, read_tensor_bytes, run_failing, save_tiny_bert, snapshot
 
 from projector_bundle import cli
 from projector_bundle.context.contextual import CONTEXT_HEADER
-from projector_bundle.output.writers import read_tensor_bytes
 from projector_bundle.points.projections import umap_available
 from projector_bundle.projector.formats import CONFIG_JSON, DEFAULT_FILES, tensor_files
 

@@ -11,13 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from families import build_gpt2
-from support import leftovers, run_failing, snapshot
+from support import leftovers, read_tensor_bytes, run_failing, snapshot
 
 from projector_bundle import cli
 from projector_bundle.context.contextual import READ_CHUNK, PointChoice, embed_corpus, model_batches
 from projector_bundle.context.corpus import Reservoir
 from projector_bundle.context.sentences import Sentence
-from projector_bundle.output.writers import read_tensor_bytes
 from projector_bundle.projector.formats import CONFIG_JSON
 
 LAYER1 = "tiny-bert/contextual_layer1"

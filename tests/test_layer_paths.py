@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
-from support import leftovers, run_failing, sentences_bundle, snapshot
+from support import leftovers, read_tensor_bytes, run_failing, sentences_bundle, snapshot
 
 from projector_bundle import cli
 from projector_bundle.context.geometry import GEOMETRY_JSON
 from projector_bundle.context.trajectories import PATHS_HEADER
-from projector_bundle.output.writers import read_tensor_bytes, write_metadata
+from projector_bundle.output.writers import write_metadata
 from projector_bundle.projector.formats import CONFIG_JSON, PAGE_HTML, SEQ_NEXT
 from projector_bundle.projector.validate import validate_bundle
 

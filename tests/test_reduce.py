@@ -7,10 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from support import TINY_VOCAB, leftovers, run_failing, snapshot
+from support import TINY_VOCAB, leftovers, read_tensor_bytes, read_tensor_tsv, run_failing, snapshot
 
 from projector_bundle import cli
-from projector_bundle.output.writers import read_tensor_bytes, read_tensor_tsv
 from projector_bundle.points.projections import reduce_dimensions
 from projector_bundle.points.reductions import sample_rows
 from projector_bundle.projector.formats import CONFIG_JSON, DEFAULT_FILES, MANIFEST_JSON

@@ -24,8 +24,6 @@ from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-import numpy as np
-
 from projector_bundle import UsageError
 
 T = TypeVar("T")
@@ -110,11 +108,6 @@ def _strip_punctuation(text: str, start: int, stop: int) -> tuple[int, int]:
 
 def _is_edge(ch: str) -> bool:
     return ch.isspace() or unicodedata.category(ch).startswith("P")
-
-
-def pool_pieces(states: np.ndarray, positions: Sequence[int]) -> np.ndarray:
-    """One vector for a word: the mean of its pieces' hidden states (float32)."""
-    return np.asarray(states[list(positions)], dtype=np.float32).mean(axis=0)
 
 
 def check_max_points(count: int) -> None:

@@ -213,12 +213,3 @@ def write_json(path: Path, value: object, *, indent: bool = True) -> WrittenFile
     """Indented for files people read; compact for the megabytes of per-point bookmarks."""
     option = orjson.OPT_INDENT_2 if indent else 0
     return write_chunks(path, [orjson.dumps(value, option=option) + b"\n"])
-
-
-def read_tensor_tsv(path: Path) -> np.ndarray:
-    """Read a vectors TSV back (for tests and `validate`)."""
-    return np.loadtxt(path, dtype=np.float32, delimiter="\t", ndmin=2)
-
-
-def read_tensor_bytes(path: Path, dim: int) -> np.ndarray:
-    return np.fromfile(path, dtype="<f4").reshape(-1, dim)
