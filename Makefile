@@ -25,7 +25,7 @@ PORT ?= 8000
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser cross bundle serve test lint format golden bench bench-serve bench-browser clean
+.PHONY: help install browser cross bundle serve test lint format golden bench bench-serve bench-browser bench-compare clean
 
 help: ## list the targets
 	@awk -F':.*## ' '/^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -80,6 +80,9 @@ bench-serve: $(STAMP) ## peak memory of export.py serve under 30 concurrent gzip
 
 bench-browser: $(STAMP) browser ## time to the complete view in Chromium: our page, a bare projector, the light first view
 	PYTHONPATH=tests $(PY) bench/browser_load.py
+
+bench-compare: $(STAMP) ## time --compare on two bert-base-sized tables and six layers of 20,000 points (minutes)
+	$(PY) bench/compare.py
 
 golden: $(STAMP) ## regenerate the golden config and page under tests/golden/, and the usage in docs/cli.md
 	UPDATE_GOLDEN=1 $(PY) -m pytest -q tests/test_golden.py tests/test_docs.py

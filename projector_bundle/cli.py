@@ -28,6 +28,7 @@ from projector_bundle.output.manifest import utc_time
 from projector_bundle.output.publish import DEFAULT_MAX_FILE_MB, normalise_base_url
 from projector_bundle.output.writers import EXACT, EXACT_TSV_DIGITS
 from projector_bundle.points.clusters import AUTO, CLUSTERS_EXPECTED, MAX_NAMED, NONE, parse_clusters
+from projector_bundle.points.compare import DEFAULT_K
 from projector_bundle.points.labels import DEFAULT_LABELS, LABEL_COLUMNS
 from projector_bundle.points.projections import PCA, PROJECTION_KINDS
 from projector_bundle.points.reductions import LIMIT_HELP
@@ -93,6 +94,7 @@ def run_bundle(args: argparse.Namespace, argv: list[str]) -> int:
         projections=tuple(args.projections),
         neighbors=args.neighbors,
         clusters=args.clusters,
+        compare=args.compare,
         base_url=args.base_url,
         tsv=None if args.no_tsv else args.tsv_digits or EXACT,
         max_file_mb=args.max_file_mb,
@@ -428,6 +430,16 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="auto|N|none",
         help=f"a Cluster column of named groups found in each tensor's full space: {AUTO} picks 2 to "
         f"{MAX_NAMED}, N asks for N (default: {AUTO} for texts and vectors, {NONE} for model tables)",
+    )
+    bundle.add_argument(
+        "--compare",
+        type=positive_int,
+        nargs="?",
+        const=DEFAULT_K,
+        metavar="K",
+        help="compare the spaces over the same items (repeated --model: word tables by token, layers by row; "
+        "one model: its --layer's): per item, the overlap of its K nearest neighbours (default "
+        f"{DEFAULT_K}) with the first space's, a moved rank, an aligned view, and each layout's trust",
     )
     bundle.add_argument(
         "--base-url",

@@ -48,9 +48,26 @@ from projector_bundle.points.clusters import (
     check_clusters,
     cluster_bookmarks,
 )
-from projector_bundle.points.labels import DEFAULT_LABELS, needed_columns, select_columns
+from projector_bundle.points.compare import (
+    ALIGNED,
+    BundleComparison,
+    ComparisonView,
+    Frame,
+    Layout,
+    TrustView,
+    add_comparison,
+    add_trust,
+    calibrate_rate,
+    compare_tensors,
+    comparison_groups,
+    comparison_view,
+    layout_frame,
+    search_work,
+)
+from projector_bundle.points.labels import DEFAULT_LABELS, needed_columns, select_columns, word
 from projector_bundle.points.neighbors import check_neighbor_count, check_neighbors
 from projector_bundle.points.projections import (
+    FRAME,
     PCA,
     UMAP,
     Projection,
@@ -107,6 +124,7 @@ if TYPE_CHECKING:
     from projector_bundle.context.textvectors import TextVectors
     from projector_bundle.inputs.texts import Texts
     from projector_bundle.models.loader import ModelRef, WordEmbeddings
+    from projector_bundle.models.vocabulary import Token
 
 
 @dataclass(frozen=True)
@@ -130,6 +148,7 @@ class BundleOptions:
     projections: tuple[str, ...] = (PCA,)  # full-data projections shipped as bookmarks
     neighbors: int | None = None  # a column with each point's K nearest points
     clusters: str | int | None = None  # auto, none or a count per tensor; None is each tensor kind's default
+    compare: int | None = None  # compare the spaces over the same items, on each item's K nearest neighbours
     base_url: str | None = None  # where the bundle will be served (adds the remote config)
     tsv: TsvDigits | None = EXACT  # the vectors TSV: EXACT, N significant digits, or None (the .bytes only)
     max_file_mb: float = DEFAULT_MAX_FILE_MB  # warn about larger files
@@ -188,6 +207,7 @@ class Cut:
     tensors: list[TensorData]
     how: dict[str, dict[str, object]] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    kept: dict[str, np.ndarray] = field(default_factory=dict)  # the rows a sample kept, by tensor name
 
 
 def build_bundle(
@@ -222,13 +242,17 @@ def build_bundle(
     embedded: list[TensorData] = []  # the texts, first in the menu
     data: list[TensorData] = []
     geometry: dict[str, list[LayerGeometry]] = {}
-    for ref, prefix in zip(refs, model_prefixes([r.public_name for r in refs]), strict=True):
+    keys: dict[str, list[str | None]] = {}  # a word table's tokens, row by row, to match models by
+    prefixes = model_prefixes([r.public_name for r in refs])
+    for ref, prefix in zip(refs, prefixes, strict=True):
         read = read_model(ref, options, corpus, texts, progress)
         for message in read.warnings:
             warn(message)
         if read.texts is not None and texts is not None:
             embedded += text_tensors(prefix, read.texts, texts)
         data += label_model(prefix, read, options, progress)
+        if read.words is not None:
+            keys[f"{prefix}/{TENSOR_SUFFIXES[WORD]}"] = token_keys(read.words.tokens)
         if read.context is not None:
             progress(f"measuring the geometry of {plural(len(read.context.layers), 'layer')} of {ref.name}")
             geometry[prefix] = measure_context(read.context)
@@ -240,10 +264,11 @@ def build_bundle(
         sampled = sample_tables(options.sample, options.seed, data, progress, first=not embedded)
     for message in sampled.warnings:
         warn(message)
+    keys = {name: follow_rows(tokens, sampled.kept.get(name)) for name, tokens in keys.items()}
     how = dict(sampled.how)
     if texts is not None and options.sample is not None:
         how |= {t.name: {"sample": {"points": texts.rows_read, "seed": options.seed}} for t in embedded}
-    sampled = Cut(embedded + sampled.tensors, how)
+    sampled = Cut(embedded + sampled.tensors, how, kept=sampled.kept)
     data = [check_finite(t) for t in sampled.tensors]
     # In the model's full space: before --dims and the projections.
     clustered = cluster_tables(options, data, progress)
@@ -257,6 +282,10 @@ def build_bundle(
             warn(message)
         progress(f"finding {options.neighbors} nearest neighbours of every point")
         data = [add_neighbors(t, options.neighbors, progress.bar) for t in data]
+    compared = None
+    if options.compare is not None:
+        compared = compare_spaces(options.compare, data, prefixes, keys, progress)
+        data = [with_comparison(t, compared) for t in data]
     # After the neighbours, which are found in the model's own space.
     narrowed = Cut(data) if options.dims is None else reduce_tables(options.dims, data, progress)
     data = narrowed.tensors
@@ -270,10 +299,20 @@ def build_bundle(
     if options.projections:
         progress(f"computing {', '.join(options.projections)} of every tensor")
     # The bookmarks are the exact projections of the vectors shipped, as the projector sees them.
-    projections = [compute_projections(t.matrix, options.projections) for t in data]
+    fits = compared.fits if compared is not None else {}  # the compared spaces' PCA, fitted already
+    projections = [compute_projections(t.matrix, options.projections, fit=fits.get(t.name)) for t in data]
+    layouts = [[Layout(p.kind.upper(), p.coords, None) for p in shown] for shown in projections]
+    trust: list[TrustView] = []
+    if compared is not None:
+        layouts, projections = aligned_layouts(compared, data, layouts, projections)
+        progress(f"measuring how far each layout keeps each point's {compared.k} nearest neighbours")
+        data, trust = trusted(compared, data, layouts)
     marks = [
-        [*bookmarks(t, p), *cluster_bookmarks(clusterings.get(t.name), t.matrix.shape, label_option=t.label_by)]
-        for t, p in zip(data, projections, strict=True)
+        [
+            *bookmarks(t, p, [s.frame for s in shown]),
+            *cluster_bookmarks(clusterings.get(t.name), t.matrix.shape, label_option=t.label_by),
+        ]
+        for t, p, shown in zip(data, projections, layouts, strict=True)
     ]
     tensors = assign_files(data, marks)
     if options.first_view:
@@ -299,6 +338,8 @@ def build_bundle(
         geometry=geometry_views(geometry),
         first_view=light,
         clusters=cluster_legends(tensors, clusterings),
+        comparison=comparison_views(compared, data) if compared is not None else (),
+        trust=tuple(trust),
     )
     html = render_page(page)
 
@@ -370,6 +411,25 @@ def check_options(options: BundleOptions) -> None:
         raise UsageError("--first-view light: needs the PCA bookmark (--projections pca)")
     if UMAP in options.projections and not umap_available():  # not a usage mistake: exit 1
         raise ExportError("--projections umap: needs the umap-learn package (pip install umap-learn)")
+    if options.compare is not None:
+        check_compare(options)
+
+
+def check_compare(options: BundleOptions) -> None:
+    """`--compare` needs two spaces or more, a K the neighbour search takes, and the full vectors."""
+    check_neighbor_count(options.compare or 0, "--compare")
+    if options.dims is not None:
+        raise UsageError(
+            f"--compare: not with --dims {options.dims} (the aligned views are the full vectors' projections)"
+        )
+    several_layers = bool(options.sentences or options.texts) and (len(options.layers) > 1 or "all" in options.layers)
+    if len(options.models) < 2 and not several_layers:
+        raise UsageError(NOTHING_TO_COMPARE)
+
+
+def follow_rows(values: list[str | None], rows: np.ndarray | None) -> list[str | None]:
+    """A tensor's per-row `values` after a cut that kept `rows` (all of them where None)."""
+    return values if rows is None else [values[i] for i in rows.tolist()]
 
 
 def sample_tables(count: int, seed: int, data: Sequence[TensorData], progress: Progress, *, first: bool = True) -> Cut:
@@ -380,6 +440,7 @@ def sample_tables(count: int, seed: int, data: Sequence[TensorData], progress: P
         check_sample(count, data[0].matrix.shape[0])
     sampled = []
     how: dict[str, dict[str, object]] = {}
+    kept: dict[str, np.ndarray] = {}
     warnings = []
     for t in data:
         points = t.matrix.shape[0]
@@ -390,9 +451,11 @@ def sample_tables(count: int, seed: int, data: Sequence[TensorData], progress: P
             sampled.append(t)
             continue
         progress(f"sampling {count:,} of the {points:,} points of {t.name} (seed {seed})")
-        sampled.append(sample_tensor(t, sample_rows(points, count, seed)))
+        rows = sample_rows(points, count, seed)
+        sampled.append(sample_tensor(t, rows))
+        kept[t.name] = rows
         how[t.name] = {"sample": {"points": points, "seed": seed}}
-    return Cut(sampled, how, tuple(warnings))
+    return Cut(sampled, how, tuple(warnings), kept)
 
 
 def reduce_tables(dims: int, data: Sequence[TensorData], progress: Progress) -> Cut:
@@ -683,7 +746,103 @@ def measure_context(context: ContextualEmbeddings) -> list[LayerGeometry]:
     return measure_layers(context.layers, [o.sentence for o in occurrences], [o.word or o.token for o in occurrences])
 
 
-def bookmarks(tensor: TensorData, projections: Sequence[Projection]) -> list[dict[str, object]]:
-    """One bookmark per projection of the full tensor."""
+def bookmarks(
+    tensor: TensorData, projections: Sequence[Projection], frames: Sequence[Frame | None] = ()
+) -> list[dict[str, object]]:
+    """One bookmark per projection of the full tensor; a projection drawn in a frame shared with
+    other tensors' (`--compare`) carries it."""
     dim = tensor.matrix.shape[1]
-    return [bookmark_state(p, dim, label_option=tensor.label_by, color_option=tensor.colour_by) for p in projections]
+    states = []
+    for index, p in enumerate(projections):
+        state = bookmark_state(p, dim, label_option=tensor.label_by, color_option=tensor.colour_by)
+        frame = frames[index] if index < len(frames) else None
+        if frame is not None:
+            state[FRAME] = [list(pair) for pair in frame]
+        states.append(state)
+    return states
+
+
+# --- --compare: spaces over the same items, their aligned layouts, and each layout's trust ---
+
+
+def token_keys(tokens: Sequence[Token]) -> list[str | None]:
+    """What matches a word table's rows with another model's: the readable token (`▁of` in every
+    scheme), none for a row without a token."""
+    return [str(word(t)) if t.text is not None else None for t in tokens]
+
+
+def compare_spaces(
+    k: int, data: Sequence[TensorData], prefixes: Sequence[str], keys: dict[str, list[str | None]], progress: Progress
+) -> BundleComparison:
+    """Every group of spaces over the same items compared, after saying what the exact searches will cost."""
+    groups = comparison_groups([t.name for t in data], prefixes)
+    if not groups:
+        raise ExportError(NOTHING_TO_COMPARE)
+    sizes = {t.name: t.matrix.shape for t in data}
+    searches = [sizes[name] for g in groups for name in (g.reference, *g.others)]
+    work = sum(search_work(points, dim) for points, dim in searches)
+    seconds = work / calibrate_rate(max(dim for _, dim in searches))
+    spaces = ", ".join(f"{g.reference} with {', '.join(g.others)} (by {g.by})" for g in groups)
+    progress(
+        f"comparing {spaces}: {len(searches)} exact searches of {k} neighbours, "
+        f"about {seconds:,.0f} s on this machine now"
+    )
+    return compare_tensors(data, groups, keys, k, progress.bar)
+
+
+# What `--compare` says when the bundle has one space per kind of item.
+NOTHING_TO_COMPARE = (
+    "--compare: needs two or more spaces over the same items: repeat --model (models sharing a vocabulary, "
+    "or two checkpoints), or give --sentences or --texts with two or more --layer"
+)
+
+
+def with_comparison(tensor: TensorData, compared: BundleComparison) -> TensorData:
+    found = next((c for c in compared.comparisons if c.name == tensor.name), None)
+    return tensor if found is None else add_comparison(tensor, found)
+
+
+def aligned_layouts(
+    compared: BundleComparison,
+    data: Sequence[TensorData],
+    layouts: list[list[Layout]],
+    projections: list[list[Projection]],
+) -> tuple[list[list[Layout]], list[list[Projection]]]:
+    """Each later space's aligned projection, first among its bookmarks (the page opens on it),
+    drawn in one frame with its group's first PCA and the other aligned ones."""
+    index = {t.name: i for i, t in enumerate(data)}
+    layouts = [list(shown) for shown in layouts]
+    projections = [list(shown) for shown in projections]
+    for group in compared.groups:
+        first = index[group.reference]
+        pca = next((p for p in projections[first] if p.kind == PCA), None)
+        aligned = [c for c in compared.comparisons if c.reference == group.reference]
+        frame = layout_frame(([pca.coords] if pca is not None else []) + [c.aligned.coords for c in aligned])
+        if pca is not None:
+            slot = projections[first].index(pca)
+            layouts[first][slot] = replace(layouts[first][slot], frame=frame)
+        for c in aligned:
+            layouts[index[c.name]].insert(0, Layout(ALIGNED, c.aligned.coords, frame))
+            projections[index[c.name]].insert(0, c.aligned)
+    return layouts, projections
+
+
+def trusted(
+    compared: BundleComparison, data: Sequence[TensorData], layouts: Sequence[Sequence[Layout]]
+) -> tuple[list[TensorData], list[TrustView]]:
+    """A trust column per layout of every compared tensor, and each layout's mean for the page."""
+    out, views = [], []
+    for t, shown in zip(data, layouts, strict=True):
+        if t.name not in compared.knn or not shown:
+            out.append(t)
+            continue
+        t, means = add_trust(t, shown, compared.knn[t.name])
+        out.append(t)
+        views.append(TrustView(t.name, tuple((name, f"{mean:.3f}") for name, mean in means.items())))
+    return out, views
+
+
+def comparison_views(compared: BundleComparison, data: Sequence[TensorData]) -> tuple[ComparisonView, ...]:
+    points = {t.name: t.matrix.shape[0] for t in data}
+    labels = {t.name: [row[0] for row in t.rows] for t in data}
+    return tuple(comparison_view(c, labels[c.name], points[c.name], points[c.reference]) for c in compared.comparisons)

@@ -18,6 +18,10 @@
 //   the demo data provider: getBookmarks(run, tensorName, callback).
 //   vz-projector-input (the inspector's searchBox): setValue(text, regex), getValue(),
 //     registerInputChangedListener(listener).
+//   vz-projector: loadState(state) copies a bookmark's projections onto the points;
+//     projectorScatterPlotAdapter.generatePointPositionArray(ds, keys) places point i at
+//     each axis's d3 scaleLinear from its own extent to [-CUBE/2, CUBE/2] (CUBE =
+//     SCATTER_PLOT_CUBE_LENGTH = 2, projectorScatterPlotAdapter.ts).
 // Where the bookmark JSON is missing, unreadable or carries no exact view, or where
 // these internals are missing, the projector does what it does without this script.
 (() => {
@@ -25,7 +29,9 @@
 
   const READ_FROM = "tensorboard 2.21";
   const SHIPPED_COMPONENTS = 3; // a bookmark carries pca-0, pca-1, pca-2
-  const EXACT_VIEW = "exactView"; // the bookmark key written by projector_bundle/projections.py
+  const EXACT_VIEW = "exactView"; // the bookmark key written by projector_bundle/points/projections.py
+  const FRAME = "frame"; // likewise: per axis the [low, high] a compared layout is drawn in (--compare)
+  const CUBE = 2; // SCATTER_PLOT_CUBE_LENGTH: the projector draws each axis over [-CUBE/2, CUBE/2]
 
   const Projector = customElements.get("vz-projector");
   const ProjectionsPanel = customElements.get("vz-projector-projections-panel");
@@ -146,7 +152,53 @@
     ds.fracVariancesExplained = view.variance.slice();
   };
 
+  // --- one frame for the layouts of a comparison (--compare) ---
+  // The projector scales each axis of a layout to that layout's own extent, so two layouts that
+  // agree on every unchanged point would still draw it in two places. A bookmark with a frame
+  // (the export's aligned views, and the PCA of the space they are aligned to) is drawn in it.
+
+  let frame = null; // the frame of the layout on screen, or null
+  const frameOf = (state) => {
+    const value = state == null ? null : state[FRAME];
+    const valid = Array.isArray(value) && value.length === SHIPPED_COMPONENTS &&
+      value.every((pair) => Array.isArray(pair) && pair.length === 2 && pair.every(Number.isFinite));
+    return valid ? value : null;
+  };
+  let adapterChecked = false;
+  const drawInFrame = (projector) => {
+    if (adapterChecked) return;
+    adapterChecked = true;
+    const adapter = projector.projectorScatterPlotAdapter;
+    const proto = adapter == null ? null : Object.getPrototypeOf(adapter);
+    if (proto == null || typeof proto.generatePointPositionArray !== "function") {
+      warn(`the projector lacks projectorScatterPlotAdapter.generatePointPositionArray (read from ${READ_FROM}); compared layouts are drawn each in its own extent`);
+      return;
+    }
+    const originalPositions = proto.generatePointPositionArray;
+    proto.generatePointPositionArray = function (ds, keys) {
+      const pca = keys != null && keys[0] === "pca-0" && keys[1] === "pca-1" && (keys[2] == null || keys[2] === "pca-2");
+      if (frame == null || ds == null || !pca) return originalPositions.call(this, ds, keys);
+      const axes = keys[2] == null ? 2 : 3;
+      const positions = new Float32Array(ds.points.length * 3);
+      ds.points.forEach((point, i) => {
+        for (let a = 0; a < axes; a++) {
+          const [low, high] = frame[a];
+          // As d3's scaleLinear: the frame's extent onto the cube; a flat axis at its middle.
+          positions[i * 3 + a] = high > low ? ((point.projections[keys[a]] - low) / (high - low)) * CUBE - CUBE / 2 : 0;
+        }
+      });
+      return positions;
+    };
+  };
+
+  const originalLoadState = Projector.prototype.loadState;
+  Projector.prototype.loadState = function (state) {
+    frame = frameOf(state);
+    return originalLoadState.call(this, state);
+  };
+
   const dropExact = (ds, panel) => {
+    frame = null;
     for (const point of ds.points) {
       for (let k = 0; k < SHIPPED_COMPONENTS; k++) delete point.projections[`pca-${k}`];
     }
@@ -162,6 +214,8 @@
     const applies = ds != null && exact != null && ds.points.length === exact.rows &&
       this.normalizeData === Boolean(exact.view.spherize);
     if (applies) setExact(ds, exact);
+    frame = applies ? frameOf(exact.state) : null;
+    drawInFrame(this);
     originalSetCurrentDataSet.call(this, ds);
     if (applies) {
       const notice = this.projectionsPanel.$$("#pca-sampling"); // "PCA is approximate."

@@ -26,12 +26,12 @@ BLOCK_VALUES = 1 << 24
 MAX_THREADS = 8
 
 
-def check_neighbor_count(k: int) -> None:
-    """Refuse a `--neighbors` below 1 or above `MAX_NEIGHBORS`, before any work."""
+def check_neighbor_count(k: int, flag: str = "--neighbors") -> None:
+    """Refuse a `--neighbors` (or `flag`) below 1 or above `MAX_NEIGHBORS`, before any work."""
     if k < 1:
-        raise UsageError(f"--neighbors {k}: expected 1 or more")
+        raise UsageError(f"{flag} {k}: expected 1 or more")
     if k > MAX_NEIGHBORS:
-        raise UsageError(f"--neighbors {k}: expected at most {MAX_NEIGHBORS}, got {k:,}")
+        raise UsageError(f"{flag} {k}: expected at most {MAX_NEIGHBORS}, got {k:,}")
 
 
 def check_neighbors(k: int, points: int, tensor: str) -> None:

@@ -56,6 +56,11 @@ MB = 1_000_000
 # (`getSequenceNextPointIndex` in vz_projector/data.ts). Its cells are written raw:
 # the projector reads an empty cell as null, which ends the path there.
 SEQ_NEXT = "__seq_next__"
+# `--compare`'s numeric columns of a later space: a number, or empty (null to the projector, so
+# neither coloured nor counted) for an item the first space lacks. Written raw, like SEQ_NEXT.
+OVERLAP_HEADER = "kNN overlap"
+MOVED_HEADER = "moved"
+RAW_COLUMNS = (SEQ_NEXT, OVERLAP_HEADER, MOVED_HEADER)
 
 # Bookmarks: a JSON list of the projector's saved `State`s (vz_projector/data.ts).
 BOOKMARKS_SUFFIX = ".bookmarks.json"

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from projector_bundle.context.geometry import GeometryView
     from projector_bundle.models.loader import ModelRef
     from projector_bundle.points.clusters import ClusterLegend
+    from projector_bundle.points.compare import ComparisonView, TrustView
     from projector_bundle.points.tensors import Tensor
 
 PAGE_TEMPLATE = "index.html.j2"
@@ -59,6 +60,8 @@ class PageInfo:
     geometry: tuple[GeometryView, ...] = ()  # per-layer geometry tables and charts (--sentences); not in info_json
     first_view: FirstView | None = None  # --first-view light
     clusters: tuple[ClusterLegend, ...] = ()  # --clusters: each clustered tensor's named clusters
+    comparison: tuple[ComparisonView, ...] = ()  # --compare: each later space against its first; not in info_json
+    trust: tuple[TrustView, ...] = ()  # --compare: each layout's mean kNN recall per tensor; not in info_json
 
 
 def describe_page(
@@ -72,6 +75,8 @@ def describe_page(
     geometry: Sequence[GeometryView] = (),
     first_view: bool = False,
     clusters: Sequence[ClusterLegend] = (),
+    comparison: Sequence[ComparisonView] = (),
+    trust: Sequence[TrustView] = (),
 ) -> PageInfo:
     """What the page says: the models by their public names (and `sources`, the names of the
     user's own vectors), and each tensor's shape. With `first_view`, the first tensor is the
@@ -91,6 +96,8 @@ def describe_page(
         if first_view
         else None,
         clusters=tuple(clusters),
+        comparison=tuple(comparison),
+        trust=tuple(trust),
     )
 
 
@@ -115,8 +122,9 @@ def render_page(info: PageInfo) -> str:
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
     )
-    # The page's data script keeps to the bundle's facts; the geometry is drawn as HTML instead.
-    info_json = {key: value for key, value in asdict(info).items() if key != "geometry"}
+    # The page's data script keeps to the bundle's facts; the geometry and comparison are drawn as HTML instead.
+    drawn = ("geometry", "comparison", "trust")
+    info_json = {key: value for key, value in asdict(info).items() if key not in drawn}
     return env.get_template(PAGE_TEMPLATE).render(
         info=info,
         info_json=info_json,
