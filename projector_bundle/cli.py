@@ -151,7 +151,7 @@ def run_tokenize(args: argparse.Namespace, argv: list[str]) -> int:
 
     set_verbose(args.verbose)
     result = tokenize(resolve_model(args.model), args.text)
-    # The readable piece (schemes.WORD_START marks a word's start), then the vocabulary's own spelling.
+    # The readable piece (schemes: `##` marks a continuation, in every scheme), then the vocabulary's own spelling.
     for token_id, readable, token in zip(result.ids, result.readable, result.tokens, strict=False):
         print(f"{token_id}\t{readable}\t{token}")
     print(f"decoded: {result.decoded}")

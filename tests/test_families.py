@@ -59,11 +59,11 @@ def by_token(bundle: Path) -> dict[str, dict[str, str]]:
 # family: (scheme, Cyrillic word start, number, preposition starting a word, the same letters inside a word,
 #          a byte token and its readable form, a special token)
 EXPECTED = {
-    "gpt2": (BYTE_LEVEL, "ĠÐ¼Ð¸ÑĢ", "Ġ1990", "Ġof", "of", ("ĠÐ", "▁<0xD0>"), "<|endoftext|>"),
-    "roberta": (BYTE_LEVEL, "ĠÐ¼Ð¸ÑĢ", "Ġ1990", "Ġof", "of", ("Ġä½", "▁<0xE4><0xBD>"), "<mask>"),
+    "gpt2": (BYTE_LEVEL, "ĠÐ¼Ð¸ÑĢ", "Ġ1990", "Ġof", "of", ("ĠÐ", "<0xD0>"), "<|endoftext|>"),
+    "roberta": (BYTE_LEVEL, "ĠÐ¼Ð¸ÑĢ", "Ġ1990", "Ġof", "of", ("Ġä½", "<0xE4><0xBD>"), "<mask>"),
     "llama2": (METASPACE, "▁мир", "▁1990", "▁of", "of", ("<0x0A>", "<0x0A>"), "<s>"),
     "t5": (METASPACE, "▁мир", "▁1990", "▁of", "of", None, "</s>"),
-    "llama3": (BYTE_LEVEL, "ĠÐ¼Ð¸ÑĢ", "42", "Ġof", "of", ("ĠÐ¼Ð", "▁м<0xD0>"), "<|eot_id|>"),
+    "llama3": (BYTE_LEVEL, "ĠÐ¼Ð¸ÑĢ", "42", "Ġof", "of", ("ĠÐ¼Ð", "м<0xD0>"), "<|eot_id|>"),
     "albert": (METASPACE, "▁мир", "▁1990", "▁of", "of", None, "[CLS]"),
     "bert": (WORDPIECE, "мир", "1990", "of", "##of", None, "[CLS]"),
     "st-old": (WORDPIECE, "мир", "1990", "of", "##of", None, "[CLS]"),
@@ -79,12 +79,12 @@ def test_bundle_validates_and_labels_read_right(family: str, family_bundles: dic
     header = list(metadata(bundle)[0])
     assert header == [*BASE_HEADER, *(["is byte"] if byte else []), "Token"]
     rows = by_token(bundle)
-    assert rows[cyrillic]["Word"] == "▁мир"
-    assert (rows[cyrillic]["Length"], rows[cyrillic]["# vowels"], rows[cyrillic]["is subword"]) == ("3", "0", "false")
+    assert rows[cyrillic]["Word"] == "мир"
+    assert (rows[cyrillic]["Length"], rows[cyrillic]["# vowels"], rows[cyrillic]["is subword"]) == ("3", "1", "false")
     assert (rows[number]["is number"], rows[number]["Length"]) == ("true", str(len(number.lstrip("Ġ▁"))))
-    assert (rows[prep]["Word"], rows[prep]["is preposition"], rows[prep]["is subword"]) == ("▁of", "true", "false")
+    assert (rows[prep]["Word"], rows[prep]["is preposition"], rows[prep]["is subword"]) == ("of", "true", "false")
     assert (rows[prep]["Length"], rows[prep]["# vowels"]) == ("2", "1")
-    assert (rows[inner]["Word"], rows[inner]["is preposition"], rows[inner]["is subword"]) == ("of", "false", "true")
+    assert (rows[inner]["Word"], rows[inner]["is preposition"], rows[inner]["is subword"]) == ("##of", "false", "true")
     assert (rows[special]["Word"], rows[special]["is special"], rows[special]["is subword"]) == (
         special,
         "true",
@@ -128,12 +128,12 @@ def test_both_vocabulary_routes_agree(family: str, family_models: dict[str, Path
 
 # family: the readable pieces of "the bank of мир" (specials included), and the decoded text.
 TOKENIZED = {
-    "gpt2": (["t", "h", "e", "▁bank", "▁of", "▁мир"], "the bank of мир"),
-    "llama2": (["<s>", "▁the", "▁bank", "▁of", "▁мир"], "<s> the bank of мир"),
-    "t5": (["▁the", "▁bank", "▁of", "▁мир", "</s>"], "the bank of мир</s>"),
-    "llama3": (["<|begin_of_text|>", "t", "h", "e", "▁bank", "▁of", "▁мир"], "<|begin_of_text|>the bank of мир"),
-    "albert": (["[CLS]", "▁the", "▁bank", "▁of", "▁мир", "[SEP]"], "[CLS] the bank of мир[SEP]"),
-    "bert": (["[CLS]", "▁the", "▁bank", "▁of", "▁мир", "[SEP]"], "[CLS] the bank of мир [SEP]"),
+    "gpt2": (["##t", "##h", "##e", "bank", "of", "мир"], "the bank of мир"),
+    "llama2": (["<s>", "the", "bank", "of", "мир"], "<s> the bank of мир"),
+    "t5": (["the", "bank", "of", "мир", "</s>"], "the bank of мир</s>"),
+    "llama3": (["<|begin_of_text|>", "##t", "##h", "##e", "bank", "of", "мир"], "<|begin_of_text|>the bank of мир"),
+    "albert": (["[CLS]", "the", "bank", "of", "мир", "[SEP]"], "[CLS] the bank of мир[SEP]"),
+    "bert": (["[CLS]", "the", "bank", "of", "мир", "[SEP]"], "[CLS] the bank of мир [SEP]"),
 }
 
 
@@ -172,8 +172,8 @@ def test_sentences_equal_one_at_a_time_runs(family: str, family_models, family_b
         matrix = read_tensor_bytes(bundle / entry["tensorPath"], entry["tensorShape"][1])
         np.testing.assert_allclose(matrix, np.concatenate([a[layer] for a in alone]), atol=1e-5)
         tokens = [row["Token"] for row in metadata(bundle, entry["metadataPath"])]
-        assert "▁мир" in tokens and "▁bank" in tokens
-        assert not any(t.startswith(("Ġ", "##")) for t in tokens)
+        assert "мир" in tokens and "bank" in tokens
+        assert not any(t.startswith(("Ġ", "▁")) for t in tokens)
 
 
 def test_inspect_finds_gpt2_positions_and_albert_widths(family_models: dict[str, Path], capfd) -> None:

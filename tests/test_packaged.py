@@ -39,4 +39,4 @@ def test_bundle_of_the_packaged_model(tmp_path: Path) -> None:
     rows = (out / DEFAULT_FILES.metadata).read_text(encoding="utf-8").splitlines()
     assert len(rows) == 1 + 2000
     assert rows[1 + 101].split("\t")[0] == "[CLS]"
-    assert rows[1 + 1996].split("\t")[:3] == ["▁the", "3", "1"]
+    assert rows[1 + 1996].split("\t")[:3] == ["the", "3", "1"]

@@ -480,7 +480,7 @@ def tokenize(ref: ModelRef, text: str) -> Tokenized:
 
 
 def readable_pieces(vocabulary: Vocabulary, pieces: list[str]) -> list[str]:
-    """Each piece's readable form (`schemes.WORD_START` for a word's space, `<0xNN>` for bytes)."""
+    """Each piece's readable form (`##` before a continuation, `<0xNN>` for bytes; see `schemes`)."""
     return [readable(p, vocabulary.scheme, p in vocabulary.special, p in vocabulary.added) for p in pieces]
 
 
