@@ -26,7 +26,7 @@ from projector_bundle.context.corpus import NEEDS_CORPUS, parse_words
 from projector_bundle.context.layers import parse_layer_text
 from projector_bundle.context.trajectories import NEEDS_SENTENCES
 from projector_bundle.output.manifest import utc_time
-from projector_bundle.output.publish import DEFAULT_MAX_FILE_MB, normalise_base_url
+from projector_bundle.output.publish import GITHUB_FILE_LIMIT_MIB, normalise_base_url
 from projector_bundle.output.writers import EXACT_TSV_DIGITS
 from projector_bundle.points.labels import DEFAULT_LABELS, LABEL_COLUMNS
 from projector_bundle.points.projections import PCA, PROJECTION_KINDS
@@ -284,7 +284,7 @@ def int_at_least(minimum: int, expected: str) -> Callable[[str], int]:
 
 positive_int = int_at_least(1, "a positive integer")
 non_negative_int = int_at_least(0, "a whole number of 0 or more")
-positive_mb = number_within(float, lambda v: 0 < v < math.inf, "a positive number of megabytes")
+positive_mb = number_within(float, lambda v: 0 < v < math.inf, "a positive number of MiB")
 tsv_digits = number_within(int, lambda v: 1 <= v <= EXACT_TSV_DIGITS, f"an integer from 1 to {EXACT_TSV_DIGITS}")
 port_number = number_within(int, lambda v: 0 <= v <= 65535, "a port from 0 to 65535 (0 picks a free one)")
 
@@ -434,9 +434,10 @@ def build_parser() -> argparse.ArgumentParser:
     bundle.add_argument(
         "--max-file-mb",
         type=positive_mb,
-        default=DEFAULT_MAX_FILE_MB,
-        metavar="MB",
-        help=f"warn about any file larger than this (default: {DEFAULT_MAX_FILE_MB}, GitHub's limit for a pushed file)",
+        metavar="MIB",
+        help=f"warn about any file larger than this many MiB, with ways to shrink it: {GITHUB_FILE_LIMIT_MIB} is "
+        "GitHub's limit for a file committed to git (default: no warning, a note about that limit; the Pages "
+        "workflow's artifact has no such per-file limit)",
     )
     bundle.add_argument("--quiet", action="store_true", help="no progress on stderr")
     bundle.add_argument("--verbose", action="store_true", help=VERBOSE_HELP)

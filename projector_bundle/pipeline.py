@@ -29,7 +29,7 @@ from projector_bundle.context.geometry import (
 )
 from projector_bundle.context.layers import expand_layers
 from projector_bundle.context.trajectories import NEEDS_SENTENCES, build_paths
-from projector_bundle.output.publish import DEFAULT_MAX_FILE_MB, projector_link, size_warning
+from projector_bundle.output.publish import git_size_note, projector_link, size_warning
 from projector_bundle.points.labels import DEFAULT_LABELS, needed_columns, select_columns
 from projector_bundle.points.neighbors import check_neighbor_count, check_neighbors
 from projector_bundle.points.projections import (
@@ -63,7 +63,7 @@ from projector_bundle.points.tensors import (
 from projector_bundle.progress import SILENT, Progress
 from projector_bundle.projector.colouring import ensure_colourable
 from projector_bundle.projector.firstview import add_first_view
-from projector_bundle.projector.formats import DEFAULT_OUT, MB
+from projector_bundle.projector.formats import DEFAULT_OUT, MIB
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
@@ -99,7 +99,8 @@ class BundleOptions:
     base_url: str | None = None  # where the bundle will be served (adds the remote config)
     tsv: bool = True  # write the vectors TSV besides the .bytes
     tsv_digits: int | None = None  # significant digits in the TSV; None is exact
-    max_file_mb: float = DEFAULT_MAX_FILE_MB  # warn about larger files
+    # Warn about larger files (MiB), for a site/ committed to git; None: a note about GitHub's limit only.
+    max_file_mb: float | None = None
     force: bool = False  # replace a non-empty folder this tool did not write
     first_view: bool = False  # put the first tensor's exact 3-D PCA coordinates first, as a light tensor
     command: str = "export.py bundle"  # how the bundle was made, as shown on the page and in the manifest
@@ -222,9 +223,14 @@ def build_bundle(
     # The tensors' own files were advised about before writing; this is for the others (the page, the projector).
     advised = {name for t in tensors if t.name in advice for name in (t.files.bytes, t.files.tsv, t.files.metadata)}
     others = {name: size for name, size in written.sizes.items() if name not in advised}
-    oversize = size_warning(others, options.max_file_mb, vector_tsvs)
-    if oversize:
-        warnings.append(oversize)
+    if options.max_file_mb is not None:
+        oversize = size_warning(others, options.max_file_mb, vector_tsvs)
+        if oversize:
+            warnings.append(oversize)
+    else:
+        note = git_size_note(written.sizes)
+        if note:
+            progress(note)
     summary = tuple((t.name, *t.matrix.shape) for t in tensors)
     return BundleResult(options.out, summary, written.sizes, tuple(warnings))
 
@@ -300,7 +306,7 @@ def advise_sizes(tensors: Sequence[Tensor], options: BundleOptions) -> dict[str,
     rows spread over each tensor, formatted as the writers would."""
     from projector_bundle.output.writers import estimate_metadata_bytes, estimate_tsv_bytes_per_value
 
-    limit = int(options.max_file_mb * MB)
+    limit = None if options.max_file_mb is None else int(options.max_file_mb * MIB)
     advice = {}
     for t in tensors:
         points, dim = t.matrix.shape
