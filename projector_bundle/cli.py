@@ -34,6 +34,7 @@ from projector_bundle.points.reductions import LIMIT_HELP
 from projector_bundle.points.tensors import TENSOR_KINDS, WORD
 from projector_bundle.projector.formats import DEFAULT_HOST, DEFAULT_OUT, DEFAULT_PORT
 from projector_bundle.signals import Interrupted, interrupts_raised
+from projector_bundle.text import plural
 
 PROG = "export.py"
 VERBOSE_HELP = "let transformers print its own loading reports and bars"
@@ -158,6 +159,15 @@ def run_tokenize(args: argparse.Namespace, argv: list[str]) -> int:
     return 0
 
 
+def embedding_rows(rows: int, tokens: int) -> str:
+    """The input-embedding table's rows, and how many of them no token uses (tables are often padded)."""
+    if rows > tokens:
+        return f"{rows:,} ({plural(rows - tokens, 'row')} without a token)"
+    if rows < tokens:
+        return f"{rows:,} ({plural(tokens - rows, 'token')} without a row)"
+    return f"{rows:,}"
+
+
 def run_inspect(args: argparse.Namespace, argv: list[str]) -> int:
     from projector_bundle.models.loader import inspect_model, resolve_model, set_verbose
 
@@ -167,6 +177,7 @@ def run_inspect(args: argparse.Namespace, argv: list[str]) -> int:
         ("model", facts.name),
         ("type", facts.model_type),
         ("vocabulary size", f"{facts.vocab_size:,}"),
+        ("embedding rows", embedding_rows(facts.embedding_rows, facts.vocab_size)),
         ("hidden size", f"{facts.hidden_size:,}"),
         *([("embedding size", f"{facts.embedding_size:,}")] if facts.embedding_size != facts.hidden_size else []),
         ("word-embedding weights", f"{facts.word_embedding_weights:,}"),
@@ -181,7 +192,6 @@ def run_inspect(args: argparse.Namespace, argv: list[str]) -> int:
 
 def run_validate(args: argparse.Namespace, argv: list[str]) -> int:
     from projector_bundle.projector.validate import ERROR, validate_bundle
-    from projector_bundle.text import plural
 
     try:
         missing = not args.dir.is_dir()

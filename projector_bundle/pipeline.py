@@ -127,6 +127,7 @@ class ModelData:
 
     words: WordEmbeddings | None = None
     tables: dict[str, np.ndarray] = field(default_factory=dict)
+    first_position: int = 0  # the position table's row of position 0 (2 in RoBERTa)
     context: ContextualEmbeddings | None = None
 
 
@@ -339,7 +340,13 @@ def read_model(
 ) -> ModelData:
     """Read every table `options` asks of one model, and run it over the sentences."""
     from projector_bundle.context.contextual import check_layers, corpus_warnings, layer_count
-    from projector_bundle.models.loader import load_model, read_embedding_table, read_word_embeddings
+    from projector_bundle.models.loader import (
+        first_position_row,
+        load_model,
+        positions_without_table,
+        read_embedding_table,
+        read_word_embeddings,
+    )
 
     read = ModelData()
     if WORD in options.tensors:
@@ -356,8 +363,14 @@ def read_model(
     for kind in tables:
         matrix = read_embedding_table(model, TABLE_ATTRS[kind])
         if matrix is None:
-            raise ExportError(f"--tensors {kind}: {ref.name} has no {TABLE_ATTRS[kind]} ({type(model).__name__})")
+            how = positions_without_table(model) if kind == POSITION else None
+            raise ExportError(
+                f"--tensors {kind}: {ref.name} has no {TABLE_ATTRS[kind]} ({type(model).__name__})"
+                + (f": {how}" if how else "")
+            )
         read.tables[kind] = matrix
+        if kind == POSITION:
+            read.first_position = first_position_row(model)
     if corpus is not None:
         count = layer_count(model)
         layers = check_layers(expand_layers(options.layers, count), count, ref.name)
@@ -410,7 +423,7 @@ def label_model(prefix: str, read: ModelData, options: BundleOptions, progress: 
             keys = ",".join(c.key for c in chosen)
             progress(f"no column of --labels {keys} can colour points; adding {columns[-1].key}")
         tensors.append(word_tensor(prefix, read.words.matrix, read.words.tokens, columns))
-    tensors += [table_tensor(prefix, kind, matrix) for kind, matrix in read.tables.items()]
+    tensors += [table_tensor(prefix, kind, matrix, read.first_position) for kind, matrix in read.tables.items()]
     if read.context is not None:
         tensors += contextual_tensors(prefix, read.context)
         if options.trajectories:

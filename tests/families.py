@@ -309,6 +309,48 @@ def build_t5(folder: Path) -> Path:
     return _save(folder, tokenizer, config, model)
 
 
+# Rows past the tokenizer's vocabulary, as in T5's hub checkpoints (32,128 rows for 32,100 tokens).
+PADDED_ROWS = 5
+
+
+def build_t5_encoder(folder: Path) -> Path:
+    """A T5 encoder-only checkpoint (`T5EncoderModel`, `is_encoder_decoder: false`), its table padded
+    past the vocabulary; T5's tokenizer."""
+    from tokenizers import Tokenizer, models, processors
+    from transformers import T5Config, T5EncoderModel
+
+    head = ["<pad>", "</s>", "<unk>"]
+    vocab, unk_id = _unigram(head, "<unk>")
+    tokenizer = Tokenizer(models.Unigram(vocab, unk_id=unk_id, byte_fallback=False))
+    _sentencepiece_pipeline(tokenizer)
+    tokenizer.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", 1)])
+    _added(tokenizer, head)
+    config = {"tokenizer_class": "T5Tokenizer", "eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>",
+              "extra_ids": 0, "model_max_length": POSITIONS}  # fmt: skip
+    t5 = T5Config(vocab_size=len(vocab) + PADDED_ROWS, d_model=HIDDEN, d_kv=4, d_ff=16, num_layers=1, num_heads=2,
+                  pad_token_id=0, eos_token_id=1, is_encoder_decoder=False, use_cache=False)  # fmt: skip
+    return _save(folder, tokenizer, config, T5EncoderModel(t5))
+
+
+def build_llama2_metaspace(folder: Path) -> Path:
+    """Llama-2 as newer transformers write it: a Metaspace pre-tokenizer with `prepend_scheme: first`
+    and `split: false` (no normalizer), so `word_ids()` calls a whole sentence one word."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
+    from transformers import LlamaModel
+
+    head = ["<unk>", "<s>", "</s>", *(f"<0x{b:02X}>" for b in range(256))]
+    vocab = {t: i for i, t in enumerate(head)}
+    merges = _chains([w.replace(" ", "▁") for w in WORDS if "你" not in w], vocab)
+    tokenizer = Tokenizer(models.BPE(vocab, merges, unk_token="<unk>", fuse_unk=True, byte_fallback=True))
+    tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first", split=False)
+    tokenizer.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 1)])
+    tokenizer.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="first", split=False)
+    _added(tokenizer, head[:3])
+    config = {"tokenizer_class": "LlamaTokenizer", "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>",
+              "add_bos_token": True, "legacy": False, "model_max_length": POSITIONS}  # fmt: skip
+    return _save(folder, tokenizer, config, LlamaModel(_llama_config(tokenizer, ["<s>", "</s>"])))
+
+
 def build_albert(folder: Path) -> Path:
     """ALBERT: Unigram with Metaspace, `[CLS] ... [SEP]`, and word vectors (4) narrower than its layers (8)."""
     from tokenizers import Tokenizer, models, processors
@@ -417,6 +459,8 @@ BUILDERS: dict[str, Callable[[Path], Path]] = {
     "albert": build_albert,
     "bert": build_bert,
     "st-old": build_sentence_transformers_old,
+    "t5-encoder": build_t5_encoder,
+    "llama2-metaspace": build_llama2_metaspace,
 }
 
 

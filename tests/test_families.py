@@ -251,3 +251,84 @@ def test_search_finds_a_cyrillic_word_in_a_byte_level_bundle(family_bundles: dic
         page.get_by_text(f"{matches} matches.").wait_for()
     assert log.external_requests == []
     assert log.console_errors == []
+
+
+# --- held-out family defects (issue 21) ---
+
+
+def test_a_t5_encoder_only_checkpoint_runs_sentences_on_its_encoder(family_models, family_bundles) -> None:
+    """AutoModel would build the whole T5Model with a random decoder, which fails without decoder inputs."""
+    import torch
+    from transformers import T5EncoderModel
+
+    bundle = family_bundles["t5-encoder"]
+    assert cli.main(["validate", str(bundle)]) == 0
+    config = {e["tensorName"]: e for e in json.loads((bundle / CONFIG_JSON).read_text())["embeddings"]}
+    entry = config["t5-encoder/contextual_layer1"]
+    matrix = read_tensor_bytes(bundle / entry["tensorPath"], entry["tensorShape"][1])
+    model = T5EncoderModel.from_pretrained(family_models["t5-encoder"]).eval()
+    tokenizer = load_tokenizer(resolve_model(str(family_models["t5-encoder"])))
+    alone = []
+    for sentence in SENTENCES:
+        encoded = tokenizer(sentence, return_tensors="pt", return_special_tokens_mask=True)
+        keep = ~encoded.pop("special_tokens_mask")[0].bool()
+        with torch.no_grad():
+            alone.append(model(**encoded, output_hidden_states=True).hidden_states[1][0][keep].numpy())
+    np.testing.assert_allclose(matrix, np.concatenate(alone), atol=1e-5)
+
+
+def test_inspect_tells_vocabulary_size_from_embedding_rows(family_models, capsys) -> None:
+    from families import PADDED_ROWS
+
+    assert cli.main(["inspect", "--model", str(family_models["t5-encoder"])]) == 0
+    facts = dict(line.split(":", 1) for line in capsys.readouterr().out.splitlines())
+    tokens = len(load_tokenizer(resolve_model(str(family_models["t5-encoder"]))))
+    assert facts["vocabulary size"].strip() == str(tokens)
+    assert facts["embedding rows"].strip() == f"{tokens + PADDED_ROWS} ({PADDED_ROWS} rows without a token)"
+
+
+def test_words_match_with_a_metaspace_tokenizer_that_does_not_split(family_models, tmp_path: Path) -> None:
+    """Llama-2's Metaspace with split false: word_ids() is 0 for a whole sentence; words are cut at spaces."""
+    sentences = tmp_path / "sentences.txt"
+    sentences.write_text("\n".join(SENTENCES) + "\n", encoding="utf-8")
+    out = tmp_path / "site"
+    args = ["bundle", "--model", str(family_models["llama2-metaspace"]), "--out", str(out), "--sentences"]
+    assert cli.main([*args, str(sentences), "--words", "bank,мир", "--projections", "none", "--quiet"]) == 0
+    rows = metadata(out, "llama2-metaspace.contextual_layer1.metadata.tsv")
+    assert [(r["Word"], r["Token"], r["Sentence #"]) for r in rows] == [
+        ("bank", "bank", "1"),
+        ("мир", "мир", "1"),
+        ("bank", "bank", "3"),
+    ]
+
+
+def test_an_old_sentence_transformers_folder_is_named_by_its_folder(family_bundles: dict[str, Path]) -> None:
+    bundle = family_bundles["st-old"]
+    names = [e["tensorName"] for e in json.loads((bundle / CONFIG_JSON).read_text())["embeddings"]]
+    assert names and all(name.startswith("st-old/") for name in names)
+    files = [p.name for p in bundle.iterdir()]
+    assert not any("0_Transformer" in f for f in files)
+    for text in ("index.html", "manifest.json"):
+        assert "0_Transformer" not in (bundle / text).read_text(encoding="utf-8")
+
+
+def test_position_on_a_rotary_model_says_it_is_rotary(family_models, tmp_path: Path, capsys) -> None:
+    model = family_models["llama3"]
+    args = ["bundle", "--model", str(model), "--out", str(tmp_path / "site"), "--tensors", "position", "--quiet"]
+    assert cli.main(args) == 1
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"error: --tensors position: {model} has no position_embeddings (LlamaModel): it uses rotary position "
+        "embeddings, computed in each attention layer rather than stored"
+    )
+    assert not (tmp_path / "site").exists()
+
+
+def test_roberta_position_rows_start_after_the_padding_index(family_models, tmp_path: Path) -> None:
+    """RoBERTa numbers positions from padding_idx + 1 = 2: rows 0 and 1 hold no position."""
+    out = tmp_path / "site"
+    args = ["bundle", "--model", str(family_models["roberta"]), "--out", str(out), "--tensors", "position"]
+    assert cli.main([*args, "--projections", "none", "--quiet"]) == 0
+    rows = [(r["Position"], r["Block of 64"]) for r in metadata(out)]
+    assert rows[:3] == [("[row 0: no position]", "none"), ("[row 1: no position]", "none"), ("0", "0")]
+    assert rows[-1] == (str(len(rows) - 3), "0")
+    assert cli.main(["validate", str(out)]) == 0
