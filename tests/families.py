@@ -437,6 +437,63 @@ def build_bert(folder: Path) -> Path:
     return _save(folder, tokenizer, config, model)
 
 
+def build_mpnet(folder: Path) -> Path:
+    """MPNet: BERT's WordPiece vocabulary behind `<s> <pad> </s> <unk>`, `<mask>` last; BERT's own
+    `[PAD] [CLS] [SEP] [MASK]` rows are left over in it, listed as special nowhere."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+    from transformers import MPNetConfig, MPNetModel
+
+    head = ["<s>", "<pad>", "</s>", "<unk>"]
+    vocab = {t: i for i, t in enumerate([*head, *WORDPIECE_VOCAB, "<mask>"])}
+    tokenizer = Tokenizer(models.WordPiece(vocab, unk_token="<unk>", max_input_chars_per_word=100))
+    tokenizer.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, lowercase=True)
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="<s> $A </s>", special_tokens=[("<s>", 0), ("</s>", 2)]
+    )
+    tokenizer.decoder = decoders.WordPiece(prefix="##")
+    _added(tokenizer, [*head, "<mask>"])
+    config = {"tokenizer_class": "MPNetTokenizer", "bos_token": "<s>", "eos_token": "</s>", "sep_token": "</s>",
+              "cls_token": "<s>", "unk_token": "<unk>", "pad_token": "<pad>", "mask_token": "<mask>",
+              "do_lower_case": True, "model_max_length": POSITIONS}  # fmt: skip
+    model = MPNetModel(MPNetConfig(vocab_size=len(vocab), hidden_size=HIDDEN, num_hidden_layers=1,
+                                   num_attention_heads=2, intermediate_size=16,
+                                   max_position_embeddings=POSITIONS + 2, pad_token_id=1))  # fmt: skip
+    return _save(folder, tokenizer, config, model)
+
+
+MODERNBERT_SPECIALS = ["[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]"]
+MODERNBERT_UNUSED = ["[unused0]", "[unused1]", "[unused2]"]
+
+
+def build_modernbert(folder: Path) -> Path:
+    """ModernBERT: byte-level BPE where `<|endoftext|>` is a plain vocabulary entry, BERT's special
+    tokens added as special and `[unusedN]` added with `special: false`."""
+    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, processors
+    from transformers import ModernBertConfig, ModernBertModel
+
+    vocab, merges = _byte_level_bpe(["<|endoftext|>"])
+    tokenizer = Tokenizer(models.BPE(vocab, merges))
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    _added(tokenizer, MODERNBERT_SPECIALS)
+    tokenizer.add_tokens([AddedToken(t, special=False, normalized=False) for t in MODERNBERT_UNUSED])
+    cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]
+    )
+    config = {"tokenizer_class": "PreTrainedTokenizerFast", "unk_token": "[UNK]", "cls_token": "[CLS]",
+              "sep_token": "[SEP]", "pad_token": "[PAD]", "mask_token": "[MASK]", "model_max_length": POSITIONS,
+              "added_tokens_decoder": _decoder_config(tokenizer)}  # fmt: skip
+    pad = tokenizer.token_to_id("[PAD]")
+    model = ModernBertModel(ModernBertConfig(vocab_size=tokenizer.get_vocab_size(), hidden_size=HIDDEN,
+                                             intermediate_size=16, num_hidden_layers=1, num_attention_heads=2,
+                                             max_position_embeddings=POSITIONS, pad_token_id=pad,
+                                             cls_token_id=cls, sep_token_id=sep, bos_token_id=cls,
+                                             eos_token_id=sep))  # fmt: skip
+    return _save(folder, tokenizer, config, model)
+
+
 def build_sentence_transformers_old(folder: Path) -> Path:
     """A sentence-transformers folder in the old layout: modules.json at the top, the BERT in `0_Transformer/`."""
     build_bert(folder / "0_Transformer")
@@ -461,6 +518,8 @@ BUILDERS: dict[str, Callable[[Path], Path]] = {
     "st-old": build_sentence_transformers_old,
     "t5-encoder": build_t5_encoder,
     "llama2-metaspace": build_llama2_metaspace,
+    "mpnet": build_mpnet,
+    "modernbert": build_modernbert,
 }
 
 

@@ -332,3 +332,25 @@ def test_roberta_position_rows_start_after_the_padding_index(family_models, tmp_
     assert rows[:3] == [("[row 0: no position]", "none"), ("[row 1: no position]", "none"), ("0", "0")]
     assert rows[-1] == (str(len(rows) - 3), "0")
     assert cli.main(["validate", str(out)]) == 0
+
+
+@pytest.mark.parametrize(
+    ("family", "control_like"),
+    [("mpnet", ["[PAD]", "[unused0]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "<s>", "<pad>", "</s>", "<unk>", "<mask>"]),
+     ("modernbert", ["<|endoftext|>", "[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]", "[unused0]", "[unused1]",
+                     "[unused2]"]),
+     ("bert", ["[PAD]", "[unused0]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"])],
+)  # fmt: skip
+def test_control_like_entries_are_special_in_every_family(family: str, control_like: list[str], family_bundles) -> None:
+    """One rule: MPNet's leftover [CLS], ModernBERT's plain <|endoftext|> and its [unusedN] added as not special."""
+    rows = by_token(family_bundles[family])
+    special = [token for token, row in rows.items() if row["is special"] == "true"]
+    assert sorted(special) == sorted(control_like)
+    assert all(rows[t]["is subword"] == "false" and rows[t]["Word"] == t for t in control_like)
+
+
+def test_mpnet_position_rows_start_after_the_padding_index(family_models, tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    args = ["bundle", "--model", str(family_models["mpnet"]), "--out", str(out), "--tensors", "position"]
+    assert cli.main([*args, "--projections", "none", "--quiet"]) == 0
+    assert [r["Position"] for r in metadata(out)][:3] == ["[row 0: no position]", "[row 1: no position]", "0"]
