@@ -195,18 +195,19 @@ def _shows_nothing(ch: str) -> bool:
 def visible(text: str) -> str:
     """`text` with each character that draws nothing as `[U+XXXX]`, and so is a combining mark
     that has no character before it to sit on (a piece that starts with one)."""
-    lone_mark = text[:1] != "" and unicodedata.category(text[0]) in ("Mn", "Me")
-    if text.isprintable() and not lone_mark:  # the common case, one C-level check
+    # Marks start at U+0300: below it (and for most pieces) one C-level check decides.
+    lone_mark = text[:1] >= "\u0300" and unicodedata.category(text[0]) in ("Mn", "Me")
+    if not lone_mark and text.isprintable():
         return text
     shown = "".join(f"[U+{ord(ch):04X}]" if _shows_nothing(ch) else ch for ch in text)
     return f"[U+{ord(shown[0]):04X}]{shown[1:]}" if lone_mark else shown
 
 
-def _marked(text: str, word_start: bool, continuation: bool) -> str:
+def _marked(text: str, continuation: bool) -> str:
     """The readable form of a piece's characters: plain where it begins a word, `##` before a continuation."""
-    if word_start and text == "":  # a piece that is only the space before a word
-        return " "
-    return CONTINUATION + visible(text) if continuation else visible(text)
+    if continuation:
+        return CONTINUATION + visible(text)
+    return visible(text) if text else " "  # a piece that is only the space before a word
 
 
 def read_piece(raw: str, scheme: Scheme, special: bool = False, added: bool = False) -> Piece:
@@ -214,14 +215,14 @@ def read_piece(raw: str, scheme: Scheme, special: bool = False, added: bool = Fa
 
     An added token is matched in the text as it is written, so it is read literally.
     """
-    if special or CONTROL_LIKE.fullmatch(raw):
+    if special or (raw[:1] in ("[", "<") and CONTROL_LIKE.fullmatch(raw)):
         return Piece(raw, raw, visible(raw), special=True)
     if added or not raw:
         return Piece(raw, raw, visible(raw))
     if scheme.kind == WORDPIECE:
         if scheme.prefix and raw.startswith(scheme.prefix) and len(raw) > len(scheme.prefix):
             text = raw[len(scheme.prefix) :]
-            return Piece(raw, text, _marked(text, False, True), continuation=True)
+            return Piece(raw, text, _marked(text, True), continuation=True)
         return Piece(raw, raw, visible(raw), word_start=True)
     if scheme.kind == BYTE_LEVEL:
         return _read_byte_level(raw)
@@ -232,7 +233,7 @@ def read_piece(raw: str, scheme: Scheme, special: bool = False, added: bool = Fa
             return Piece(raw, chr(value) if value < 0x80 else "", f"<0x{value:02X}>", byte=True)
         start = raw.startswith(WORD_START)
         text = (raw[1:] if start else raw).replace(WORD_START, " ")
-        return Piece(raw, text, _marked(text, start, not start), word_start=start, continuation=not start)
+        return Piece(raw, text, _marked(text, not start), word_start=start, continuation=not start)
     if scheme.kind == END_OF_WORD:
         end = raw.endswith(scheme.suffix) and len(raw) > len(scheme.suffix)
         text = raw[: -len(scheme.suffix)] if end else raw
@@ -247,7 +248,7 @@ def _read_byte_level(raw: str) -> Piece:
     data = raw.translate(table).encode("latin-1")
     start = data.startswith(b" ")
     text, shown, partial = _decode_bytes(data[1:] if start else data)
-    return Piece(raw, text, _marked(shown, start, not start), word_start=start, continuation=not start, byte=partial)
+    return Piece(raw, text, _marked(shown, not start), word_start=start, continuation=not start, byte=partial)
 
 
 def readable(raw: str, scheme: Scheme, special: bool = False, added: bool = False) -> str:
