@@ -128,10 +128,10 @@ def test_both_vocabulary_routes_agree(family: str, family_models: dict[str, Path
 
 # family: the readable pieces of "the bank of мир" (specials included), and the decoded text.
 TOKENIZED = {
-    "gpt2": (["##t", "##h", "##e", "bank", "of", "мир"], "the bank of мир"),
+    "gpt2": (["t", "##h", "##e", "bank", "of", "мир"], "the bank of мир"),  # the text's first piece begins a word
     "llama2": (["<s>", "the", "bank", "of", "мир"], "<s> the bank of мир"),
     "t5": (["the", "bank", "of", "мир", "</s>"], "the bank of мир</s>"),
-    "llama3": (["<|begin_of_text|>", "##t", "##h", "##e", "bank", "of", "мир"], "<|begin_of_text|>the bank of мир"),
+    "llama3": (["<|begin_of_text|>", "t", "##h", "##e", "bank", "of", "мир"], "<|begin_of_text|>the bank of мир"),
     "albert": (["[CLS]", "the", "bank", "of", "мир", "[SEP]"], "[CLS] the bank of мир[SEP]"),
     "bert": (["[CLS]", "the", "bank", "of", "мир", "[SEP]"], "[CLS] the bank of мир [SEP]"),
 }

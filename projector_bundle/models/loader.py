@@ -37,7 +37,7 @@ from projector_bundle.models.checkpoint import (
     weight_files,
 )
 from projector_bundle.models.modeljson import ModelFileError, read_json, shown
-from projector_bundle.models.schemes import Scheme, detect_scheme, detect_slow_scheme, read_piece, readable
+from projector_bundle.models.schemes import CONTINUATION, Scheme, detect_scheme, detect_slow_scheme, read_piece
 from projector_bundle.models.tables import POSITION_TABLE, TABLE_MODULES, TYPE_TABLE
 from projector_bundle.models.vocabulary import Token
 from projector_bundle.text import one_line
@@ -487,8 +487,16 @@ def tokenize(ref: ModelRef, text: str) -> Tokenized:
 
 
 def readable_pieces(vocabulary: Vocabulary, pieces: list[str]) -> list[str]:
-    """Each piece's readable form (`##` before a continuation, `<0xNN>` for bytes; see `schemes`)."""
-    return [readable(p, vocabulary.scheme, p in vocabulary.special, p in vocabulary.added) for p in pieces]
+    """Each piece of one text, readable (`##` before a continuation, `<0xNN>` for bytes; see `schemes`).
+
+    The text's first piece begins a word: byte-level BPE has no space before it to mark that.
+    """
+    read = [read_piece(p, vocabulary.scheme, p in vocabulary.special, p in vocabulary.added) for p in pieces]
+    shown = [piece.display for piece in read]
+    first = next((i for i, piece in enumerate(read) if not piece.special), None)
+    if first is not None and read[first].continuation and shown[first].startswith(CONTINUATION):
+        shown[first] = shown[first][len(CONTINUATION) :]
+    return shown
 
 
 def _embedding_weight(model: PreTrainedModel, attr: str) -> torch.Tensor | None:

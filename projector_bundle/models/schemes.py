@@ -249,8 +249,3 @@ def _read_byte_level(raw: str) -> Piece:
     start = data.startswith(b" ")
     text, shown, partial = _decode_bytes(data[1:] if start else data)
     return Piece(raw, text, _marked(shown, not start), word_start=start, continuation=not start, byte=partial)
-
-
-def readable(raw: str, scheme: Scheme, special: bool = False, added: bool = False) -> str:
-    """The readable form of one piece (for `tokenize` and contextual rows)."""
-    return read_piece(raw, scheme, special, added).display
