@@ -30,6 +30,7 @@ from projector_bundle.context.geometry import (
     measure_layers,
 )
 from projector_bundle.context.layers import expand_layers
+from projector_bundle.context.sentences import STDIN
 from projector_bundle.context.trajectories import build_paths
 from projector_bundle.output.publish import git_size_note, projector_link, size_warning
 from projector_bundle.output.writers import EXACT, TsvDigits
@@ -117,6 +118,13 @@ class BundleOptions:
     created: str | None = None  # ISO 8601 UTC build time; None is now
     verbose: bool = False  # let transformers and the hub client print their load reports and notices
 
+    def input_paths(self) -> tuple[tuple[str, Path], ...]:
+        """The local files and folders the run reads, by flag: --out may be none of them,
+        nor hold nor lie inside one (a hub id or stdin is no path)."""
+        models = [("--model", Path(m)) for m in self.models if m is not None and Path(m).expanduser().exists()]
+        sentences = [("--sentences", Path(self.sentences))] if self.sentences and self.sentences != STDIN else []
+        return (*models, *sentences)
+
 
 @dataclass(frozen=True)
 class BundleResult:
@@ -164,7 +172,8 @@ def build_bundle(
     from projector_bundle.projector.page import describe_page, render_page
 
     check_options(options)
-    check_target(options.out, force=options.force)  # before loading a model that may be large
+    # Before loading a model that may be large.
+    check_target(options.out, force=options.force, inputs=options.input_paths())
     # Read lazily, once per model; its first sentence now, so a bad file fails before any model loads.
     corpus = Corpus(options.sentences, passes=len(options.models)) if options.sentences else None
 
@@ -365,6 +374,7 @@ def read_model(ref: ModelRef, options: BundleOptions, corpus: Corpus | None, pro
     from projector_bundle.models.loader import (
         first_position_row,
         load_model,
+        own_code_warning,
         positions_without_table,
         read_embedding_table,
         read_word_embeddings,
@@ -378,6 +388,8 @@ def read_model(ref: ModelRef, options: BundleOptions, corpus: Corpus | None, pro
             rows = f"{read.words.vocab_rows:,} vocabulary rows"
             read.warnings.append(f"--limit {options.limit:,} is more than the {rows}; exporting all of them")
         read.warnings += read.words.warnings  # an unrecognised tokenizer scheme; rows and tokens that disagree
+    if own_code := own_code_warning(ref):  # after the read, which refuses a type transformers does not know
+        read.warnings.append(own_code)
     tables = [kind for kind in (POSITION, TYPE) if kind in options.tensors]
     if not tables and corpus is None:
         return read
@@ -410,7 +422,7 @@ def run_over_corpus(
     progress: Progress,
 ) -> ContextualEmbeddings:
     """The model's points over the corpus, read lazily, with a bar in sentences per second."""
-    from projector_bundle.context.contextual import PointChoice, embed_corpus
+    from projector_bundle.context.contextual import PointChoice, corpus_memory, embed_corpus
     from projector_bundle.models.loader import load_tokenizer
 
     choice = PointChoice(options.words, options.max_points, options.keep_special, options.seed)
@@ -418,7 +430,10 @@ def run_over_corpus(
     progress(f"running {ref.name} over {which}{corpus.source} (layers {', '.join(map(str, layers))})")
     start = time.perf_counter()
     with progress.bar(f"{ref.name} over {corpus.source}", None, unit="sentence") as advance:
-        context = embed_corpus(model, load_tokenizer(ref), corpus.read(), layers, choice, advance=advance)
+        memory = corpus_memory(corpus.source)
+        context = embed_corpus(
+            model, load_tokenizer(ref), corpus.read(), layers, choice, advance=advance, memory=memory
+        )
     counts, seconds = context.counts, max(time.perf_counter() - start, 1e-9)
     progress(
         f"read {counts.sentences:,} sentences in {seconds:.1f} s ({counts.sentences / seconds:,.0f} sentences/s), "

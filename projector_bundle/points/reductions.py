@@ -115,11 +115,11 @@ def _name(file: PlannedFile) -> str:
 def _rows_that_fit(points: int, files: Collection[PlannedFile], max_file_bytes: int, max_points: int) -> int:
     bounds = [max_points, points - 1]
     bounds += [max_file_bytes * points // f.size for f in files if f.size > 0]
-    return _round_down(min(bounds))
+    return round_down(min(bounds))
 
 
 def _dims_that_fit(dim: int, over: Collection[PlannedFile], max_file_bytes: int) -> int | None:
-    dims = _round_down(min(max_file_bytes * dim // f.size for f in over))
+    dims = round_down(min(max_file_bytes * dim // f.size for f in over))
     dims = min(dims, dim - 1)
     return dims if dims >= MIN_DIMS else None
 
@@ -131,7 +131,7 @@ def _digits_that_fit(points: int, dim: int, max_file_bytes: int) -> int | None:
     return None
 
 
-def _round_down(n: int) -> int:
+def round_down(n: int) -> int:
     """`n` rounded down to two significant figures (123,456 -> 120,000)."""
     if n < 100:
         return max(n, 0)
