@@ -25,7 +25,7 @@ from projector_bundle.context.layers import parse_layer_text
 from projector_bundle.inputs.tables import FORMATS_HELP, TEXT_COLUMN
 from projector_bundle.models.pooling import POOLING_MODES
 from projector_bundle.output.manifest import utc_time
-from projector_bundle.output.publish import DEFAULT_MAX_FILE_MB, normalise_base_url
+from projector_bundle.output.publish import GITHUB_FILE_LIMIT_MIB, normalise_base_url
 from projector_bundle.output.writers import EXACT, EXACT_TSV_DIGITS
 from projector_bundle.points.clusters import AUTO, CLUSTERS_EXPECTED, MAX_NAMED, NONE, parse_clusters
 from projector_bundle.points.compare import DEFAULT_K
@@ -134,11 +134,20 @@ def run_tokenize(args: argparse.Namespace, argv: list[str]) -> int:
     from projector_bundle.models.loader import resolve_model, tokenize
 
     result = tokenize(resolve_model(args.model, verbose=args.verbose, bars=True), args.text)
-    # The readable piece (schemes.WORD_START marks a word's start), then the vocabulary's own spelling.
+    # The readable piece (schemes: `##` marks a continuation, in every scheme), then the vocabulary's own spelling.
     for token_id, readable, token in zip(result.ids, result.readable, result.tokens, strict=False):
         print(f"{token_id}\t{readable}\t{token}")
     print(f"decoded: {result.decoded}")
     return 0
+
+
+def embedding_rows(rows: int, tokens: int) -> str:
+    """The input-embedding table's rows, and how many of them no token uses (tables are often padded)."""
+    if rows > tokens:
+        return f"{rows:,} ({plural(rows - tokens, 'row')} without a token)"
+    if rows < tokens:
+        return f"{rows:,} ({plural(tokens - rows, 'token')} without a row)"
+    return f"{rows:,}"
 
 
 def run_inspect(args: argparse.Namespace, argv: list[str]) -> int:
@@ -149,6 +158,7 @@ def run_inspect(args: argparse.Namespace, argv: list[str]) -> int:
         ("model", facts.name),
         ("type", facts.model_type),
         ("vocabulary size", f"{facts.vocab_size:,}"),
+        ("embedding rows", embedding_rows(facts.embedding_rows, facts.vocab_size)),
         ("hidden size", f"{facts.hidden_size:,}"),
         *([("embedding size", f"{facts.embedding_size:,}")] if facts.embedding_size != facts.hidden_size else []),
         ("word-embedding weights", f"{facts.word_embedding_weights:,}"),
@@ -262,7 +272,7 @@ MIN_FILE_MB, MAX_FILE_MB = 0.001, 1e9
 positive_mb = number_within(
     float,
     lambda v: MIN_FILE_MB <= v <= MAX_FILE_MB,
-    f"a number of megabytes from {MIN_FILE_MB:g} to {MAX_FILE_MB:,.0f}",
+    f"a number of MiB from {MIN_FILE_MB:g} to {MAX_FILE_MB:,.0f}",
 )
 tsv_digits = number_within(int, lambda v: 1 <= v <= EXACT_TSV_DIGITS, f"an integer from 1 to {EXACT_TSV_DIGITS}")
 port_number = number_within(int, lambda v: 0 <= v <= 65535, "a port from 0 to 65535 (0 picks a free one)")
@@ -465,9 +475,10 @@ def build_parser() -> argparse.ArgumentParser:
     bundle.add_argument(
         "--max-file-mb",
         type=positive_mb,
-        default=DEFAULT_MAX_FILE_MB,
-        metavar="MB",
-        help=f"warn about any file larger than this (default: {DEFAULT_MAX_FILE_MB}, GitHub's limit for a pushed file)",
+        metavar="MIB",
+        help=f"warn about any file larger than this many MiB, with ways to shrink it: {GITHUB_FILE_LIMIT_MIB} is "
+        "GitHub's limit for a file committed to git (default: no warning, a note about that limit; the Pages "
+        "workflow's artifact has no such per-file limit)",
     )
     bundle.add_argument("--quiet", action="store_true", help="no progress on stderr")
     bundle.add_argument("--verbose", action="store_true", help=VERBOSE_HELP)

@@ -35,7 +35,7 @@ from projector_bundle.context.sentences import STDIN
 from projector_bundle.context.trajectories import build_paths
 from projector_bundle.inputs.tables import TEXT_COLUMN
 from projector_bundle.inputs.vectors import EmbeddingInput, split_spec
-from projector_bundle.output.publish import DEFAULT_MAX_FILE_MB, projector_link, size_warning
+from projector_bundle.output.publish import git_size_note, projector_link, size_warning
 from projector_bundle.output.writers import EXACT, TsvDigits
 from projector_bundle.points.clusters import (
     CLUSTER_HEADER,
@@ -102,7 +102,7 @@ from projector_bundle.points.tensors import (
 from projector_bundle.progress import SILENT, Progress, warn_on_stderr
 from projector_bundle.projector.colouring import ensure_colourable
 from projector_bundle.projector.firstview import add_first_view
-from projector_bundle.projector.formats import DEFAULT_OUT, MB
+from projector_bundle.projector.formats import DEFAULT_OUT, MIB
 from projector_bundle.text import plural
 
 # Why each option needs --sentences, by flag.
@@ -151,7 +151,8 @@ class BundleOptions:
     compare: int | None = None  # compare the spaces over the same items, on each item's K nearest neighbours
     base_url: str | None = None  # where the bundle will be served (adds the remote config)
     tsv: TsvDigits | None = EXACT  # the vectors TSV: EXACT, N significant digits, or None (the .bytes only)
-    max_file_mb: float = DEFAULT_MAX_FILE_MB  # warn about larger files
+    # Warn about larger files (MiB), for a site/ committed to git; None: a note about GitHub's limit only.
+    max_file_mb: float | None = None
     force: bool = False  # replace a non-empty folder this tool did not write
     first_view: bool = False  # put the first tensor's exact 3-D PCA coordinates first, as a light tensor
     command: str = "export.py bundle"  # how the bundle was made, as shown on the page and in the manifest
@@ -195,6 +196,7 @@ class ModelData:
 
     words: WordEmbeddings | None = None
     tables: dict[str, np.ndarray] = field(default_factory=dict)
+    first_position: int = 0  # the position table's row of position 0 (2 in RoBERTa)
     context: ContextualEmbeddings | None = None
     texts: TextVectors | None = None
     warnings: list[str] = field(default_factory=list)
@@ -370,9 +372,14 @@ def build_bundle(
     # The tensors' own files were advised about before writing; this is for the others (the page, the projector).
     advised = {name for t in tensors if t.name in advice for name in (t.files.bytes, t.files.tsv, t.files.metadata)}
     others = {name: size for name, size in written.sizes.items() if name not in advised}
-    oversize = size_warning(others, options.max_file_mb, vector_tsvs)
-    if oversize:
-        warn(oversize)
+    if options.max_file_mb is not None:
+        oversize = size_warning(others, options.max_file_mb, vector_tsvs)
+        if oversize:
+            warn(oversize)
+    else:
+        note = git_size_note(written.sizes)
+        if note:
+            progress(note)
     summary = tuple((t.name, *t.matrix.shape) for t in tensors)
     return BundleResult(options.out, summary, written.sizes)
 
@@ -481,7 +488,7 @@ def advise_sizes(tensors: Sequence[Tensor], options: BundleOptions) -> dict[str,
     rows spread over each tensor, formatted as the writers would."""
     from projector_bundle.output.writers import estimate_metadata_bytes, estimate_tsv_bytes_per_value
 
-    limit = int(options.max_file_mb * MB)
+    limit = None if options.max_file_mb is None else int(options.max_file_mb * MIB)
     advice = {}
     for t in tensors:
         points, dim = t.matrix.shape
@@ -596,8 +603,10 @@ def read_model(
     """Read every table `options` asks of one model, and run it over the texts and the sentences."""
     from projector_bundle.context.contextual import check_layers, corpus_warnings, layer_count
     from projector_bundle.models.loader import (
+        first_position_row,
         load_model,
         own_code_warning,
+        positions_without_table,
         read_embedding_table,
         read_word_embeddings,
     )
@@ -624,8 +633,14 @@ def read_model(
     for kind in tables:
         matrix = read_embedding_table(model, TENSOR_SUFFIXES[kind])
         if matrix is None:
-            raise ExportError(f"--tensors {kind}: {ref.name} has no {TENSOR_SUFFIXES[kind]} ({type(model).__name__})")
+            how = positions_without_table(model) if kind == POSITION else None
+            raise ExportError(
+                f"--tensors {kind}: {ref.name} has no {TENSOR_SUFFIXES[kind]} ({type(model).__name__})"
+                + (f": {how}" if how else "")
+            )
         read.tables[kind] = matrix
+        if kind == POSITION:
+            read.first_position = first_position_row(model)
     if corpus is not None:
         count = layer_count(model)
         layers = check_layers(expand_layers(options.layers, count), count, ref.name)
@@ -730,7 +745,7 @@ def label_model(prefix: str, read: ModelData, options: BundleOptions, progress: 
             keys = ",".join(c.key for c in chosen)
             progress(f"no column of --labels {keys} can colour points; adding {columns[-1].key}")
         tensors.append(word_tensor(prefix, read.words.matrix, read.words.tokens, columns))
-    tensors += [table_tensor(prefix, kind, matrix) for kind, matrix in read.tables.items()]
+    tensors += [table_tensor(prefix, kind, matrix, read.first_position) for kind, matrix in read.tables.items()]
     if read.context is not None:
         tensors += contextual_tensors(prefix, read.context)
         if options.trajectories:

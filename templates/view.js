@@ -24,6 +24,25 @@
 //     SCATTER_PLOT_CUBE_LENGTH = 2, projectorScatterPlotAdapter.ts).
 // Where the bookmark JSON is missing, unreadable or carries no exact view, or where
 // these internals are missing, the projector does what it does without this script.
+//
+// 3-D labels in every script. The projector's 3-D label renderer (ScatterPlotVisualizer3DLabels,
+// vz_projector/scatterPlotVisualizer3DLabels.ts) draws each label letter by letter from a glyph
+// atlas of U+0000-U+00FF only, so a label with any other character gets NaN coordinates and is
+// not drawn (a Cyrillic or CJK token vanishes in the "A" mode). This script lets the renderer
+// build its geometry, then redraws the atlas from the characters its labels use and rewrites
+// each letter's quad and texture coordinates from it. Internals, read from tensorboard 2.21
+// (tests/test_browser_labels3d.py fails when any of them changes):
+//   vz-projector: get3DLabelMode() (the #labels3DMode button's click calls it, then the
+//     adapter's set3DLabelMode), the field projectorScatterPlotAdapter;
+//   the adapter (projectorScatterPlotAdapter.ts): createVisualizers(inLabels3DMode) leaves the
+//     renderer in its field labels3DVisualizer;
+//   the renderer: createLabels() (called lazily by onRender and onPickingRender) fills the
+//     fields labelStrings, totalVertexCount and geometry, a BufferGeometry whose "posObj"
+//     attribute holds (at its start) 6 vertices per UTF-16 code unit of each label (two triangles: left-bottom, right-bottom,
+//     left-top, left-top, right-bottom, right-top; x in units of the glyph row's height, which
+//     is 1) and whose "uv" attribute indexes glyphTexture.texture (a THREE texture of a canvas,
+//     flipY false: v = 0 is the canvas's top row).
+// Where these are missing, the 3-D labels stay as the projector draws them, with one warning.
 (() => {
   "use strict";
 
@@ -66,6 +85,174 @@
       note.hidden = false;
     }
   };
+
+  // --- 3-D labels: an atlas of the characters the labels use ---
+
+  const GLYPH_ROWS = [80, 64, 48, 32, 24, 16]; // row heights tried, largest first (the projector's own is 80)
+  const ATLAS_SIDE = 4096; // every WebGL implementation in use takes a 4096 x 4096 texture
+  const GLYPH_PAD = 2; // texels between glyphs, so linear filtering does not bleed a neighbour in
+  const VERTICES_PER_GLYPH = 6;
+  status.labels3D = { state: "not shown" }; // then "drawn" or "unavailable", with counts
+  let labelsWarned = false;
+  const labelsUnavailable = (what) => {
+    status.labels3D = { state: "unavailable" };
+    if (!labelsWarned) {
+      labelsWarned = true;
+      warn(`3-D labels: the projector lacks ${what} (read from ${READ_FROM}); labels with characters past U+00FF are not drawn in 3-D label mode`);
+    }
+  };
+
+  // Each label's glyphs, one per UTF-16 code unit as the renderer counts them: a surrogate
+  // pair is one glyph on its first unit and nothing on its second.
+  const glyphsOf = (label) => {
+    const glyphs = [];
+    for (let i = 0; i < label.length; i++) {
+      const high = label.charCodeAt(i);
+      const low = label.charCodeAt(i + 1); // NaN past the end
+      if (high >= 0xd800 && high <= 0xdbff && low >= 0xdc00 && low <= 0xdfff) {
+        glyphs.push(label.slice(i, i + 2), "");
+        i++;
+      } else {
+        glyphs.push(label[i]);
+      }
+    }
+    return glyphs;
+  };
+
+  // The characters drawn once each, packed in rows: glyph -> {x, y, width} in texels. The
+  // renderer rebuilds its geometry whenever points move (each t-SNE step): the last atlas is kept.
+  let lastAtlas = { key: null, atlas: null };
+  const drawAtlas = (characters) => {
+    const key = characters.join("");
+    if (lastAtlas.key !== key) lastAtlas = { key, atlas: packAtlas(characters) };
+    return lastAtlas.atlas;
+  };
+  const packAtlas = (characters) => {
+    const canvas = document.createElement("canvas");
+    const ctx = canvas.getContext("2d");
+    for (const row of GLYPH_ROWS) {
+      ctx.font = `bold ${row * 0.75}px roboto`;
+      const places = new Map();
+      let x = 0;
+      let y = 0;
+      for (const ch of characters) {
+        const width = ctx.measureText(ch).width;
+        if (x + width > ATLAS_SIDE) {
+          x = 0;
+          y += row + GLYPH_PAD;
+        }
+        places.set(ch, { x, y, width });
+        x += width + GLYPH_PAD;
+      }
+      if (y + row > ATLAS_SIDE) continue; // too many characters for this size: try a smaller one
+      canvas.width = ATLAS_SIDE;
+      canvas.height = y + row;
+      ctx.font = `bold ${row * 0.75}px roboto`; // resizing the canvas reset it
+      ctx.textBaseline = "top";
+      ctx.fillStyle = "white"; // the projector's label background and colour
+      ctx.fillRect(0, 0, canvas.width, canvas.height);
+      ctx.fillStyle = "black";
+      for (const [ch, place] of places) ctx.fillText(ch, place.x, place.y);
+      return { canvas, places, row };
+    }
+    return null;
+  };
+
+  // The renderer's geometry rewritten from a new atlas: quads as wide as each glyph, centred.
+  const redrawLabels = (renderer) => {
+    const labels = renderer.labelStrings;
+    const geometry = renderer.geometry;
+    const texture = renderer.glyphTexture && renderer.glyphTexture.texture;
+    const positions = geometry && typeof geometry.getAttribute === "function" ? geometry.getAttribute("posObj") : null;
+    const uvs = positions ? geometry.getAttribute("uv") : null;
+    const units = Array.isArray(labels) ? labels.reduce((sum, label) => sum + label.length, 0) : -1;
+    const vertices = units * VERTICES_PER_GLYPH;
+    if (positions == null || uvs == null || texture == null || renderer.totalVertexCount !== vertices ||
+        positions.array.length < 2 * vertices || uvs.array.length < 2 * vertices) {
+      labelsUnavailable("the 3-D label renderer's labelStrings, totalVertexCount, geometry posObj/uv or glyphTexture");
+      return;
+    }
+    const glyphs = labels.map(glyphsOf);
+    const atlas = drawAtlas([...new Set(glyphs.flat())].filter((ch) => ch !== ""));
+    if (atlas == null) {
+      labelsUnavailable(`room for ${new Set(glyphs.flat()).size} characters in a ${ATLAS_SIDE}-texel atlas`);
+      return;
+    }
+    const { canvas, places, row } = atlas;
+    const pos = positions.array;
+    const uv = uvs.array;
+    let vertex = 0;
+    for (const label of glyphs) {
+      let left = -label.reduce((sum, ch) => sum + (ch === "" ? 0 : places.get(ch).width), 0) / row / 2;
+      for (const ch of label) {
+        const place = ch === "" ? { x: 0, y: 0, width: 0 } : places.get(ch);
+        const right = left + place.width / row;
+        const u0 = place.x / canvas.width;
+        const u1 = (place.x + place.width) / canvas.width;
+        const top = place.y / canvas.height; // v of the glyph's top (flipY false)
+        const bottom = (place.y + row) / canvas.height;
+        const corners = [[left, 0, u0, bottom], [right, 0, u1, bottom], [left, 1, u0, top],
+                         [left, 1, u0, top], [right, 0, u1, bottom], [right, 1, u1, top]]; // prettier-ignore
+        for (const [px, py, pu, pv] of corners) {
+          pos[2 * vertex] = px;
+          pos[2 * vertex + 1] = py;
+          uv[2 * vertex] = pu;
+          uv[2 * vertex + 1] = pv;
+          vertex++;
+        }
+        left = right;
+      }
+    }
+    positions.needsUpdate = true;
+    uvs.needsUpdate = true;
+    texture.image = canvas;
+    texture.needsUpdate = true;
+    status.labels3D = { state: "drawn", labels: labels.length, glyphs: places.size, rowHeight: row, atlas: canvas };
+  };
+
+  const patchRenderer = (renderer) => {
+    const proto = Object.getPrototypeOf(renderer);
+    if (proto.labelsForEveryScript) return;
+    proto.labelsForEveryScript = true;
+    if (typeof proto.createLabels !== "function") {
+      labelsUnavailable("the 3-D label renderer's createLabels()");
+      return;
+    }
+    const originalCreateLabels = proto.createLabels;
+    proto.createLabels = function () {
+      originalCreateLabels.call(this);
+      if (this.geometry != null) redrawLabels(this);
+    };
+  };
+
+  const patchAdapter = (adapter) => {
+    const proto = adapter == null ? null : Object.getPrototypeOf(adapter);
+    if (proto == null || typeof proto.createVisualizers !== "function") {
+      labelsUnavailable("projectorScatterPlotAdapter.createVisualizers()");
+      return;
+    }
+    if (proto.labelsForEveryScript) return;
+    proto.labelsForEveryScript = true;
+    const originalCreateVisualizers = proto.createVisualizers;
+    proto.createVisualizers = function (inLabels3DMode) {
+      const result = originalCreateVisualizers.call(this, inLabels3DMode);
+      if (inLabels3DMode) {
+        if (this.labels3DVisualizer == null) labelsUnavailable("the adapter's labels3DVisualizer");
+        else patchRenderer(this.labels3DVisualizer);
+      }
+      return result;
+    };
+  };
+
+  if (Projector == null || typeof Projector.prototype.get3DLabelMode !== "function") {
+    labelsUnavailable("vz-projector's get3DLabelMode()");
+  } else {
+    const originalGet3DLabelMode = Projector.prototype.get3DLabelMode;
+    Projector.prototype.get3DLabelMode = function () {
+      patchAdapter(this.projectorScatterPlotAdapter);
+      return originalGet3DLabelMode.call(this);
+    };
+  }
 
   if (missing.length > 0) {
     setView("unavailable");

@@ -82,7 +82,7 @@ def test_switching_to_the_aligned_space_keeps_unchanged_tokens_in_place(compared
 
 def test_the_comparison_panel_links_open_a_moved_token(compared_bundle: Path, projector) -> None:
     page, log = projector
-    taker = f"▁{SWAPS[0][0]}"
+    taker = SWAPS[0][0]
     with serve_folder(compared_bundle) as url:
         page.goto(url)
         wait_for_view(page)

@@ -43,8 +43,8 @@ def test_metadata_rows_equal_tensor_rows(tiny_bundle: Path) -> None:
     header, rows = lines[0].split("\t"), [line.split("\t") for line in lines[1:]]
     assert header == ["Word", "Length", "# vowels", "is number", "is preposition", "is subword", "is special", "Token"]
     assert [row[-1] for row in rows] == TINY_VOCAB
-    assert rows[TINY_VOCAB.index("into")] == ["▁into", "4", "2", "false", "true", "false", "false", "into"]
-    assert rows[TINY_VOCAB.index("##w")] == ["w", "1", "0", "false", "false", "true", "false", "##w"]
+    assert rows[TINY_VOCAB.index("into")] == ["into", "4", "2", "false", "true", "false", "false", "into"]
+    assert rows[TINY_VOCAB.index("##w")] == ["##w", "1", "0", "false", "false", "true", "false", "##w"]
     assert rows[TINY_VOCAB.index("[unused1]")][-2] == "true"
 
 
@@ -89,9 +89,9 @@ def test_rows_without_a_token_keep_a_placeholder(tmp_path: Path) -> None:
 def test_tokenize_prints_ids_and_decoded_text(tiny_model: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["tokenize", "--model", str(tiny_model), "Hellow world and welcome"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    pieces = [("[CLS]", "[CLS]"), ("hello", "▁hello"), ("##w", "w"), ("world", "▁world"), ("and", "▁and")]
-    pieces += [("welcome", "▁welcome"), ("[SEP]", "[SEP]")]
-    # id, the readable piece (▁ starts a word, ## is gone), the vocabulary's own spelling
+    pieces = [("[CLS]", "[CLS]"), ("hello", "hello"), ("##w", "##w"), ("world", "world"), ("and", "and")]
+    pieces += [("welcome", "welcome"), ("[SEP]", "[SEP]")]
+    # id, the readable piece (WordPiece's own form: ## continues a word), the vocabulary's own spelling
     assert lines[:-1] == [f"{TINY_VOCAB.index(raw)}\t{readable}\t{raw}" for raw, readable in pieces]
     assert lines[-1] == "decoded: [CLS] hellow world and welcome [SEP]"
 

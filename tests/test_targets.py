@@ -159,7 +159,7 @@ def test_out_dot_from_inside_the_bundle_keeps_the_size_warning(
     monkeypatch.chdir(previous)
     assert cli.main(bundle_args(tiny_model, Path("."), "--max-file-mb", "1")) == 0
     err = capsys.readouterr().err
-    assert err.startswith("warning: projector_binary.js is 2.0 MB: over 1 MB (--max-file-mb)")
+    assert err.startswith("warning: projector_binary.js is 1.9 MiB, over the 1.0 MiB file limit: GitHub refuses")
     assert len(err.splitlines()) == 1
     assert validate_bundle(previous) == []
     assert leftovers(previous) == []

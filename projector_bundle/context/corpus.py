@@ -4,7 +4,8 @@ Pure: the caller tokenizes and runs the model; this module says which tokens mak
 point and which points are kept, so memory is bounded by the points kept, not by the corpus.
 
 How a word is matched (`--words bank`): a word is what the tokenizer's pre-tokenizer
-calls one (its `word_ids()`), and it matches when its text in the sentence, with
+calls one (its `word_ids()`), cut at whitespace (a Llama-2-style Metaspace tokenizer with
+`split: false` calls a whole sentence one word), and it matches when its text in the sentence, with
 punctuation around it removed, equals a requested word (case-folded when the
 tokenizer lowercases). "banking" does not match "bank"; "Bank," does for an uncased
 model. A word split into several pieces ("embeddings" -> "em", "##bed", "##ding",
@@ -84,10 +85,15 @@ def match_words(
     tokenizers (SentencePiece) whose words keep their punctuation.
     """
     wanted = {normalise_word(w, lowercase=lowercase) for w in words}
-    pieces: dict[int, list[int]] = {}
+    chunks = _whitespace_chunks(sentence)
+    pieces: dict[tuple[int, int], list[int]] = {}
     for position, word in enumerate(word_ids):
-        if word is not None:
-            pieces.setdefault(word, []).append(position)
+        if word is None:
+            continue
+        start, stop = offsets[position]
+        chunk = next((chunks[i] for i in range(start, min(stop, len(chunks))) if chunks[i] >= 0), None)
+        if chunk is not None:  # a piece of only spaces belongs to no word
+            pieces.setdefault((word, chunk), []).append(position)
     matches = []
     for positions in pieces.values():
         start = min(offsets[p][0] for p in positions)
@@ -98,6 +104,20 @@ def match_words(
         inside = tuple(p for p in positions if offsets[p][0] < stop and offsets[p][1] > start)
         matches.append(WordMatch(normalise_word(sentence[start:stop], lowercase=lowercase), inside))
     return matches
+
+
+def _whitespace_chunks(text: str) -> list[int]:
+    """For each character, the number of the whitespace-separated chunk it is in (-1 for whitespace)."""
+    chunks, number, inside = [], -1, False
+    for ch in text:
+        if ch.isspace():
+            inside = False
+            chunks.append(-1)
+            continue
+        if not inside:
+            number, inside = number + 1, True
+        chunks.append(number)
+    return chunks
 
 
 def _strip_punctuation(text: str, start: int, stop: int) -> tuple[int, int]:

@@ -46,6 +46,7 @@ CONTEXTUAL_SUFFIX = "contextual_layer{layer}"
 # else by the first; the block number (position // 64) is there to colour by.
 POSITION_BLOCK = 64
 POSITION_HEADER = (POSITION_COLUMN, f"Block of {POSITION_BLOCK}")
+NO_BLOCK = "none"  # the block of a row that holds no position
 TYPE_HEADER = ("Token type",)
 
 # What a bookmark colours by, when the tensor has that column.
@@ -165,11 +166,13 @@ def word_tensor(prefix: str, matrix: np.ndarray, tokens: Sequence[Token], column
     )
 
 
-def table_tensor(prefix: str, kind: str, matrix: np.ndarray) -> TensorData:
-    """Position or token-type embeddings, labelled by their index."""
+def table_tensor(prefix: str, kind: str, matrix: np.ndarray, first_position: int = 0) -> TensorData:
+    """Position or token-type embeddings, labelled by their index; a position table's rows from
+    `first_position` on hold positions 0, 1, ..., the rows before it none (RoBERTa's padding rows)."""
     name = f"{prefix}/{TENSOR_SUFFIXES[kind]}"
     if kind == POSITION:
-        rows = [[str(i), str(i // POSITION_BLOCK)] for i in range(matrix.shape[0])]
+        rows = [[f"[row {i}: no position]", NO_BLOCK] for i in range(min(first_position, matrix.shape[0]))]
+        rows += [[str(p), str(p // POSITION_BLOCK)] for p in range(matrix.shape[0] - len(rows))]
         return TensorData(name, matrix, POSITION_HEADER, rows)
     return TensorData(name, matrix, TYPE_HEADER, [[str(i)] for i in range(matrix.shape[0])])
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import codecs
 import errno
-import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from projector_bundle.projector.formats import (
     BYTES_SUFFIX,
     CONFIG_JSON,
     FLOAT32_BYTES,
+    GIT_FILE_CASE,
     GITHUB_FILE_LIMIT,
     JS_WHITESPACE,
     MANIFEST_JSON,
@@ -45,7 +45,7 @@ from projector_bundle.projector.schema import (
     EmbeddingInfo,
     SpriteInfo,
 )
-from projector_bundle.text import plural
+from projector_bundle.text import over_file_limit, plural
 
 ERROR = "error"
 WARNING = "warning"
@@ -575,9 +575,8 @@ def check_links(folder: Path) -> list[Problem]:
 
 
 def check_file_sizes(folder: Path) -> list[Problem]:
-    limit_mib = GITHUB_FILE_LIMIT // (1024 * 1024)
     return [
-        warning(f"{path.relative_to(folder).as_posix()}: {_mib(size)} MiB, over GitHub's {limit_mib} MiB file limit")
+        warning(f"{over_file_limit(path.relative_to(folder).as_posix(), size, GITHUB_FILE_LIMIT)}: {GIT_FILE_CASE}")
         for path, size in sorted(_file_sizes(folder))
         if size > GITHUB_FILE_LIMIT
     ]
@@ -617,10 +616,6 @@ def _lines(path: Path, limit: int) -> Iterator[tuple[int, bytes]]:
         while line := file.readline(limit):
             number += 1
             yield number, line.rstrip(b"\n")
-
-
-def _mib(size: int) -> str:
-    return f"{math.floor(size / (1024 * 1024) * 10) / 10:.1f}"
 
 
 def _is_size(value: object) -> TypeGuard[int]:
