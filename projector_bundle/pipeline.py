@@ -170,11 +170,11 @@ class BundleOptions:
         """The local files and folders the run reads, by flag: --out may be none of them,
         nor hold nor lie inside one (a hub id or stdin is no path)."""
         models = [("--model", Path(m)) for m in self.models if m is not None and Path(m).expanduser().exists()]
-        files = [("--sentences", self.sentences), ("--texts", self.texts), ("--metadata", self.metadata)]
-        if self.vectors is not None:
-            files.append(("--vectors", split_spec(self.vectors)[0]))
-        named = [(flag, Path(value)) for flag, value in files if value is not None and value != STDIN]
-        return (*models, *named)
+        sentences = [("--sentences", Path(self.sentences))] if self.sentences and self.sentences != STDIN else []
+        own = [("--texts", self.texts)] if self.texts and self.texts != STDIN else []
+        own += [("--vectors", split_spec(self.vectors)[0])] if self.vectors else []
+        own += [("--metadata", self.metadata)] if self.metadata else []
+        return (*models, *sentences, *((flag, Path(file)) for flag, file in own))
 
 
 @dataclass(frozen=True)

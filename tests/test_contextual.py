@@ -219,7 +219,10 @@ def test_model_without_token_types(previous: Path, tmp_path: Path, capsys: pytes
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--tensors", "word,colour"], "argument --tensors: unknown tensor colour; choose from word, position, type"),
+        (
+            ["--tensors", "word,colour"],
+            "argument --tensors: unknown tensor colour; choose from word, position, type or none",
+        ),
         (["--projections", "tsne"], "argument --projections: unknown projection tsne; choose from pca, umap or none"),
         (["--layer", "last"], "argument --layer: expected layer numbers such as 6 or 3,6, or all, got 'last'"),
         (["--neighbors", "0"], "argument --neighbors: expected a positive integer, got 0"),

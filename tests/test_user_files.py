@@ -98,7 +98,7 @@ def test_every_input_path_is_listed_once() -> None:
     assert options.input_paths() == (("--model", Path(".")),)
     assert BundleOptions(sentences="s.txt").input_paths() == (("--sentences", Path("s.txt")),)
     own = BundleOptions(texts="t.csv", vectors="v.npz:emb", metadata="m.tsv").input_paths()
-    assert own == (("--texts", Path("t.csv")), ("--metadata", Path("m.tsv")), ("--vectors", Path("v.npz")))
+    assert own == (("--texts", Path("t.csv")), ("--vectors", Path("v.npz")), ("--metadata", Path("m.tsv")))
     assert BundleOptions(texts="-").input_paths() == ()
 
 
