@@ -65,7 +65,8 @@ format: $(STAMP) ## apply ruff's formatting and fixes
 bench: $(STAMP) ## time export.py against the TensorBoard route (a benchmark, not a test; minutes)
 	$(PY) bench/bench.py
 
-bench-browser: $(STAMP) browser ## time to the complete view in Chromium: our page, a bare projector, the light first view
+bench-browser: $(STAMP) browser ## time to the complete view in Chromium: our pages, a bare projector, wizmap, datamapplot
+	$(PY) -m pip install -q -r requirements-bench.txt
 	PYTHONPATH=tests $(PY) bench/browser_load.py
 
 golden: $(STAMP) ## regenerate the golden config and page under tests/golden/, and the README's usage

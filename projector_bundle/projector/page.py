@@ -57,6 +57,7 @@ class PageInfo:
     projector_link: str | None = None  # projector.tensorflow.org opening the remote config (--base-url)
     geometry: tuple[GeometryView, ...] = ()  # per-layer geometry tables and charts (--sentences); not in info_json
     first_view: FirstView | None = None  # --first-view light
+    preload: tuple[str, ...] = ()  # the files the first view fetches, asked for before the projector runs
 
 
 def describe_page(
@@ -85,7 +86,24 @@ def describe_page(
         first_view=FirstView(tensors[0].name, tensors[1].name, _size(tensors[0]), _size(tensors[1]))
         if first_view
         else None,
+        preload=first_files(tensors[0], light=first_view),
     )
+
+
+def first_files(tensor: Tensor, *, light: bool) -> tuple[str, ...]:
+    """What the projector fetches for the first view after the config, asked for by the page
+    while the projector script is still being parsed instead of one after another once it runs:
+    the vectors of a light first view (12 bytes a point; full vectors would be a large download
+    wasted on a link to another tensor), the bookmarks (view.js asks for them with the vectors),
+    the metadata. Not the config: the projector's request for it, answered by a preload, never
+    completes (tensorboard 2.21 in Chromium; tests/test_browser_view.py would time out)."""
+    files = []
+    if light:
+        files.append(tensor.files.bytes)
+    if tensor.bookmarks:
+        files.append(tensor.files.bookmarks)
+    files.append(tensor.files.metadata)
+    return tuple(files)
 
 
 def _size(tensor: Tensor) -> str:
@@ -109,8 +127,8 @@ def render_page(info: PageInfo) -> str:
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
     )
-    # The page's data script keeps to the bundle's facts; the geometry is drawn as HTML instead.
-    info_json = {key: value for key, value in asdict(info).items() if key != "geometry"}
+    # The page's data script keeps to the bundle's facts; the geometry is drawn as HTML, the preloads are links.
+    info_json = {key: value for key, value in asdict(info).items() if key not in ("geometry", "preload")}
     return env.get_template(PAGE_TEMPLATE).render(
         info=info,
         info_json=info_json,
