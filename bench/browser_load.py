@@ -230,7 +230,7 @@ def peer_pages(root: Path, full: str, url: str, names: list[str]) -> dict[str, t
         matrix, words = read_bundle(root / full)
         coords = umap_2d(matrix, root / "umap2d.npy")
         builders = {
-            "wizmap": lambda: build_wizmap(root / "wizmap", coords, words),
+            "wizmap": lambda: build_wizmap(root / "wizmap", coords, words, f"{url}wizmap/"),
             "datamapplot": lambda: build_datamapplot(root / "datamapplot", coords, words, root / "npm"),
         }
         pages = {}

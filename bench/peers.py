@@ -77,20 +77,22 @@ def umap_2d(matrix: np.ndarray, cache: Path) -> np.ndarray:
     return np.asarray(coords, dtype=np.float32)
 
 
-def build_wizmap(out: Path, coords: np.ndarray, words: list[str]) -> str:
-    """wizmap's page (its notebook HTML, standalone) with its data.ndjson and grid.json; returns the page name."""
-    page = out / "index.html"
-    if page.exists():
-        return page.name
+def build_wizmap(out: Path, coords: np.ndarray, words: list[str], address: str) -> str:
+    """wizmap's page (its notebook HTML, standalone) with its data.ndjson and grid.json; returns the page name.
+
+    The data are computed once; the page is written for `address`, the folder's URL: its
+    worker, started from a data: URL, fetches only absolute URLs."""
     from wizmap import wizmap
 
-    out.mkdir(parents=True, exist_ok=True)
-    xs, ys = coords[:, 0].astype(float).tolist(), coords[:, 1].astype(float).tolist()
-    data = wizmap.generate_data_list(xs, ys, words)
-    grid = wizmap.generate_grid_dict(xs, ys, words, "word embeddings")
-    wizmap.save_json_files(data, grid, output_dir=str(out))
+    if not (out / "grid.json").exists():
+        out.mkdir(parents=True, exist_ok=True)
+        xs, ys = coords[:, 0].astype(float).tolist(), coords[:, 1].astype(float).tolist()
+        data = wizmap.generate_data_list(xs, ys, words)
+        grid = wizmap.generate_grid_dict(xs, ys, words, "word embeddings")
+        wizmap.save_json_files(data, grid, output_dir=str(out))
+    page = out / "index.html"
     # _make_html escapes the page for an iframe's srcdoc; unescaped, it is the page itself.
-    page.write_text(html.unescape(wizmap._make_html("data.ndjson", "grid.json")), encoding="utf-8")
+    page.write_text(html.unescape(wizmap._make_html(address + "data.ndjson", address + "grid.json")), encoding="utf-8")
     return page.name
 
 

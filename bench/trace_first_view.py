@@ -147,7 +147,7 @@ def run(folder: Path, page_name: str, done: str, width: int, height: int) -> Non
         page = context.new_page()
         cdp = context.new_cdp_session(page)
         cdp.send("Profiler.enable")
-        cdp.send("Profiler.setSamplingInterval", {"interval": 200})
+        cdp.send("Profiler.setSamplingInterval", {"interval": 1000})
         cdp.send("Profiler.start")
         browser.start_tracing(page=page, categories=CATEGORIES)
         page.goto(url)

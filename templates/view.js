@@ -68,6 +68,16 @@
     }
   };
 
+  // The projector's element waits inert in index.html's <template id="projector-app">: put
+  // in the page in a task after this one, it builds the projector's interface there
+  // instead of in the task that ran the 2 MB projector script (half as long each), and
+  // after the patches below are in place. In every case, the fallback included.
+  const mountProjector = () => {
+    const template = document.getElementById("projector-app");
+    if (template != null) template.replaceWith(document.importNode(template.content, true));
+  };
+  setTimeout(mountProjector, 0);
+
   if (missing.length > 0) {
     setView("unavailable");
     warn(`the projector lacks ${missing.join(", ")} (read from ${READ_FROM}); it computes its own PCA`);
