@@ -5,7 +5,9 @@
 
 `build_bundle` takes one `BundleOptions`, built once by the caller (the CLI), and returns
 a `BundleResult` for the caller to report. Progress goes to the `Progress` it is given;
-warnings come back in the result.
+warnings, which survive --quiet, go to the one `warn` callback as they arise (advice about
+a bundle too heavy for a page comes before a write that may take minutes). Each step
+returns what it made and its warnings; `build_bundle` alone passes them on.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from projector_bundle import ExportError, __version__
-from projector_bundle.context.corpus import NEEDS_CORPUS, check_max_points
+from projector_bundle import ExportError, UsageError, __version__
+from projector_bundle.context.corpus import check_max_points
 from projector_bundle.context.geometry import (
     GEOMETRY_JSON,
     LayerGeometry,
@@ -28,8 +30,9 @@ from projector_bundle.context.geometry import (
     measure_layers,
 )
 from projector_bundle.context.layers import expand_layers
-from projector_bundle.context.trajectories import NEEDS_SENTENCES, build_paths
+from projector_bundle.context.trajectories import build_paths
 from projector_bundle.output.publish import DEFAULT_MAX_FILE_MB, projector_link, size_warning
+from projector_bundle.output.writers import EXACT, TsvDigits
 from projector_bundle.points.labels import DEFAULT_LABELS, needed_columns, select_columns
 from projector_bundle.points.neighbors import check_neighbor_count, check_neighbors
 from projector_bundle.points.projections import (
@@ -45,6 +48,7 @@ from projector_bundle.points.reductions import PlannedFile, check_sample, planne
 from projector_bundle.points.tensors import (
     POSITION,
     TENSOR_KINDS,
+    TENSOR_SUFFIXES,
     TYPE,
     WORD,
     Tensor,
@@ -60,10 +64,20 @@ from projector_bundle.points.tensors import (
     table_tensor,
     word_tensor,
 )
-from projector_bundle.progress import SILENT, Progress
+from projector_bundle.progress import SILENT, Progress, warn_on_stderr
 from projector_bundle.projector.colouring import ensure_colourable
 from projector_bundle.projector.firstview import add_first_view
 from projector_bundle.projector.formats import DEFAULT_OUT, MB
+from projector_bundle.text import plural
+
+# Why each option needs --sentences, by flag.
+NEEDS_SENTENCES = {
+    "--layer": "layers are read from running the model",
+    "--trajectories": "the paths run through the layers of the sentences' tokens",
+    "--words": "it picks points among the sentences' tokens",
+    "--max-points": "it picks points among the sentences' tokens",
+    "--keep-special": "it keeps the [CLS]/[SEP] points of the sentences' tokens",
+}
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
@@ -71,9 +85,6 @@ if TYPE_CHECKING:
     from projector_bundle.context.contextual import ContextualEmbeddings
     from projector_bundle.context.sentences import Corpus
     from projector_bundle.models.loader import ModelRef, WordEmbeddings
-
-# The model attribute that holds each extra table.
-TABLE_ATTRS = {POSITION: "position_embeddings", TYPE: "token_type_embeddings"}
 
 
 @dataclass(frozen=True)
@@ -97,13 +108,13 @@ class BundleOptions:
     projections: tuple[str, ...] = (PCA,)  # full-data projections shipped as bookmarks
     neighbors: int | None = None  # a column with each point's K nearest points
     base_url: str | None = None  # where the bundle will be served (adds the remote config)
-    tsv: bool = True  # write the vectors TSV besides the .bytes
-    tsv_digits: int | None = None  # significant digits in the TSV; None is exact
+    tsv: TsvDigits | None = EXACT  # the vectors TSV: EXACT, N significant digits, or None (the .bytes only)
     max_file_mb: float = DEFAULT_MAX_FILE_MB  # warn about larger files
     force: bool = False  # replace a non-empty folder this tool did not write
     first_view: bool = False  # put the first tensor's exact 3-D PCA coordinates first, as a light tensor
     command: str = "export.py bundle"  # how the bundle was made, as shown on the page and in the manifest
     created: str | None = None  # ISO 8601 UTC build time; None is now
+    verbose: bool = False  # let transformers and the hub client print their load reports and notices
 
 
 @dataclass(frozen=True)
@@ -113,7 +124,6 @@ class BundleResult:
     out: Path
     tensors: tuple[tuple[str, int, int], ...]  # (name, points, dimensions)
     sizes: dict[str, int]  # file name -> bytes
-    warnings: tuple[str, ...]
 
     @property
     def points(self) -> int:
@@ -127,16 +137,23 @@ class ModelData:
     words: WordEmbeddings | None = None
     tables: dict[str, np.ndarray] = field(default_factory=dict)
     context: ContextualEmbeddings | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Cut:
+    """A reduction step's tensors, how it cut each (by name, for the manifest), and its warnings."""
+
+    tensors: list[TensorData]
+    how: dict[str, dict[str, object]] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
 
 
 def build_bundle(
-    options: BundleOptions, progress: Progress = SILENT, warn: Callable[[str], None] | None = None
+    options: BundleOptions, progress: Progress = SILENT, warn: Callable[[str], None] = warn_on_stderr
 ) -> BundleResult:
-    """Export the bundle `options` describe into `options.out`.
-
-    Advice about a bundle too heavy for a page goes to `warn` before any file is written
-    (the write may take minutes); without `warn` it comes back with the other warnings.
-    """
+    """Export the bundle `options` describe into `options.out`; each warning goes to `warn`
+    when it arises (on stderr by default; `list.append` collects them)."""
     from projector_bundle.context.sentences import Corpus
     from projector_bundle.models.loader import resolve_model
     from projector_bundle.output.bundle import write_bundle
@@ -144,43 +161,45 @@ def build_bundle(
     from projector_bundle.output.swap import check_target
     from projector_bundle.projector.page import describe_page, render_page
 
-    warnings: list[str] = []
     check_options(options)
     check_target(options.out, force=options.force)  # before loading a model that may be large
     # Read lazily, once per model; its first sentence now, so a bad file fails before any model loads.
     corpus = Corpus(options.sentences, passes=len(options.models)) if options.sentences else None
 
-    progress("resolving the model" + ("s" if len(options.models) > 1 else ""))
-    refs = [resolve_model(name) for name in options.models]
+    progress(f"resolving {plural(len(options.models), 'model')}")
+    refs = [resolve_model(name, verbose=options.verbose, bars=progress.bars) for name in options.models]
 
     data: list[TensorData] = []
     geometry: dict[str, list[LayerGeometry]] = {}
     for ref, prefix in zip(refs, model_prefixes([r.public_name for r in refs]), strict=True):
-        read = read_model(ref, options, corpus, progress, warnings)
+        read = read_model(ref, options, corpus, progress)
+        for message in read.warnings:
+            warn(message)
         data += label_model(prefix, read, options, progress)
         if read.context is not None:
-            progress(f"measuring the geometry of {len(read.context.layers)} layer(s) of {ref.name}")
+            progress(f"measuring the geometry of {plural(len(read.context.layers), 'layer')} of {ref.name}")
             geometry[prefix] = measure_context(read.context)
-    reduced: dict[str, dict[str, object]] = {t.name: {} for t in data}  # how each was cut, for the manifest
-    if options.sample is not None:
-        data = sample_tables(options.sample, options.seed, data, reduced, progress, warnings)
-    data = [check_finite(t) for t in data]
+    sampled = Cut(data) if options.sample is None else sample_tables(options.sample, options.seed, data, progress)
+    for message in sampled.warnings:
+        warn(message)
+    data = [check_finite(t) for t in sampled.tensors]
     if options.dims is not None:
         check_dims(options.dims, data[0].matrix.shape[1])  # before the neighbours' search
     if options.neighbors:
-        check_neighbor_tables(options.neighbors, data, warnings)
+        for message in check_neighbor_tables(options.neighbors, data):
+            warn(message)
         progress(f"finding {options.neighbors} nearest neighbours of every point")
         data = [add_neighbors(t, options.neighbors, progress.bar) for t in data]
-    if options.dims is not None:
-        # After the neighbours, which are found in the model's own space.
-        data = reduce_tables(options.dims, data, reduced, progress)
+    # After the neighbours, which are found in the model's own space.
+    narrowed = Cut(data) if options.dims is None else reduce_tables(options.dims, data, progress)
+    data = narrowed.tensors
+    # How each tensor was cut, for the manifest.
+    cut = sampled.how.keys() | narrowed.how.keys()
+    reduced = {name: {**sampled.how.get(name, {}), **narrowed.how.get(name, {})} for name in cut}
 
     advice = advise_sizes(assign_files(data, [() for _ in data]), options)
     for message in advice.values():
-        if warn is None:
-            warnings.append(message)
-        else:
-            warn(message)
+        warn(message)
     if options.projections:
         progress(f"computing {', '.join(options.projections)} of every tensor")
     # The bookmarks are the exact projections of the vectors shipped, as the projector sees them.
@@ -202,6 +221,12 @@ def build_bundle(
     html = render_page(page)
 
     progress(f"writing {options.out}")
+    if options.tsv == EXACT:
+        from projector_bundle.output.tsvfloat import build_problem
+
+        slow = build_problem()
+        if slow is not None:
+            progress(f"formatting the vectors TSV in Python (the same values, longer text, slower): {slow}")
     revision = refs[0].revision if len(refs) == 1 else None
     provenance = Provenance(__version__, page.model_name, revision, options.command, page.created)
     written = write_bundle(
@@ -210,58 +235,58 @@ def build_bundle(
         html,
         provenance,
         tsv=options.tsv,
-        tsv_digits=options.tsv_digits,
         base_url=options.base_url,
         force=options.force,
         progress=progress.bar,
         extra_json={GEOMETRY_JSON: geometry_document(geometry)} if geometry else {},
-        reduced={name: how for name, how in reduced.items() if how},
+        reduced=reduced,
     )
-    warnings += [p.message for p in written.warnings]
+    for problem in written.warnings:
+        warn(problem.message)
     vector_tsvs = {t.files.tsv for t in tensors}
     # The tensors' own files were advised about before writing; this is for the others (the page, the projector).
     advised = {name for t in tensors if t.name in advice for name in (t.files.bytes, t.files.tsv, t.files.metadata)}
     others = {name: size for name, size in written.sizes.items() if name not in advised}
     oversize = size_warning(others, options.max_file_mb, vector_tsvs)
     if oversize:
-        warnings.append(oversize)
+        warn(oversize)
     summary = tuple((t.name, *t.matrix.shape) for t in tensors)
-    return BundleResult(options.out, summary, written.sizes, tuple(warnings))
+    return BundleResult(options.out, summary, written.sizes)
 
 
 def check_options(options: BundleOptions) -> None:
-    """The checks that need no model: fail before any slow step."""
+    """Every rule between options, checked once, before any slow step: the CLI has no checks
+    of its own, so a mistake reads the same from `export.py` (exit 2) as from `build_bundle`."""
     unknown = [k for k in options.tensors if k not in TENSOR_KINDS]
     if unknown:
-        raise ExportError(f"--tensors {unknown[0]}: unknown; choose from {', '.join(TENSOR_KINDS)}")
-    if UMAP in options.projections and not umap_available():
-        raise ExportError("--projections umap: needs the umap-learn package (pip install umap-learn)")
-    if options.trajectories and not options.sentences:
-        raise ExportError(NEEDS_SENTENCES)
+        raise UsageError(f"--tensors {unknown[0]}: unknown; choose from {', '.join(TENSOR_KINDS)}")
+    given = {
+        "--layer": options.layers,
+        "--trajectories": options.trajectories,
+        "--words": options.words,
+        "--max-points": options.max_points is not None,
+        "--keep-special": options.keep_special,
+    }
+    needs = next((flag for flag, value in given.items() if value), None)
+    if needs is not None and not options.sentences:
+        raise UsageError(f"{needs} needs --sentences ({NEEDS_SENTENCES[needs]})")
+    if options.max_points is not None:
+        check_max_points(options.max_points)
     if options.neighbors is not None:
         check_neighbor_count(options.neighbors)
     if options.first_view and PCA not in options.projections:
-        raise ExportError("--first-view light: needs the PCA bookmark (--projections pca)")
-    if options.layers and not options.sentences:
-        raise ExportError(f"--layer {options.layers[0]}: needs --sentences (layers are read from running the model)")
-    if not options.sentences and (options.words or options.max_points is not None):
-        raise ExportError(NEEDS_CORPUS.format(flag="--words" if options.words else "--max-points"))
-    if options.max_points is not None:
-        check_max_points(options.max_points)
+        raise UsageError("--first-view light: needs the PCA bookmark (--projections pca)")
+    if UMAP in options.projections and not umap_available():  # not a usage mistake: exit 1
+        raise ExportError("--projections umap: needs the umap-learn package (pip install umap-learn)")
 
 
-def sample_tables(
-    count: int,
-    seed: int,
-    data: Sequence[TensorData],
-    reduced: dict[str, dict[str, object]],
-    progress: Progress,
-    warnings: list[str],
-) -> list[TensorData]:
+def sample_tables(count: int, seed: int, data: Sequence[TensorData], progress: Progress) -> Cut:
     """`--sample`: the same seeded rows of every tensor with more than `count` points. The first
     tensor (the one the user asked about) must have more; smaller ones and paths stay whole."""
     check_sample(count, data[0].matrix.shape[0])
     sampled = []
+    how: dict[str, dict[str, object]] = {}
+    warnings = []
     for t in data:
         points = t.matrix.shape[0]
         if points <= count or is_paths(t):
@@ -272,16 +297,15 @@ def sample_tables(
             continue
         progress(f"sampling {count:,} of the {points:,} points of {t.name} (seed {seed})")
         sampled.append(sample_tensor(t, sample_rows(points, count, seed)))
-        reduced[t.name]["sample"] = {"points": points, "seed": seed}
-    return sampled
+        how[t.name] = {"sample": {"points": points, "seed": seed}}
+    return Cut(sampled, how, tuple(warnings))
 
 
-def reduce_tables(
-    dims: int, data: Sequence[TensorData], reduced: dict[str, dict[str, object]], progress: Progress
-) -> list[TensorData]:
+def reduce_tables(dims: int, data: Sequence[TensorData], progress: Progress) -> Cut:
     """`--dims`: every tensor wider than `dims` on its top principal axes; the share of variance
-    kept goes to the progress lines and to `reduced` (the manifest)."""
+    kept goes to the progress lines and to the manifest."""
     out = []
+    how: dict[str, dict[str, object]] = {}
     for t in data:
         dimension = t.matrix.shape[1]
         if dimension <= dims:
@@ -289,9 +313,9 @@ def reduce_tables(
             continue
         t, kept = reduce_tensor(t, dims)
         progress(f"--dims {dims}: {t.name} keeps {kept:.1%} of its variance in {dims} of {dimension} dimensions")
-        reduced[t.name]["dims"] = {"dimension": dimension, "variance_kept": round(kept, 6)}
+        how[t.name] = {"dims": {"dimension": dimension, "variance_kept": round(kept, 6)}}
         out.append(t)
-    return out
+    return Cut(out, how)
 
 
 def advise_sizes(tensors: Sequence[Tensor], options: BundleOptions) -> dict[str, str]:
@@ -304,7 +328,7 @@ def advise_sizes(tensors: Sequence[Tensor], options: BundleOptions) -> dict[str,
     advice = {}
     for t in tensors:
         points, dim = t.matrix.shape
-        per_value = estimate_tsv_bytes_per_value(t.matrix, options.tsv_digits) if options.tsv else None
+        per_value = None if options.tsv is None else estimate_tsv_bytes_per_value(t.matrix, options.tsv)
         sizes = planned_sizes(points, dim, tsv_bytes_per_value=per_value)
         files = [PlannedFile(t.files.bytes, sizes["bytes"], "bytes")]
         if "tsv" in sizes:
@@ -316,21 +340,19 @@ def advise_sizes(tensors: Sequence[Tensor], options: BundleOptions) -> dict[str,
     return advice
 
 
-def check_neighbor_tables(k: int, data: Sequence[TensorData], warnings: list[str]) -> None:
+def check_neighbor_tables(k: int, data: Sequence[TensorData]) -> list[str]:
     """K must be below the first tensor's points (the one the user asked about); a smaller
-    table (two token types, say) lists all its other points, with a warning."""
+    table (two token types, say) lists all its other points: the warnings say which."""
     check_neighbors(k, data[0].matrix.shape[0], data[0].name)
-    for t in data[1:]:
-        points = t.matrix.shape[0]
-        if k >= points:
-            warnings.append(
-                f"--neighbors {k}: tensor {t.name} has {points:,} points; its column lists the other {points - 1:,}"
-            )
+    return [
+        f"--neighbors {k}: tensor {t.name} has {t.matrix.shape[0]:,} points; "
+        f"its column lists the other {t.matrix.shape[0] - 1:,}"
+        for t in data[1:]
+        if k >= t.matrix.shape[0]
+    ]
 
 
-def read_model(
-    ref: ModelRef, options: BundleOptions, corpus: Corpus | None, progress: Progress, warnings: list[str]
-) -> ModelData:
+def read_model(ref: ModelRef, options: BundleOptions, corpus: Corpus | None, progress: Progress) -> ModelData:
     """Read every table `options` asks of one model, and run it over the sentences."""
     from projector_bundle.context.contextual import check_layers, corpus_warnings, layer_count
     from projector_bundle.models.loader import load_model, read_embedding_table, read_word_embeddings
@@ -341,22 +363,22 @@ def read_model(
         read.words = read_word_embeddings(ref, options.limit)
         if options.limit is not None and options.limit > read.words.vocab_rows:
             rows = f"{read.words.vocab_rows:,} vocabulary rows"
-            warnings.append(f"--limit {options.limit:,} is more than the {rows}; exporting all of them")
-        warnings += read.words.warnings  # an unrecognised tokenizer scheme; rows and tokens that disagree
+            read.warnings.append(f"--limit {options.limit:,} is more than the {rows}; exporting all of them")
+        read.warnings += read.words.warnings  # an unrecognised tokenizer scheme; rows and tokens that disagree
     tables = [kind for kind in (POSITION, TYPE) if kind in options.tensors]
     if not tables and corpus is None:
         return read
     model = load_model(ref)
     for kind in tables:
-        matrix = read_embedding_table(model, TABLE_ATTRS[kind])
+        matrix = read_embedding_table(model, TENSOR_SUFFIXES[kind])
         if matrix is None:
-            raise ExportError(f"--tensors {kind}: {ref.name} has no {TABLE_ATTRS[kind]} ({type(model).__name__})")
+            raise ExportError(f"--tensors {kind}: {ref.name} has no {TENSOR_SUFFIXES[kind]} ({type(model).__name__})")
         read.tables[kind] = matrix
     if corpus is not None:
         count = layer_count(model)
         layers = check_layers(expand_layers(options.layers, count), count, ref.name)
         read.context = run_over_corpus(ref, model, corpus, layers, options, progress)
-        warnings += corpus_warnings(corpus.source, read.context, options.max_points)
+        read.warnings += corpus_warnings(corpus.source, read.context, options.max_points)
     return read
 
 

@@ -121,3 +121,11 @@ def make_server(folder: Path, host: str = DEFAULT_HOST, port: int = 0) -> Thread
 def server_url(server: ThreadingHTTPServer) -> str:
     host, port = str(server.server_address[0]), server.server_address[1]
     return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+
+
+if __name__ == "__main__":  # `python -m projector_bundle.output.serve` is `export.py serve`
+    import sys
+
+    from projector_bundle.cli import main
+
+    raise SystemExit(main(["serve", *sys.argv[1:]]))
