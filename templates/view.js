@@ -13,10 +13,10 @@
 //     fields normalizeData, dataProvider, bookmarkPanel, inspectorPanel, originalDataSet,
 //     projectorScatterPlotAdapter (its updateScatterPlotPositions(), updateScatterPlotAttributes()
 //     and render() recompute from the current state, so one call of each at the end is enough).
-//   DataSet: spriteAndMetadataInfo.stats (analyzeMetadata's ColumnStats), shared with
-//     its subsets as are points[i].metadata.
 //   DataSet (data.ts): projectPCA() returns at once when ds.projections["pca-0"] is
-//     set; points[i].projections["pca-k"], points[i].index, fracVariancesExplained.
+//     set; points[i].projections["pca-k"], points[i].index, fracVariancesExplained;
+//     spriteAndMetadataInfo.stats (analyzeMetadata's ColumnStats), shared with its
+//     subsets (getSubset) as are points[i].metadata.
 //   vz-projector-projections-panel: showPCA(), pcaX, pcaY, pcaZ, pcaIs3d, #pca-sampling.
 //   vz-projector-bookmark-panel: savedStates, loadSavedState(i), setSelectionState(i, on).
 //   vz-projector-data-panel: selectedTensor, _selectedTensorChanged(), projectorConfig.
@@ -30,8 +30,8 @@
 
   const READ_FROM = "tensorboard 2.21";
   const SHIPPED_COMPONENTS = 3; // a bookmark carries pca-0, pca-1, pca-2
-  const EXACT_VIEW = "exactView";
-  const PCA_KEYS = ["pca-0", "pca-1", "pca-2"]; // one for each shipped component // the bookmark key written by projector_bundle/projections.py
+  const EXACT_VIEW = "exactView"; // the bookmark key written by projector_bundle/points/projections.py
+  const PCA_KEYS = ["pca-0", "pca-1", "pca-2"]; // one for each shipped component
 
   const Projector = customElements.get("vz-projector");
   const ProjectionsPanel = customElements.get("vz-projector-projections-panel");
@@ -296,8 +296,8 @@
       const wanted = wantedNext ?? {};
       wantedNext = null;
       // After the projector's own showPCA().then, queued by originalUpdateDataSet (it
-      // announces a new projection, which unselects any bookmark), and in a task of its
-      // own: applying the bookmark colours and draws every point again.
+      // announces a new projection, which unselects any bookmark), in a task of its own;
+      // then the one redraw, in the next.
       nextTask()
         .then(() => {
           if (current === tensor) showView(this, wanted);
@@ -354,8 +354,9 @@
   let restOfMetadata = null; // {light: tensor name, path: the full metadata file}, or null
   const ROWS_PER_TASK = 5000;
 
-  // The projector's analyzeMetadata for one column, as it does it: numbers where every
-  // cell reads as one (cells converted in place), the counts of up to 50 distinct values.
+  // The projector's analyzeMetadata for one column, as it does it: each cell that reads as a
+  // number becomes one (in place), the column is numeric where every cell does, and the
+  // counts of its values are kept up to 50 distinct ones (the colour map's limit).
   const MAX_COLOURS = 50;
   const columnStats = (name, metadataList) => {
     const stats = { name, isNumeric: true, tooManyUniqueValues: false, min: Infinity, max: -Infinity };
