@@ -18,18 +18,21 @@ BASE_URL ?=
 BUNDLE_ARGS ?=
 # Sentences for the contextual tensor (one a line); set it empty for the word tensor only.
 SENTENCES ?= examples/sentences.txt
+# A table of your own texts to embed (examples/texts.csv is one); set, it replaces SENTENCES.
+TEXTS ?=
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser cross bundle serve test lint format golden bench bench-browser clean
+.PHONY: help install browser cross bundle serve test lint format golden bench bench-serve bench-browser bench-compare clean
 
 help: ## list the targets
 	@awk -F':.*## ' '/^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@echo "  variables: MODEL (hub id or folder), OUT (default site), LIMIT (first N tokens), PORT,"
 	@echo "             BASE_URL (the URL the bundle is published at), BUNDLE_ARGS (more export.py flags)"
 	@echo "             SENTENCES (contextual tensor; default examples/sentences.txt, empty for none)"
+	@echo "             TEXTS (a table of texts to embed, e.g. examples/texts.csv; replaces SENTENCES)"
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,9 +51,10 @@ browser: ## install Debian's Chromium for the browser tests, if missing
 cross: ## install Debian's aarch64 cross compiler for the TSV formatter's build test, if missing
 	@command -v $(CROSS_CC) >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq gcc-aarch64-linux-gnu; }
 
-bundle: $(STAMP) ## build the static projector site into $(OUT)/ (MODEL, OUT, LIMIT, SENTENCES, BASE_URL)
+bundle: $(STAMP) ## build the static projector site into $(OUT)/ (MODEL, OUT, LIMIT, SENTENCES, TEXTS, BASE_URL)
 	$(PY) export.py bundle --out $(OUT) $(if $(MODEL),--model $(MODEL)) $(if $(LIMIT),--limit $(LIMIT)) \
-		$(if $(SENTENCES),--sentences $(SENTENCES)) $(if $(BASE_URL),--base-url $(BASE_URL)) $(BUNDLE_ARGS)
+		$(if $(TEXTS),--texts $(TEXTS),$(if $(SENTENCES),--sentences $(SENTENCES))) \
+		$(if $(BASE_URL),--base-url $(BASE_URL)) $(BUNDLE_ARGS)
 
 serve: $(STAMP) ## serve $(OUT)/ on http://$(HOST):$(PORT)/ (loopback only)
 	@$(PY) export.py serve --directory $(OUT) --host $(HOST) --port $(PORT)
@@ -67,12 +71,19 @@ format: $(STAMP) ## apply ruff's formatting and fixes
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-bench: $(STAMP) ## time export.py against the TensorBoard route (a benchmark, not a test; minutes)
+bench: $(STAMP) ## time export.py against the TensorBoard route, and --texts against encode alone (minutes)
 	$(PY) bench/bench.py
+	$(PY) bench/texts.py
+
+bench-serve: $(STAMP) ## peak memory of export.py serve under 30 concurrent gzip downloads of a 30 MB file
+	$(PY) bench/serve_load.py
 
 bench-browser: $(STAMP) browser ## time to the complete view in Chromium: our pages, a bare projector, wizmap, datamapplot
 	$(PY) -m pip install -q -r requirements-bench.txt
 	PYTHONPATH=tests $(PY) bench/browser_load.py
+
+bench-compare: $(STAMP) ## time --compare on two bert-base-sized tables and six layers of 20,000 points (minutes)
+	$(PY) bench/compare.py
 
 golden: $(STAMP) ## regenerate the golden config and page under tests/golden/, and the usage in docs/cli.md
 	UPDATE_GOLDEN=1 $(PY) -m pytest -q tests/test_golden.py tests/test_docs.py

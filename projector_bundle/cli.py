@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
-import math
 import os
 import shlex
 import signal
@@ -23,16 +22,20 @@ from pathlib import Path
 from projector_bundle import ExportError, UsageError, __version__
 from projector_bundle.context.corpus import parse_words
 from projector_bundle.context.layers import parse_layer_text
+from projector_bundle.inputs.tables import FORMATS_HELP, TEXT_COLUMN
+from projector_bundle.models.pooling import POOLING_MODES
 from projector_bundle.output.manifest import utc_time
-from projector_bundle.output.publish import DEFAULT_MAX_FILE_MB, normalise_base_url
+from projector_bundle.output.publish import GITHUB_FILE_LIMIT_MIB, normalise_base_url
 from projector_bundle.output.writers import EXACT, EXACT_TSV_DIGITS
+from projector_bundle.points.clusters import AUTO, CLUSTERS_EXPECTED, MAX_NAMED, NONE, parse_clusters
+from projector_bundle.points.compare import DEFAULT_K
 from projector_bundle.points.labels import DEFAULT_LABELS, LABEL_COLUMNS
 from projector_bundle.points.projections import PCA, PROJECTION_KINDS
 from projector_bundle.points.reductions import LIMIT_HELP
 from projector_bundle.points.tensors import TENSOR_KINDS, WORD
 from projector_bundle.projector.formats import DEFAULT_HOST, DEFAULT_OUT, DEFAULT_PORT
 from projector_bundle.signals import Interrupted, interrupts_raised
-from projector_bundle.text import plural
+from projector_bundle.text import plural, printable
 
 PROG = "export.py"
 VERBOSE_HELP = "let transformers print its own loading reports and bars"
@@ -81,7 +84,7 @@ def run_bundle(args: argparse.Namespace, argv: list[str]) -> int:
         seed=args.seed,
         dims=args.dims,
         labels=tuple(args.labels),
-        tensors=tuple(k for k in TENSOR_KINDS if k in args.tensors),
+        tensors=chosen_tensors(args.tensors, own_data=bool(args.texts or args.vectors)),
         sentences=args.sentences,
         layers=tuple(args.layer or ()),
         keep_special=args.keep_special,
@@ -90,6 +93,8 @@ def run_bundle(args: argparse.Namespace, argv: list[str]) -> int:
         trajectories=args.trajectories,
         projections=tuple(args.projections),
         neighbors=args.neighbors,
+        clusters=args.clusters,
+        compare=args.compare,
         base_url=args.base_url,
         tsv=None if args.no_tsv else args.tsv_digits or EXACT,
         max_file_mb=args.max_file_mb,
@@ -98,10 +103,23 @@ def run_bundle(args: argparse.Namespace, argv: list[str]) -> int:
         command=public_command(argv),
         created=created,
         verbose=args.verbose,
+        texts=args.texts,
+        text_column=args.text_column,
+        pooling=args.pooling,
+        vectors=args.vectors,
+        metadata=args.metadata,
     )
     result = build_bundle(options, progress, warn_on_stderr)
     progress(f"done: {result.out}/ ({plural(len(result.tensors), 'tensor')}, {result.points:,} points)")
     return 0
+
+
+def chosen_tensors(asked: Sequence[str] | None, *, own_data: bool) -> tuple[str, ...]:
+    """`--tensors` in menu order; unasked, the word table, unless the user brought data
+    (`--texts`, `--vectors`): they came for their data, so it is left out."""
+    if asked is None:
+        return () if own_data else (WORD,)
+    return tuple(k for k in TENSOR_KINDS if k in asked)
 
 
 def first_view(choice: str | None, base_url: str | None, projections: Sequence[str]) -> bool:
@@ -116,11 +134,20 @@ def run_tokenize(args: argparse.Namespace, argv: list[str]) -> int:
     from projector_bundle.models.loader import resolve_model, tokenize
 
     result = tokenize(resolve_model(args.model, verbose=args.verbose, bars=True), args.text)
-    # The readable piece (schemes.WORD_START marks a word's start), then the vocabulary's own spelling.
+    # The readable piece (schemes: `##` marks a continuation, in every scheme), then the vocabulary's own spelling.
     for token_id, readable, token in zip(result.ids, result.readable, result.tokens, strict=False):
         print(f"{token_id}\t{readable}\t{token}")
     print(f"decoded: {result.decoded}")
     return 0
+
+
+def embedding_rows(rows: int, tokens: int) -> str:
+    """The input-embedding table's rows, and how many of them no token uses (tables are often padded)."""
+    if rows > tokens:
+        return f"{rows:,} ({plural(rows - tokens, 'row')} without a token)"
+    if rows < tokens:
+        return f"{rows:,} ({plural(tokens - rows, 'token')} without a row)"
+    return f"{rows:,}"
 
 
 def run_inspect(args: argparse.Namespace, argv: list[str]) -> int:
@@ -131,6 +158,7 @@ def run_inspect(args: argparse.Namespace, argv: list[str]) -> int:
         ("model", facts.name),
         ("type", facts.model_type),
         ("vocabulary size", f"{facts.vocab_size:,}"),
+        ("embedding rows", embedding_rows(facts.embedding_rows, facts.vocab_size)),
         ("hidden size", f"{facts.hidden_size:,}"),
         *([("embedding size", f"{facts.embedding_size:,}")] if facts.embedding_size != facts.hidden_size else []),
         ("word-embedding weights", f"{facts.word_embedding_weights:,}"),
@@ -186,7 +214,7 @@ def public_command(argv: Sequence[str]) -> str:
             value = Path(value).name or value
         return f"{flag}{equals}{value}"
 
-    return shlex.join([PROG, *(public(a) for a in argv)])
+    return printable(shlex.join([PROG, *(public(a) for a in argv)]))
 
 
 def build_time() -> str | None:
@@ -239,9 +267,22 @@ def int_at_least(minimum: int, expected: str) -> Callable[[str], int]:
 
 positive_int = int_at_least(1, "a positive integer")
 non_negative_int = int_at_least(0, "a whole number of 0 or more")
-positive_mb = number_within(float, lambda v: 0 < v < math.inf, "a positive number of megabytes")
+# --max-file-mb: a kilobyte to a petabyte; beyond, byte counts overflow or round to nothing.
+MIN_FILE_MB, MAX_FILE_MB = 0.001, 1e9
+positive_mb = number_within(
+    float,
+    lambda v: MIN_FILE_MB <= v <= MAX_FILE_MB,
+    f"a number of MiB from {MIN_FILE_MB:g} to {MAX_FILE_MB:,.0f}",
+)
 tsv_digits = number_within(int, lambda v: 1 <= v <= EXACT_TSV_DIGITS, f"an integer from 1 to {EXACT_TSV_DIGITS}")
 port_number = number_within(int, lambda v: 0 <= v <= 65535, "a port from 0 to 65535 (0 picks a free one)")
+
+
+def clusters_choice(text: str) -> str | int:
+    choice = parse_clusters(text)
+    if choice is None:
+        raise argparse.ArgumentTypeError(f"{CLUSTERS_EXPECTED}, got {text!r}")
+    return choice
 
 
 def base_url(text: str) -> str:
@@ -322,9 +363,36 @@ def build_parser() -> argparse.ArgumentParser:
     bundle.add_argument(
         "--tensors",
         metavar="KIND,...",
-        type=key_list(TENSOR_KINDS, "tensor"),
-        default=[WORD],
-        help=f"comma-separated embedding tables per model (default: word; choose from {','.join(TENSOR_KINDS)})",
+        type=key_list(TENSOR_KINDS, "tensor", allow_none=True),
+        help="comma-separated embedding tables per model (default: word, or none with --texts or --vectors; "
+        f"choose from {','.join(TENSOR_KINDS)})",
+    )
+    bundle.add_argument(
+        "--texts",
+        metavar="FILE",
+        help=f"embed each row's text with each --model, as the model prescribes: <model>/texts, first "
+        f"({FORMATS_HELP}; - for stdin, one a line); the other columns become metadata",
+    )
+    bundle.add_argument(
+        "--text-column",
+        metavar="NAME",
+        default=TEXT_COLUMN,
+        help=f"the column of --texts that holds the text (default: {TEXT_COLUMN})",
+    )
+    bundle.add_argument(
+        "--pooling",
+        choices=POOLING_MODES,
+        help="how --texts token states become one vector (default: the sentence-transformers config, "
+        "else mean for encoders, last for decoder-only models)",
+    )
+    bundle.add_argument(
+        "--vectors",
+        metavar="FILE",
+        help="vectors you already have, no model needed: .npy, .npz[:NAME], .parquet[:COLUMN], "
+        ".csv[:COLUMN] (a list column or numeric columns), or a TensorBoard .tsv",
+    )
+    bundle.add_argument(
+        "--metadata", metavar="FILE", help=f"the columns of --vectors, a row per vector ({FORMATS_HELP})"
     )
     bundle.add_argument(
         "--sentences", metavar="FILE", help="add contextual embeddings of these sentences (one a line; - for stdin)"
@@ -334,7 +402,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="L,...",
         type=layer_list,
         action="extend",
-        help="hidden layer(s) for --sentences, 0 = embedding output, all = every one (default: the last); repeatable",
+        help="hidden layer(s) for --sentences and --texts, 0 = embedding output, all = every one "
+        "(default: the last); repeatable",
     )
     bundle.add_argument(
         "--trajectories",
@@ -366,6 +435,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--neighbors", type=positive_int, metavar="K", help="add a column with each point's K nearest points"
     )
     bundle.add_argument(
+        "--clusters",
+        type=clusters_choice,
+        metavar="auto|N|none",
+        help=f"a Cluster column of named groups found in each tensor's full space: {AUTO} picks 2 to "
+        f"{MAX_NAMED}, N asks for N (default: {AUTO} for texts and vectors, {NONE} for model tables)",
+    )
+    bundle.add_argument(
+        "--compare",
+        type=positive_int,
+        nargs="?",
+        const=DEFAULT_K,
+        metavar="K",
+        help="compare the spaces over the same items (repeated --model: word tables by token, layers by row; "
+        "one model: its --layer's): per item, the overlap of its K nearest neighbours (default "
+        f"{DEFAULT_K}) with the first space's, a moved rank, an aligned view, and each layout's trust",
+    )
+    bundle.add_argument(
         "--base-url",
         type=base_url,
         metavar="URL",
@@ -389,14 +475,18 @@ def build_parser() -> argparse.ArgumentParser:
     bundle.add_argument(
         "--max-file-mb",
         type=positive_mb,
-        default=DEFAULT_MAX_FILE_MB,
-        metavar="MB",
-        help=f"warn about any file larger than this (default: {DEFAULT_MAX_FILE_MB}, GitHub's limit for a pushed file)",
+        metavar="MIB",
+        help=f"warn about any file larger than this many MiB, with ways to shrink it: {GITHUB_FILE_LIMIT_MIB} is "
+        "GitHub's limit for a file committed to git (default: no warning, a note about that limit; the Pages "
+        "workflow's artifact has no such per-file limit)",
     )
     bundle.add_argument("--quiet", action="store_true", help="no progress on stderr")
     bundle.add_argument("--verbose", action="store_true", help=VERBOSE_HELP)
     bundle.add_argument(
-        "--force", action="store_true", help="replace --out even if it is a non-empty folder export.py did not write"
+        "--force",
+        action="store_true",
+        help="write into --out even if it is a non-empty folder export.py did not write "
+        "(its files of the bundle's names are replaced, the others kept)",
     )
     bundle.set_defaults(run=run_bundle, parser=bundle)
 

@@ -23,14 +23,39 @@
 //   the demo data provider: getBookmarks(run, tensorName, callback).
 //   vz-projector-input (the inspector's searchBox): setValue(text, regex), getValue(),
 //     registerInputChangedListener(listener).
+//   vz-projector: loadState(state) copies a bookmark's projections onto the points;
+//     projectorScatterPlotAdapter.generatePointPositionArray(ds, keys) places point i at
+//     each axis's d3 scaleLinear from its own extent to [-CUBE/2, CUBE/2] (CUBE =
+//     SCATTER_PLOT_CUBE_LENGTH = 2, projectorScatterPlotAdapter.ts).
 // Where the bookmark JSON is missing, unreadable or carries no exact view, or where
 // these internals are missing, the projector does what it does without this script.
+//
+// 3-D labels in every script. The projector's 3-D label renderer (ScatterPlotVisualizer3DLabels,
+// vz_projector/scatterPlotVisualizer3DLabels.ts) draws each label letter by letter from a glyph
+// atlas of U+0000-U+00FF only, so a label with any other character gets NaN coordinates and is
+// not drawn (a Cyrillic or CJK token vanishes in the "A" mode). This script lets the renderer
+// build its geometry, then redraws the atlas from the characters its labels use and rewrites
+// each letter's quad and texture coordinates from it. Internals, read from tensorboard 2.21
+// (tests/test_browser_labels3d.py fails when any of them changes):
+//   vz-projector: get3DLabelMode() (the #labels3DMode button's click calls it, then the
+//     adapter's set3DLabelMode), the field projectorScatterPlotAdapter;
+//   the adapter (projectorScatterPlotAdapter.ts): createVisualizers(inLabels3DMode) leaves the
+//     renderer in its field labels3DVisualizer;
+//   the renderer: createLabels() (called lazily by onRender and onPickingRender) fills the
+//     fields labelStrings, totalVertexCount and geometry, a BufferGeometry whose "posObj"
+//     attribute holds (at its start) 6 vertices per UTF-16 code unit of each label (two triangles: left-bottom, right-bottom,
+//     left-top, left-top, right-bottom, right-top; x in units of the glyph row's height, which
+//     is 1) and whose "uv" attribute indexes glyphTexture.texture (a THREE texture of a canvas,
+//     flipY false: v = 0 is the canvas's top row).
+// Where these are missing, the 3-D labels stay as the projector draws them, with one warning.
 (() => {
   "use strict";
 
   const READ_FROM = "tensorboard 2.21";
   const SHIPPED_COMPONENTS = 3; // a bookmark carries pca-0, pca-1, pca-2
   const EXACT_VIEW = "exactView"; // the bookmark key written by projector_bundle/points/projections.py
+  const FRAME = "frame"; // likewise: per axis the [low, high] a compared layout is drawn in (--compare)
+  const CUBE = 2; // SCATTER_PLOT_CUBE_LENGTH: the projector draws each axis over [-CUBE/2, CUBE/2]
   const PCA_KEYS = ["pca-0", "pca-1", "pca-2"]; // one for each shipped component
 
   const Projector = customElements.get("vz-projector");
@@ -77,6 +102,174 @@
     if (template != null) template.replaceWith(document.importNode(template.content, true));
   };
   setTimeout(mountProjector, 0);
+
+  // --- 3-D labels: an atlas of the characters the labels use ---
+
+  const GLYPH_ROWS = [80, 64, 48, 32, 24, 16]; // row heights tried, largest first (the projector's own is 80)
+  const ATLAS_SIDE = 4096; // every WebGL implementation in use takes a 4096 x 4096 texture
+  const GLYPH_PAD = 2; // texels between glyphs, so linear filtering does not bleed a neighbour in
+  const VERTICES_PER_GLYPH = 6;
+  status.labels3D = { state: "not shown" }; // then "drawn" or "unavailable", with counts
+  let labelsWarned = false;
+  const labelsUnavailable = (what) => {
+    status.labels3D = { state: "unavailable" };
+    if (!labelsWarned) {
+      labelsWarned = true;
+      warn(`3-D labels: the projector lacks ${what} (read from ${READ_FROM}); labels with characters past U+00FF are not drawn in 3-D label mode`);
+    }
+  };
+
+  // Each label's glyphs, one per UTF-16 code unit as the renderer counts them: a surrogate
+  // pair is one glyph on its first unit and nothing on its second.
+  const glyphsOf = (label) => {
+    const glyphs = [];
+    for (let i = 0; i < label.length; i++) {
+      const high = label.charCodeAt(i);
+      const low = label.charCodeAt(i + 1); // NaN past the end
+      if (high >= 0xd800 && high <= 0xdbff && low >= 0xdc00 && low <= 0xdfff) {
+        glyphs.push(label.slice(i, i + 2), "");
+        i++;
+      } else {
+        glyphs.push(label[i]);
+      }
+    }
+    return glyphs;
+  };
+
+  // The characters drawn once each, packed in rows: glyph -> {x, y, width} in texels. The
+  // renderer rebuilds its geometry whenever points move (each t-SNE step): the last atlas is kept.
+  let lastAtlas = { key: null, atlas: null };
+  const drawAtlas = (characters) => {
+    const key = characters.join("");
+    if (lastAtlas.key !== key) lastAtlas = { key, atlas: packAtlas(characters) };
+    return lastAtlas.atlas;
+  };
+  const packAtlas = (characters) => {
+    const canvas = document.createElement("canvas");
+    const ctx = canvas.getContext("2d");
+    for (const row of GLYPH_ROWS) {
+      ctx.font = `bold ${row * 0.75}px roboto`;
+      const places = new Map();
+      let x = 0;
+      let y = 0;
+      for (const ch of characters) {
+        const width = ctx.measureText(ch).width;
+        if (x + width > ATLAS_SIDE) {
+          x = 0;
+          y += row + GLYPH_PAD;
+        }
+        places.set(ch, { x, y, width });
+        x += width + GLYPH_PAD;
+      }
+      if (y + row > ATLAS_SIDE) continue; // too many characters for this size: try a smaller one
+      canvas.width = ATLAS_SIDE;
+      canvas.height = y + row;
+      ctx.font = `bold ${row * 0.75}px roboto`; // resizing the canvas reset it
+      ctx.textBaseline = "top";
+      ctx.fillStyle = "white"; // the projector's label background and colour
+      ctx.fillRect(0, 0, canvas.width, canvas.height);
+      ctx.fillStyle = "black";
+      for (const [ch, place] of places) ctx.fillText(ch, place.x, place.y);
+      return { canvas, places, row };
+    }
+    return null;
+  };
+
+  // The renderer's geometry rewritten from a new atlas: quads as wide as each glyph, centred.
+  const redrawLabels = (renderer) => {
+    const labels = renderer.labelStrings;
+    const geometry = renderer.geometry;
+    const texture = renderer.glyphTexture && renderer.glyphTexture.texture;
+    const positions = geometry && typeof geometry.getAttribute === "function" ? geometry.getAttribute("posObj") : null;
+    const uvs = positions ? geometry.getAttribute("uv") : null;
+    const units = Array.isArray(labels) ? labels.reduce((sum, label) => sum + label.length, 0) : -1;
+    const vertices = units * VERTICES_PER_GLYPH;
+    if (positions == null || uvs == null || texture == null || renderer.totalVertexCount !== vertices ||
+        positions.array.length < 2 * vertices || uvs.array.length < 2 * vertices) {
+      labelsUnavailable("the 3-D label renderer's labelStrings, totalVertexCount, geometry posObj/uv or glyphTexture");
+      return;
+    }
+    const glyphs = labels.map(glyphsOf);
+    const atlas = drawAtlas([...new Set(glyphs.flat())].filter((ch) => ch !== ""));
+    if (atlas == null) {
+      labelsUnavailable(`room for ${new Set(glyphs.flat()).size} characters in a ${ATLAS_SIDE}-texel atlas`);
+      return;
+    }
+    const { canvas, places, row } = atlas;
+    const pos = positions.array;
+    const uv = uvs.array;
+    let vertex = 0;
+    for (const label of glyphs) {
+      let left = -label.reduce((sum, ch) => sum + (ch === "" ? 0 : places.get(ch).width), 0) / row / 2;
+      for (const ch of label) {
+        const place = ch === "" ? { x: 0, y: 0, width: 0 } : places.get(ch);
+        const right = left + place.width / row;
+        const u0 = place.x / canvas.width;
+        const u1 = (place.x + place.width) / canvas.width;
+        const top = place.y / canvas.height; // v of the glyph's top (flipY false)
+        const bottom = (place.y + row) / canvas.height;
+        const corners = [[left, 0, u0, bottom], [right, 0, u1, bottom], [left, 1, u0, top],
+                         [left, 1, u0, top], [right, 0, u1, bottom], [right, 1, u1, top]]; // prettier-ignore
+        for (const [px, py, pu, pv] of corners) {
+          pos[2 * vertex] = px;
+          pos[2 * vertex + 1] = py;
+          uv[2 * vertex] = pu;
+          uv[2 * vertex + 1] = pv;
+          vertex++;
+        }
+        left = right;
+      }
+    }
+    positions.needsUpdate = true;
+    uvs.needsUpdate = true;
+    texture.image = canvas;
+    texture.needsUpdate = true;
+    status.labels3D = { state: "drawn", labels: labels.length, glyphs: places.size, rowHeight: row, atlas: canvas };
+  };
+
+  const patchRenderer = (renderer) => {
+    const proto = Object.getPrototypeOf(renderer);
+    if (proto.labelsForEveryScript) return;
+    proto.labelsForEveryScript = true;
+    if (typeof proto.createLabels !== "function") {
+      labelsUnavailable("the 3-D label renderer's createLabels()");
+      return;
+    }
+    const originalCreateLabels = proto.createLabels;
+    proto.createLabels = function () {
+      originalCreateLabels.call(this);
+      if (this.geometry != null) redrawLabels(this);
+    };
+  };
+
+  const patchAdapter = (adapter) => {
+    const proto = adapter == null ? null : Object.getPrototypeOf(adapter);
+    if (proto == null || typeof proto.createVisualizers !== "function") {
+      labelsUnavailable("projectorScatterPlotAdapter.createVisualizers()");
+      return;
+    }
+    if (proto.labelsForEveryScript) return;
+    proto.labelsForEveryScript = true;
+    const originalCreateVisualizers = proto.createVisualizers;
+    proto.createVisualizers = function (inLabels3DMode) {
+      const result = originalCreateVisualizers.call(this, inLabels3DMode);
+      if (inLabels3DMode) {
+        if (this.labels3DVisualizer == null) labelsUnavailable("the adapter's labels3DVisualizer");
+        else patchRenderer(this.labels3DVisualizer);
+      }
+      return result;
+    };
+  };
+
+  if (Projector == null || typeof Projector.prototype.get3DLabelMode !== "function") {
+    labelsUnavailable("vz-projector's get3DLabelMode()");
+  } else {
+    const originalGet3DLabelMode = Projector.prototype.get3DLabelMode;
+    Projector.prototype.get3DLabelMode = function () {
+      patchAdapter(this.projectorScatterPlotAdapter);
+      return originalGet3DLabelMode.call(this);
+    };
+  }
 
   if (missing.length > 0) {
     setView("unavailable");
@@ -185,7 +378,53 @@
     ds.fracVariancesExplained = view.variance.slice();
   };
 
+  // --- one frame for the layouts of a comparison (--compare) ---
+  // The projector scales each axis of a layout to that layout's own extent, so two layouts that
+  // agree on every unchanged point would still draw it in two places. A bookmark with a frame
+  // (the export's aligned views, and the PCA of the space they are aligned to) is drawn in it.
+
+  let frame = null; // the frame of the layout on screen, or null
+  const frameOf = (state) => {
+    const value = state == null ? null : state[FRAME];
+    const valid = Array.isArray(value) && value.length === SHIPPED_COMPONENTS &&
+      value.every((pair) => Array.isArray(pair) && pair.length === 2 && pair.every(Number.isFinite));
+    return valid ? value : null;
+  };
+  let adapterChecked = false;
+  const drawInFrame = (projector) => {
+    if (adapterChecked) return;
+    adapterChecked = true;
+    const adapter = projector.projectorScatterPlotAdapter;
+    const proto = adapter == null ? null : Object.getPrototypeOf(adapter);
+    if (proto == null || typeof proto.generatePointPositionArray !== "function") {
+      warn(`the projector lacks projectorScatterPlotAdapter.generatePointPositionArray (read from ${READ_FROM}); compared layouts are drawn each in its own extent`);
+      return;
+    }
+    const originalPositions = proto.generatePointPositionArray;
+    proto.generatePointPositionArray = function (ds, keys) {
+      const pca = keys != null && keys[0] === "pca-0" && keys[1] === "pca-1" && (keys[2] == null || keys[2] === "pca-2");
+      if (frame == null || ds == null || !pca) return originalPositions.call(this, ds, keys);
+      const axes = keys[2] == null ? 2 : 3;
+      const positions = new Float32Array(ds.points.length * 3);
+      ds.points.forEach((point, i) => {
+        for (let a = 0; a < axes; a++) {
+          const [low, high] = frame[a];
+          // As d3's scaleLinear: the frame's extent onto the cube; a flat axis at its middle.
+          positions[i * 3 + a] = high > low ? ((point.projections[keys[a]] - low) / (high - low)) * CUBE - CUBE / 2 : 0;
+        }
+      });
+      return positions;
+    };
+  };
+
+  const originalLoadState = Projector.prototype.loadState;
+  Projector.prototype.loadState = function (state) {
+    frame = frameOf(state);
+    return originalLoadState.call(this, state);
+  };
+
   const dropExact = (ds, panel) => {
+    frame = null;
     for (const point of ds.points) {
       for (let k = 0; k < SHIPPED_COMPONENTS; k++) delete point.projections[`pca-${k}`];
     }
@@ -201,6 +440,8 @@
     const applies = ds != null && exact != null && ds.points.length === exact.rows &&
       this.normalizeData === Boolean(exact.view.spherize);
     if (applies) setExact(ds, exact);
+    frame = applies ? frameOf(exact.state) : null;
+    drawInFrame(this);
     originalSetCurrentDataSet.call(this, ds);
     if (applies) {
       const notice = this.projectionsPanel.$$("#pca-sampling"); // "PCA is approximate."
@@ -327,13 +568,19 @@
         showNote(`This link names bookmark ${wanted.bookmark}, which tensor "${status.tensor}" does not have; showing its exact PCA.`);
       }
     }
+    // Setting the search sets the selection (an empty one clears it): a cleared search goes
+    // before the bookmark, whose selected points (a cluster's) it would otherwise undo; a
+    // search goes after, so its matches are what is selected.
+    const searchBox = projector.inspectorPanel.searchBox;
+    const search = wanted.search != null && wanted.search !== searchBox.getValue() ? wanted.search : null;
+    if (search === "") searchBox.setValue("", false);
     // loadSavedState toggles: on a bookmark already selected it would deselect it.
     // As its radio button does: load, then mark it selected (loading announces a projection).
     if (bookmark != null && !panel.savedStates[bookmark].isSelected) {
       panel.loadSavedState(bookmark);
       panel.setSelectionState(bookmark, true);
     }
-    if (wanted.search != null) projector.inspectorPanel.searchBox.setValue(wanted.search, false);
+    if (search) searchBox.setValue(search, false);
     writeHash(projector);
   };
 

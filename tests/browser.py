@@ -6,6 +6,7 @@ and recorded, and console errors are collected, so tests can assert both are emp
 
 from __future__ import annotations
 
+import re
 import shutil
 import threading
 from collections.abc import Iterator
@@ -128,8 +129,25 @@ def colour_options(page) -> list[str]:
 def colour_by(page, column: str) -> dict[str, int]:
     """Choose `column` under "Color by"; returns the legend: count of points per value."""
     page.locator("#colorby").click()
-    page.locator("#colorby paper-item").filter(has_text=column).click()
+    # The whole first word: "Cluster" is not "Subcluster".
+    page.locator("#colorby paper-item").filter(has_text=re.compile(rf"^\s*{re.escape(column)}(\s|$)")).click()
     items = page.locator("vz-projector-legend .item")
     items.first.wait_for()
     labels = items.locator(".label").all_inner_texts()
     return dict(zip(labels, map(int, items.locator(".info").all_inner_texts()), strict=True))
+
+
+def wait_for_view(page, view: str = "exact") -> None:
+    """Until the page script (templates/view.js) reports `view`: "exact", "projector", "unavailable"."""
+    page.wait_for_function(f"document.documentElement.dataset.view === {view!r}", timeout=LOAD_TIMEOUT_MS)
+
+
+# Chromium's own log line for any fetch answered 404; not an error of the page's scripts.
+NOT_FOUND = "Failed to load resource: the server responded with a status of 404 (File not found)"
+
+
+def assert_clean(log, warnings: int = 0, not_found: int = 0) -> None:
+    """No request left loopback, no console error but `not_found` 404s, `warnings` warnings from view.js."""
+    assert log.external_requests == []
+    assert log.console_errors == [NOT_FOUND] * not_found
+    assert len([w for w in log.console_warnings if w.startswith("view.js:")]) == warnings, log.console_warnings

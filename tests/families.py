@@ -309,6 +309,48 @@ def build_t5(folder: Path) -> Path:
     return _save(folder, tokenizer, config, model)
 
 
+# Rows past the tokenizer's vocabulary, as in T5's hub checkpoints (32,128 rows for 32,100 tokens).
+PADDED_ROWS = 5
+
+
+def build_t5_encoder(folder: Path) -> Path:
+    """A T5 encoder-only checkpoint (`T5EncoderModel`, `is_encoder_decoder: false`), its table padded
+    past the vocabulary; T5's tokenizer."""
+    from tokenizers import Tokenizer, models, processors
+    from transformers import T5Config, T5EncoderModel
+
+    head = ["<pad>", "</s>", "<unk>"]
+    vocab, unk_id = _unigram(head, "<unk>")
+    tokenizer = Tokenizer(models.Unigram(vocab, unk_id=unk_id, byte_fallback=False))
+    _sentencepiece_pipeline(tokenizer)
+    tokenizer.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", 1)])
+    _added(tokenizer, head)
+    config = {"tokenizer_class": "T5Tokenizer", "eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>",
+              "extra_ids": 0, "model_max_length": POSITIONS}  # fmt: skip
+    t5 = T5Config(vocab_size=len(vocab) + PADDED_ROWS, d_model=HIDDEN, d_kv=4, d_ff=16, num_layers=1, num_heads=2,
+                  pad_token_id=0, eos_token_id=1, is_encoder_decoder=False, use_cache=False)  # fmt: skip
+    return _save(folder, tokenizer, config, T5EncoderModel(t5))
+
+
+def build_llama2_metaspace(folder: Path) -> Path:
+    """Llama-2 as newer transformers write it: a Metaspace pre-tokenizer with `prepend_scheme: first`
+    and `split: false` (no normalizer), so `word_ids()` calls a whole sentence one word."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
+    from transformers import LlamaModel
+
+    head = ["<unk>", "<s>", "</s>", *(f"<0x{b:02X}>" for b in range(256))]
+    vocab = {t: i for i, t in enumerate(head)}
+    merges = _chains([w.replace(" ", "▁") for w in WORDS if "你" not in w], vocab)
+    tokenizer = Tokenizer(models.BPE(vocab, merges, unk_token="<unk>", fuse_unk=True, byte_fallback=True))
+    tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first", split=False)
+    tokenizer.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 1)])
+    tokenizer.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="first", split=False)
+    _added(tokenizer, head[:3])
+    config = {"tokenizer_class": "LlamaTokenizer", "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>",
+              "add_bos_token": True, "legacy": False, "model_max_length": POSITIONS}  # fmt: skip
+    return _save(folder, tokenizer, config, LlamaModel(_llama_config(tokenizer, ["<s>", "</s>"])))
+
+
 def build_albert(folder: Path) -> Path:
     """ALBERT: Unigram with Metaspace, `[CLS] ... [SEP]`, and word vectors (4) narrower than its layers (8)."""
     from tokenizers import Tokenizer, models, processors
@@ -395,6 +437,63 @@ def build_bert(folder: Path) -> Path:
     return _save(folder, tokenizer, config, model)
 
 
+def build_mpnet(folder: Path) -> Path:
+    """MPNet: BERT's WordPiece vocabulary behind `<s> <pad> </s> <unk>`, `<mask>` last; BERT's own
+    `[PAD] [CLS] [SEP] [MASK]` rows are left over in it, listed as special nowhere."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+    from transformers import MPNetConfig, MPNetModel
+
+    head = ["<s>", "<pad>", "</s>", "<unk>"]
+    vocab = {t: i for i, t in enumerate([*head, *WORDPIECE_VOCAB, "<mask>"])}
+    tokenizer = Tokenizer(models.WordPiece(vocab, unk_token="<unk>", max_input_chars_per_word=100))
+    tokenizer.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, lowercase=True)
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="<s> $A </s>", special_tokens=[("<s>", 0), ("</s>", 2)]
+    )
+    tokenizer.decoder = decoders.WordPiece(prefix="##")
+    _added(tokenizer, [*head, "<mask>"])
+    config = {"tokenizer_class": "MPNetTokenizer", "bos_token": "<s>", "eos_token": "</s>", "sep_token": "</s>",
+              "cls_token": "<s>", "unk_token": "<unk>", "pad_token": "<pad>", "mask_token": "<mask>",
+              "do_lower_case": True, "model_max_length": POSITIONS}  # fmt: skip
+    model = MPNetModel(MPNetConfig(vocab_size=len(vocab), hidden_size=HIDDEN, num_hidden_layers=1,
+                                   num_attention_heads=2, intermediate_size=16,
+                                   max_position_embeddings=POSITIONS + 2, pad_token_id=1))  # fmt: skip
+    return _save(folder, tokenizer, config, model)
+
+
+MODERNBERT_SPECIALS = ["[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]"]
+MODERNBERT_UNUSED = ["[unused0]", "[unused1]", "[unused2]"]
+
+
+def build_modernbert(folder: Path) -> Path:
+    """ModernBERT: byte-level BPE where `<|endoftext|>` is a plain vocabulary entry, BERT's special
+    tokens added as special and `[unusedN]` added with `special: false`."""
+    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, processors
+    from transformers import ModernBertConfig, ModernBertModel
+
+    vocab, merges = _byte_level_bpe(["<|endoftext|>"])
+    tokenizer = Tokenizer(models.BPE(vocab, merges))
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    _added(tokenizer, MODERNBERT_SPECIALS)
+    tokenizer.add_tokens([AddedToken(t, special=False, normalized=False) for t in MODERNBERT_UNUSED])
+    cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]
+    )
+    config = {"tokenizer_class": "PreTrainedTokenizerFast", "unk_token": "[UNK]", "cls_token": "[CLS]",
+              "sep_token": "[SEP]", "pad_token": "[PAD]", "mask_token": "[MASK]", "model_max_length": POSITIONS,
+              "added_tokens_decoder": _decoder_config(tokenizer)}  # fmt: skip
+    pad = tokenizer.token_to_id("[PAD]")
+    model = ModernBertModel(ModernBertConfig(vocab_size=tokenizer.get_vocab_size(), hidden_size=HIDDEN,
+                                             intermediate_size=16, num_hidden_layers=1, num_attention_heads=2,
+                                             max_position_embeddings=POSITIONS, pad_token_id=pad,
+                                             cls_token_id=cls, sep_token_id=sep, bos_token_id=cls,
+                                             eos_token_id=sep))  # fmt: skip
+    return _save(folder, tokenizer, config, model)
+
+
 def build_sentence_transformers_old(folder: Path) -> Path:
     """A sentence-transformers folder in the old layout: modules.json at the top, the BERT in `0_Transformer/`."""
     build_bert(folder / "0_Transformer")
@@ -417,6 +516,10 @@ BUILDERS: dict[str, Callable[[Path], Path]] = {
     "albert": build_albert,
     "bert": build_bert,
     "st-old": build_sentence_transformers_old,
+    "t5-encoder": build_t5_encoder,
+    "llama2-metaspace": build_llama2_metaspace,
+    "mpnet": build_mpnet,
+    "modernbert": build_modernbert,
 }
 
 

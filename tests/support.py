@@ -187,3 +187,31 @@ def unwritable_home(folder: Path) -> Iterator[Path]:
         finally:
             if not real and folder.is_dir():
                 folder.chmod(0o755)  # so that pytest can remove it
+
+
+# --compare: a vocabulary large enough for neighbourhoods to mean something at K = 10 (the tiny
+# one, then made-up words), and the tokens that take other tokens' vectors in a changed copy.
+COMPARE_VOCAB = [*TINY_VOCAB, *(f"word{i}" for i in range(276))]
+SWAPS = [("river", "word10"), ("hello", "word20"), ("café", "word30"), ("account", "word40"), ("word5", "word50")]
+
+
+def changed_copy(source: Path, folder: Path, *, swaps: list[tuple[str, str]], seed: int = 5) -> np.ndarray:
+    """`source`'s model saved to `folder` with its word table rotated by a random orthogonal matrix,
+    and each taker's row given its giver's (rotated) vector; returns the rotation."""
+    from transformers import BertModel
+
+    model = BertModel.from_pretrained(source)
+    table = model.embeddings.word_embeddings.weight.detach().numpy().astype(np.float64)
+    rotation, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((table.shape[1],) * 2))
+    rotated = table @ rotation
+    for taker, giver in swaps:
+        rotated[COMPARE_VOCAB.index(taker)] = rotated[COMPARE_VOCAB.index(giver)]
+    import torch
+
+    with torch.no_grad():
+        model.embeddings.word_embeddings.weight.copy_(torch.from_numpy(rotated.astype(np.float32)))
+    model.save_pretrained(folder)
+    for name in ("vocab.txt", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.json"):
+        if (source / name).exists():
+            shutil.copyfile(source / name, folder / name)
+    return rotation

@@ -12,9 +12,11 @@ import numpy as np
 import pytest
 from browser import (
     LOAD_TIMEOUT_MS,
+    assert_clean,
     colour_options,
     read_dataset,
     serve_folder,
+    wait_for_view,
     wait_until_drawn,
     write_bare_page,
 )
@@ -49,10 +51,6 @@ def projector_view(page) -> dict:
 PROJECTOR = "document.querySelector('vz-projector-app').shadowRoot.querySelector('vz-projector')"
 
 
-def wait_for_view(page, view: str = "exact") -> None:
-    page.wait_for_function(f"document.documentElement.dataset.view === {view!r}", timeout=LOAD_TIMEOUT_MS)
-
-
 def first_bookmark(site: Path, tensor: int = 0) -> dict:
     config = json.loads((site / CONFIG_JSON).read_text())["embeddings"][tensor]
     return json.loads((site / config["bookmarksPath"]).read_text())[0]
@@ -65,16 +63,6 @@ def exported(state: dict) -> list[list[float]]:
 def total_text(variance: list[float]) -> str:
     """The projector's own wording for three components (updateTotalVarianceMessage)."""
     return f"Total variance described: {sum(variance[:3]) * 100:.1f}%."
-
-
-# Chromium's own log line for any fetch answered 404; not an error of the page's scripts.
-NOT_FOUND = "Failed to load resource: the server responded with a status of 404 (File not found)"
-
-
-def assert_clean(log, warnings: int = 0, not_found: int = 0) -> None:
-    assert log.external_requests == []
-    assert log.console_errors == [NOT_FOUND] * not_found
-    assert len([w for w in log.console_warnings if w.startswith("view.js:")]) == warnings, log.console_warnings
 
 
 @pytest.fixture(scope="module")
@@ -99,8 +87,13 @@ def test_opens_on_the_exact_view_with_the_bookmark_applied(wide_bundle: Path, pr
         page.goto(url)
         wait_for_view(page)
         view = projector_view(page)
-        expected = {"view": "exact", "tensor": "wide", "warnings": [], "metadata": None}
-        assert page.evaluate("window.bundleView") == expected
+        assert page.evaluate("window.bundleView") == {
+            "view": "exact",
+            "tensor": "wide",
+            "warnings": [],
+            "metadata": None,  # "complete" once a light first view has all its columns
+            "labels3D": {"state": "not shown"},  # until the 3-D label mode is first used (test_browser_labels3d.py)
+        }
         assert view["coords"] == exported(state)
         assert view["variance"] == state[EXACT_VIEW]["variance"]
         assert len(view["variance"]) == 10

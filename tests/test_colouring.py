@@ -68,6 +68,6 @@ def test_words_alone_get_a_colourable_column(tmp_path: Path, capsys: pytest.Capt
     assert cli.main(["bundle", "--model", str(model), "--out", str(out), "--labels", "word"]) == 0
     lines = (out / DEFAULT_FILES.metadata).read_text(encoding="utf-8").splitlines()
     assert lines[0] == "Word\tLength"
-    assert lines[1 + WIDE_VOCAB.index("hello")] == "▁hello\t5"
+    assert lines[1 + WIDE_VOCAB.index("hello")] == "hello\t5"
     assert len(lines) == 1 + len(WIDE_VOCAB)
     assert "export: no column of --labels word can colour points; adding length" in capsys.readouterr().err

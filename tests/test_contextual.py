@@ -56,11 +56,11 @@ def test_contextual_rows_name_each_occurrence(context_bundle: Path) -> None:
     rows = metadata_of(context_bundle, config_of(context_bundle)["tiny-bert/contextual_layer1"])
     assert tuple(rows[0]) == (*CONTEXT_HEADER, "neighbors")
     assert [row[:5] for row in rows[1:4]] == [
-        ["▁the", "1", "1", "the river bank", "1"],
-        ["▁river", "1", "2", "the river bank", "1"],
-        ["▁bank", "1", "3", "the river bank", "1"],
+        ["the", "1", "1", "the river bank", "1"],
+        ["river", "1", "2", "the river bank", "1"],
+        ["bank", "1", "3", "the river bank", "1"],
     ]
-    assert [row[0] for row in rows[1:]] == "▁the ▁river ▁bank ▁hello w ▁world ▁and ▁welcome ▁the ▁bank ▁account".split()
+    assert [row[0] for row in rows[1:]] == "the river bank hello ##w world and welcome the bank account".split()
     assert [row[2] for row in rows[4:9]] == ["1", "2", "3", "4", "5"]
     assert {row[4] for row in rows[1:]} == {"1"}
 
@@ -137,8 +137,8 @@ def test_keep_special_adds_cls_and_sep(tiny_model: Path, tmp_path: Path, monkeyp
     assert list(config) == ["tiny-bert/token_type_embeddings", "tiny-bert/contextual_layer1"]
     assert all("bookmarksPath" not in e for e in config.values())
     rows = metadata_of(out, config["tiny-bert/contextual_layer1"])
-    assert [(row[0], row[2]) for row in rows[1:]] == [("[CLS]", "0"), ("▁the", "1"), ("▁river", "2"),
-                                                      ("▁bank", "3"), ("[SEP]", "4")]  # fmt: skip
+    assert [(row[0], row[2]) for row in rows[1:]] == [("[CLS]", "0"), ("the", "1"), ("river", "2"),
+                                                      ("bank", "3"), ("[SEP]", "4")]  # fmt: skip
     assert rows[1][3] == "the\u2409river bank"  # the tab is shown, and the row keeps its columns
 
 

@@ -11,7 +11,14 @@ from safetensors.numpy import load_file
 from support import TINY_VOCAB, leftovers, read_tensor_bytes, read_tensor_tsv, run_failing, save_tiny_bert, snapshot
 
 from projector_bundle import cli
-from projector_bundle.projector.formats import CONFIG_JSON, DEFAULT_FILES, PAGE_HTML, PROJECTOR_JS, PROJECTOR_NOTICE
+from projector_bundle.projector.formats import (
+    CONFIG_JSON,
+    DEFAULT_FILES,
+    MANIFEST_JSON,
+    PAGE_HTML,
+    PROJECTOR_JS,
+    PROJECTOR_NOTICE,
+)
 
 
 def model_weights(folder: Path) -> np.ndarray:
@@ -36,8 +43,8 @@ def test_metadata_rows_equal_tensor_rows(tiny_bundle: Path) -> None:
     header, rows = lines[0].split("\t"), [line.split("\t") for line in lines[1:]]
     assert header == ["Word", "Length", "# vowels", "is number", "is preposition", "is subword", "is special", "Token"]
     assert [row[-1] for row in rows] == TINY_VOCAB
-    assert rows[TINY_VOCAB.index("into")] == ["▁into", "4", "2", "false", "true", "false", "false", "into"]
-    assert rows[TINY_VOCAB.index("##w")] == ["w", "1", "0", "false", "false", "true", "false", "##w"]
+    assert rows[TINY_VOCAB.index("into")] == ["into", "4", "2", "false", "true", "false", "false", "into"]
+    assert rows[TINY_VOCAB.index("##w")] == ["##w", "1", "0", "false", "false", "true", "false", "##w"]
     assert rows[TINY_VOCAB.index("[unused1]")][-2] == "true"
 
 
@@ -82,9 +89,9 @@ def test_rows_without_a_token_keep_a_placeholder(tmp_path: Path) -> None:
 def test_tokenize_prints_ids_and_decoded_text(tiny_model: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["tokenize", "--model", str(tiny_model), "Hellow world and welcome"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    pieces = [("[CLS]", "[CLS]"), ("hello", "▁hello"), ("##w", "w"), ("world", "▁world"), ("and", "▁and")]
-    pieces += [("welcome", "▁welcome"), ("[SEP]", "[SEP]")]
-    # id, the readable piece (▁ starts a word, ## is gone), the vocabulary's own spelling
+    pieces = [("[CLS]", "[CLS]"), ("hello", "hello"), ("##w", "##w"), ("world", "world"), ("and", "and")]
+    pieces += [("welcome", "welcome"), ("[SEP]", "[SEP]")]
+    # id, the readable piece (WordPiece's own form: ## continues a word), the vocabulary's own spelling
     assert lines[:-1] == [f"{TINY_VOCAB.index(raw)}\t{readable}\t{raw}" for raw, readable in pieces]
     assert lines[-1] == "decoded: [CLS] hellow world and welcome [SEP]"
 
@@ -181,7 +188,13 @@ def test_out_under_a_file(tiny_model: Path, tmp_path: Path, capsys: pytest.Captu
 
 
 def test_rebuild_replaces_the_bundle_and_leaves_no_staging(tiny_model: Path, previous: Path) -> None:
+    # A file an older build wrote (its manifest lists it) goes; one the user put there stays.
     (previous / "stale.txt").write_text("from an older build")
+    manifest = json.loads((previous / MANIFEST_JSON).read_text())
+    manifest["files"]["stale.txt"] = {"size": 19, "sha256": "0" * 64}
+    (previous / MANIFEST_JSON).write_text(json.dumps(manifest))
+    (previous / "notes.txt").write_text("the user's")
     assert cli.main(["bundle", "--model", str(tiny_model), "--out", str(previous), "--quiet"]) == 0
     assert not (previous / "stale.txt").exists()
+    assert (previous / "notes.txt").read_text() == "the user's"
     assert leftovers(previous) == []

@@ -59,11 +59,11 @@ def by_token(bundle: Path) -> dict[str, dict[str, str]]:
 # family: (scheme, Cyrillic word start, number, preposition starting a word, the same letters inside a word,
 #          a byte token and its readable form, a special token)
 EXPECTED = {
-    "gpt2": (BYTE_LEVEL, "ĠÐ¼Ð¸ÑĢ", "Ġ1990", "Ġof", "of", ("ĠÐ", "▁<0xD0>"), "<|endoftext|>"),
-    "roberta": (BYTE_LEVEL, "ĠÐ¼Ð¸ÑĢ", "Ġ1990", "Ġof", "of", ("Ġä½", "▁<0xE4><0xBD>"), "<mask>"),
+    "gpt2": (BYTE_LEVEL, "ĠÐ¼Ð¸ÑĢ", "Ġ1990", "Ġof", "of", ("ĠÐ", "<0xD0>"), "<|endoftext|>"),
+    "roberta": (BYTE_LEVEL, "ĠÐ¼Ð¸ÑĢ", "Ġ1990", "Ġof", "of", ("Ġä½", "<0xE4><0xBD>"), "<mask>"),
     "llama2": (METASPACE, "▁мир", "▁1990", "▁of", "of", ("<0x0A>", "<0x0A>"), "<s>"),
     "t5": (METASPACE, "▁мир", "▁1990", "▁of", "of", None, "</s>"),
-    "llama3": (BYTE_LEVEL, "ĠÐ¼Ð¸ÑĢ", "42", "Ġof", "of", ("ĠÐ¼Ð", "▁м<0xD0>"), "<|eot_id|>"),
+    "llama3": (BYTE_LEVEL, "ĠÐ¼Ð¸ÑĢ", "42", "Ġof", "of", ("ĠÐ¼Ð", "м<0xD0>"), "<|eot_id|>"),
     "albert": (METASPACE, "▁мир", "▁1990", "▁of", "of", None, "[CLS]"),
     "bert": (WORDPIECE, "мир", "1990", "of", "##of", None, "[CLS]"),
     "st-old": (WORDPIECE, "мир", "1990", "of", "##of", None, "[CLS]"),
@@ -79,12 +79,12 @@ def test_bundle_validates_and_labels_read_right(family: str, family_bundles: dic
     header = list(metadata(bundle)[0])
     assert header == [*BASE_HEADER, *(["is byte"] if byte else []), "Token"]
     rows = by_token(bundle)
-    assert rows[cyrillic]["Word"] == "▁мир"
-    assert (rows[cyrillic]["Length"], rows[cyrillic]["# vowels"], rows[cyrillic]["is subword"]) == ("3", "0", "false")
+    assert rows[cyrillic]["Word"] == "мир"
+    assert (rows[cyrillic]["Length"], rows[cyrillic]["# vowels"], rows[cyrillic]["is subword"]) == ("3", "1", "false")
     assert (rows[number]["is number"], rows[number]["Length"]) == ("true", str(len(number.lstrip("Ġ▁"))))
-    assert (rows[prep]["Word"], rows[prep]["is preposition"], rows[prep]["is subword"]) == ("▁of", "true", "false")
+    assert (rows[prep]["Word"], rows[prep]["is preposition"], rows[prep]["is subword"]) == ("of", "true", "false")
     assert (rows[prep]["Length"], rows[prep]["# vowels"]) == ("2", "1")
-    assert (rows[inner]["Word"], rows[inner]["is preposition"], rows[inner]["is subword"]) == ("of", "false", "true")
+    assert (rows[inner]["Word"], rows[inner]["is preposition"], rows[inner]["is subword"]) == ("##of", "false", "true")
     assert (rows[special]["Word"], rows[special]["is special"], rows[special]["is subword"]) == (
         special,
         "true",
@@ -128,12 +128,12 @@ def test_both_vocabulary_routes_agree(family: str, family_models: dict[str, Path
 
 # family: the readable pieces of "the bank of мир" (specials included), and the decoded text.
 TOKENIZED = {
-    "gpt2": (["t", "h", "e", "▁bank", "▁of", "▁мир"], "the bank of мир"),
-    "llama2": (["<s>", "▁the", "▁bank", "▁of", "▁мир"], "<s> the bank of мир"),
-    "t5": (["▁the", "▁bank", "▁of", "▁мир", "</s>"], "the bank of мир</s>"),
-    "llama3": (["<|begin_of_text|>", "t", "h", "e", "▁bank", "▁of", "▁мир"], "<|begin_of_text|>the bank of мир"),
-    "albert": (["[CLS]", "▁the", "▁bank", "▁of", "▁мир", "[SEP]"], "[CLS] the bank of мир[SEP]"),
-    "bert": (["[CLS]", "▁the", "▁bank", "▁of", "▁мир", "[SEP]"], "[CLS] the bank of мир [SEP]"),
+    "gpt2": (["t", "##h", "##e", "bank", "of", "мир"], "the bank of мир"),  # the text's first piece begins a word
+    "llama2": (["<s>", "the", "bank", "of", "мир"], "<s> the bank of мир"),
+    "t5": (["the", "bank", "of", "мир", "</s>"], "the bank of мир</s>"),
+    "llama3": (["<|begin_of_text|>", "t", "##h", "##e", "bank", "of", "мир"], "<|begin_of_text|>the bank of мир"),
+    "albert": (["[CLS]", "the", "bank", "of", "мир", "[SEP]"], "[CLS] the bank of мир[SEP]"),
+    "bert": (["[CLS]", "the", "bank", "of", "мир", "[SEP]"], "[CLS] the bank of мир [SEP]"),
 }
 
 
@@ -172,8 +172,8 @@ def test_sentences_equal_one_at_a_time_runs(family: str, family_models, family_b
         matrix = read_tensor_bytes(bundle / entry["tensorPath"], entry["tensorShape"][1])
         np.testing.assert_allclose(matrix, np.concatenate([a[layer] for a in alone]), atol=1e-5)
         tokens = [row["Token"] for row in metadata(bundle, entry["metadataPath"])]
-        assert "▁мир" in tokens and "▁bank" in tokens
-        assert not any(t.startswith(("Ġ", "##")) for t in tokens)
+        assert "мир" in tokens and "bank" in tokens
+        assert not any(t.startswith(("Ġ", "▁")) for t in tokens)
 
 
 def test_inspect_finds_gpt2_positions_and_albert_widths(family_models: dict[str, Path], capfd) -> None:
@@ -251,3 +251,106 @@ def test_search_finds_a_cyrillic_word_in_a_byte_level_bundle(family_bundles: dic
         page.get_by_text(f"{matches} matches.").wait_for()
     assert log.external_requests == []
     assert log.console_errors == []
+
+
+# --- held-out family defects (issue 21) ---
+
+
+def test_a_t5_encoder_only_checkpoint_runs_sentences_on_its_encoder(family_models, family_bundles) -> None:
+    """AutoModel would build the whole T5Model with a random decoder, which fails without decoder inputs."""
+    import torch
+    from transformers import T5EncoderModel
+
+    bundle = family_bundles["t5-encoder"]
+    assert cli.main(["validate", str(bundle)]) == 0
+    config = {e["tensorName"]: e for e in json.loads((bundle / CONFIG_JSON).read_text())["embeddings"]}
+    entry = config["t5-encoder/contextual_layer1"]
+    matrix = read_tensor_bytes(bundle / entry["tensorPath"], entry["tensorShape"][1])
+    model = T5EncoderModel.from_pretrained(family_models["t5-encoder"]).eval()
+    tokenizer = load_tokenizer(resolve_model(str(family_models["t5-encoder"])))
+    alone = []
+    for sentence in SENTENCES:
+        encoded = tokenizer(sentence, return_tensors="pt", return_special_tokens_mask=True)
+        keep = ~encoded.pop("special_tokens_mask")[0].bool()
+        with torch.no_grad():
+            alone.append(model(**encoded, output_hidden_states=True).hidden_states[1][0][keep].numpy())
+    np.testing.assert_allclose(matrix, np.concatenate(alone), atol=1e-5)
+
+
+def test_inspect_tells_vocabulary_size_from_embedding_rows(family_models, capsys) -> None:
+    from families import PADDED_ROWS
+
+    assert cli.main(["inspect", "--model", str(family_models["t5-encoder"])]) == 0
+    facts = dict(line.split(":", 1) for line in capsys.readouterr().out.splitlines())
+    tokens = len(load_tokenizer(resolve_model(str(family_models["t5-encoder"]))))
+    assert facts["vocabulary size"].strip() == str(tokens)
+    assert facts["embedding rows"].strip() == f"{tokens + PADDED_ROWS} ({PADDED_ROWS} rows without a token)"
+
+
+def test_words_match_with_a_metaspace_tokenizer_that_does_not_split(family_models, tmp_path: Path) -> None:
+    """Llama-2's Metaspace with split false: word_ids() is 0 for a whole sentence; words are cut at spaces."""
+    sentences = tmp_path / "sentences.txt"
+    sentences.write_text("\n".join(SENTENCES) + "\n", encoding="utf-8")
+    out = tmp_path / "site"
+    args = ["bundle", "--model", str(family_models["llama2-metaspace"]), "--out", str(out), "--sentences"]
+    assert cli.main([*args, str(sentences), "--words", "bank,мир", "--projections", "none", "--quiet"]) == 0
+    rows = metadata(out, "llama2-metaspace.contextual_layer1.metadata.tsv")
+    assert [(r["Word"], r["Token"], r["Sentence #"]) for r in rows] == [
+        ("bank", "bank", "1"),
+        ("мир", "мир", "1"),
+        ("bank", "bank", "3"),
+    ]
+
+
+def test_an_old_sentence_transformers_folder_is_named_by_its_folder(family_bundles: dict[str, Path]) -> None:
+    bundle = family_bundles["st-old"]
+    names = [e["tensorName"] for e in json.loads((bundle / CONFIG_JSON).read_text())["embeddings"]]
+    assert names and all(name.startswith("st-old/") for name in names)
+    files = [p.name for p in bundle.iterdir()]
+    assert not any("0_Transformer" in f for f in files)
+    for text in ("index.html", "manifest.json"):
+        assert "0_Transformer" not in (bundle / text).read_text(encoding="utf-8")
+
+
+def test_position_on_a_rotary_model_says_it_is_rotary(family_models, tmp_path: Path, capsys) -> None:
+    model = family_models["llama3"]
+    args = ["bundle", "--model", str(model), "--out", str(tmp_path / "site"), "--tensors", "position", "--quiet"]
+    assert cli.main(args) == 1
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"error: --tensors position: {model} has no position_embeddings (LlamaModel): it uses rotary position "
+        "embeddings, computed in each attention layer rather than stored"
+    )
+    assert not (tmp_path / "site").exists()
+
+
+def test_roberta_position_rows_start_after_the_padding_index(family_models, tmp_path: Path) -> None:
+    """RoBERTa numbers positions from padding_idx + 1 = 2: rows 0 and 1 hold no position."""
+    out = tmp_path / "site"
+    args = ["bundle", "--model", str(family_models["roberta"]), "--out", str(out), "--tensors", "position"]
+    assert cli.main([*args, "--projections", "none", "--quiet"]) == 0
+    rows = [(r["Position"], r["Block of 64"]) for r in metadata(out)]
+    assert rows[:3] == [("[row 0: no position]", "none"), ("[row 1: no position]", "none"), ("0", "0")]
+    assert rows[-1] == (str(len(rows) - 3), "0")
+    assert cli.main(["validate", str(out)]) == 0
+
+
+@pytest.mark.parametrize(
+    ("family", "control_like"),
+    [("mpnet", ["[PAD]", "[unused0]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "<s>", "<pad>", "</s>", "<unk>", "<mask>"]),
+     ("modernbert", ["<|endoftext|>", "[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]", "[unused0]", "[unused1]",
+                     "[unused2]"]),
+     ("bert", ["[PAD]", "[unused0]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"])],
+)  # fmt: skip
+def test_control_like_entries_are_special_in_every_family(family: str, control_like: list[str], family_bundles) -> None:
+    """One rule: MPNet's leftover [CLS], ModernBERT's plain <|endoftext|> and its [unusedN] added as not special."""
+    rows = by_token(family_bundles[family])
+    special = [token for token, row in rows.items() if row["is special"] == "true"]
+    assert sorted(special) == sorted(control_like)
+    assert all(rows[t]["is subword"] == "false" and rows[t]["Word"] == t for t in control_like)
+
+
+def test_mpnet_position_rows_start_after_the_padding_index(family_models, tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    args = ["bundle", "--model", str(family_models["mpnet"]), "--out", str(out), "--tensors", "position"]
+    assert cli.main([*args, "--projections", "none", "--quiet"]) == 0
+    assert [r["Position"] for r in metadata(out)][:3] == ["[row 0: no position]", "[row 1: no position]", "0"]

@@ -33,12 +33,18 @@ def token(raw: str, scheme: Scheme = BERT, special: bool = False) -> Token:
 @pytest.mark.parametrize(
     ("tok", "expected_word", "expected_token"),
     [
-        (token("hello"), "▁hello", "hello"),
-        (token("##w"), "w", "##w"),
+        (token("hello"), "hello", "hello"),
+        (token("##w"), "##w", "##w"),
         (Token(123, None), "[id 123]", "[id 123]"),
         (token("[SEP]", special=True), "[SEP]", "[SEP]"),
-        (token("ĠÐ¼Ð¸ÑĢ", GPT2), "▁мир", "ĠÐ¼Ð¸ÑĢ"),
+        (token("ĠÐ¼Ð¸ÑĢ", GPT2), "мир", "ĠÐ¼Ð¸ÑĢ"),
+        (token("Ð¼Ð¸ÑĢ", GPT2), "##мир", "Ð¼Ð¸ÑĢ"),
+        (token("▁мир", LLAMA2), "мир", "▁мир"),
+        (token("ир", LLAMA2), "##ир", "ир"),
         (token("<0x0A>", LLAMA2), "<0x0A>", "<0x0A>"),
+        (token("\u200b"), "[U+200B]", "\u200b"),  # zero-width space: a stand-in in Word, raw in Token
+        (token("\x9c"), "[U+009C]", "\x9c"),  # a C1 control
+        (token("##\u0308"), "##[U+0308]", "##\u0308"),  # a lone combining diaeresis
         (Token(7, "hand made"), "hand made", "hand made"),  # a bare text is its own readable form
     ],
 )
@@ -59,7 +65,12 @@ def test_length_counts_the_text_without_markers(tok: Token, expected: int) -> No
 @pytest.mark.parametrize(
     ("tok", "expected"),
     [(token("hello"), 2), (token("rhythm"), 0), (token("AEIOU"), 5), (token("##ing"), 1), (token("queue"), 4),
-     (token("42"), 0), (token("café"), 1), (token("<0x0A>", LLAMA2), 0), (token("Ġaudio", GPT2), 4)],
+     (token("42"), 0), (token("café"), 2), (token("<0x0A>", LLAMA2), 0), (token("Ġaudio", GPT2), 4),
+     (token("é"), 1), (token("NAÏVE"), 3), (token("Ångström"), 2), (token("cœur"), 2), (token("smørrebrød"), 3),
+     (token("ca\u0301fe"), 2),  # e with a combining acute: the mark is no letter of its own
+     (token("▁Москва", LLAMA2), 2), (token("йогурт"), 2), (token("ёлка"), 2), (token("їжак"), 2),
+     (token("Ἀθῆναι"), 4), (token("ύψος"), 2), (token("日本"), 0), (token("مرحبا"), 0), (token("नमस्ते"), 0),
+     (token("y"), 0)],
 )  # fmt: skip
 def test_vowels(tok: Token, expected: int) -> None:
     assert vowels(tok) == expected
@@ -98,7 +109,7 @@ def test_is_subword_means_a_continuation_piece(tok: Token, expected: bool) -> No
     ("tok", "expected"),
     [(token("[PAD]", special=True), True), (token("[unused0]"), True), (token("[unused993]"), True),
      (token("<s>", LLAMA2, special=True), True), (token("[unused]"), False), (token("pad"), False),
-     (Token(6, None), False)],
+     (Token(6, None), False), (token("[CLS]", LLAMA2), True), (token("<|endoftext|>", GPT2), True)],
 )  # fmt: skip
 def test_is_special(tok: Token, expected: bool) -> None:
     assert is_special(tok) is expected
@@ -127,7 +138,7 @@ def test_is_byte_is_needed_only_where_a_token_is_a_byte() -> None:
 
 def test_label_rows_render_booleans_as_two_values() -> None:
     rows = label_rows([token("of"), token("##s")], select_columns(["word", "preposition", "subword"]))
-    assert rows == [["▁of", "true", "false"], ["s", "false", "true"]]
+    assert rows == [["of", "true", "false"], ["##s", "false", "true"]]
 
 
 def test_every_registered_column_has_a_unique_header() -> None:

@@ -39,4 +39,15 @@ def test_bundle_of_the_packaged_model(tmp_path: Path) -> None:
     rows = (out / DEFAULT_FILES.metadata).read_text(encoding="utf-8").splitlines()
     assert len(rows) == 1 + 2000
     assert rows[1 + 101].split("\t")[0] == "[CLS]"
-    assert rows[1 + 1996].split("\t")[:3] == ["▁the", "3", "1"]
+    assert rows[1 + 1996].split("\t")[:3] == ["the", "3", "1"]
+
+
+def test_the_default_bundle_warns_about_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`make bundle`: the whole vocabulary and the example sentences. Its 125 MiB vectors.tsv gets a
+    note naming the case it matters for (site/ committed to git), not a warning."""
+    sentences = Path(__file__).resolve().parent.parent / "examples" / "sentences.txt"
+    assert cli.main(["bundle", "--out", str(tmp_path / "site"), "--sentences", str(sentences)]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert [line for line in err if line.startswith(("warning:", "error:"))] == []
+    (note,) = [line for line in err if "note:" in line]
+    assert "vectors.tsv is 125.2 MiB, over the 100.0 MiB file limit: GitHub refuses such a file when site/ is " in note

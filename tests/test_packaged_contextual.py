@@ -30,7 +30,7 @@ def test_river_banks_and_money_banks_land_apart(tmp_path: Path) -> None:
     assert len(rows) == matrix.shape[0] == entry["tensorShape"][0]
 
     sentences = [s for s in EXAMPLES.read_text(encoding="utf-8").splitlines() if s.strip()]
-    banks = [i for i, row in enumerate(rows) if row[0] == "▁bank"]
+    banks = [i for i, row in enumerate(rows) if row[0] == "bank"]
     money = {i for i in banks if any(w in sentences[int(rows[i][1]) - 1] for w in ("account", "interest", "loan"))}
     river = set(banks) - money
     assert (len(river), len(money)) == (3, 3)

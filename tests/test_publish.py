@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -11,7 +12,13 @@ import pytest
 from support import PUBLISHED_BASE_URL, leftovers, read_tensor_bytes, snapshot
 
 from projector_bundle import cli
-from projector_bundle.output.publish import build_remote_config, normalise_base_url, projector_link, size_warning
+from projector_bundle.output.publish import (
+    build_remote_config,
+    git_size_note,
+    normalise_base_url,
+    projector_link,
+    size_warning,
+)
 from projector_bundle.output.writers import write_tensor_tsv
 from projector_bundle.projector.formats import CONFIG_JSON, DEFAULT_FILES, REMOTE_CONFIG_JSON
 from projector_bundle.projector.schema import EmbeddingInfo
@@ -114,7 +121,8 @@ def test_plain_bundle_has_no_remote_config(tiny_bundle: Path) -> None:
 
 # --- file sizes ---
 
-MB = 1_000_000
+MIB = 1024 * 1024
+CASE = "GitHub refuses such a file when site/ is committed to git; the Pages workflow's artifact takes it"
 
 
 def warnings(stderr: str) -> list[str]:
@@ -123,14 +131,14 @@ def warnings(stderr: str) -> list[str]:
 
 
 def test_sizes_within_the_bound_say_nothing() -> None:
-    assert size_warning({"vectors.tsv": 100 * MB, "vectors.bytes": 47 * MB}, 100, {"vectors.tsv"}) is None
+    assert size_warning({"vectors.tsv": 100 * MIB, "vectors.bytes": 47 * MIB}, 100, {"vectors.tsv"}) is None
 
 
 def test_an_oversized_tsv_names_every_way_out() -> None:
     sizes = {"vectors.tsv": 290_412_345, "vectors.bytes": 93_763_584, "metadata.tsv": 600_000}
     assert size_warning(sizes, 100, {"vectors.tsv"}) == (
-        "vectors.tsv is 290.4 MB: over 100 MB (--max-file-mb), which GitHub refuses in a git push; "
-        "ways out: --limit N (fewer rows), --no-tsv (the page reads the .bytes file), "
+        f"vectors.tsv is 277.0 MiB, over the 100.0 MiB file limit: {CASE}; ways out: --limit N (fewer rows), "
+        "--no-tsv (the page reads the .bytes file), "
         "--tsv-digits 4 (a shorter TSV), a larger --max-file-mb where the host allows it"
     )
 
@@ -138,7 +146,7 @@ def test_an_oversized_tsv_names_every_way_out() -> None:
 def test_oversized_bytes_can_only_lose_rows() -> None:
     sizes = {"vectors.bytes": 93_763_584, "metadata.tsv": 600_000}
     assert size_warning(sizes, 50, {"vectors.tsv"}) == (
-        "vectors.bytes is 93.8 MB: over 50 MB (--max-file-mb), which GitHub refuses in a git push; "
+        f"vectors.bytes is 89.4 MiB, over the 50.0 MiB file limit: {CASE}; "
         "ways out: --limit N (fewer rows), a larger --max-file-mb where the host allows it"
     )
 
@@ -146,8 +154,8 @@ def test_oversized_bytes_can_only_lose_rows() -> None:
 def test_several_oversized_files_are_listed_by_name() -> None:
     sizes = {"vectors.tsv": 2_500_000, "vectors.bytes": 1_500_000, "metadata.tsv": 10}
     assert size_warning(sizes, 1.2, {"vectors.tsv"}) == (
-        "vectors.bytes is 1.5 MB, vectors.tsv is 2.5 MB: over 1.2 MB (--max-file-mb), which GitHub refuses "
-        "in a git push; ways out: --limit N (fewer rows), --no-tsv (the page reads the .bytes file), "
+        "vectors.bytes is 1.4 MiB, over the 1.2 MiB file limit; vectors.tsv is 2.4 MiB, over the 1.2 MiB file "
+        f"limit: {CASE}; ways out: --limit N (fewer rows), --no-tsv (the page reads the .bytes file), "
         "--tsv-digits 4 (a shorter TSV), a larger --max-file-mb where the host allows it"
     )
 
@@ -166,10 +174,11 @@ def test_export_warns_about_oversized_files_and_still_writes(
     after = size_warning({n: s for n, s in sizes.items() if n not in tensor_files}, 0.001, {DEFAULT_FILES.tsv})
     advice, rest = warnings(capsys.readouterr().err)
     assert rest == f"warning: {after}"
-    assert "projector_binary.js is 2.0 MB" in after and "vectors.tsv" not in after
-    assert advice.startswith("warning: tensor tiny-bert/word_embeddings is too heavy for a page: metadata.tsv is ")
-    assert "vectors.tsv is 0.0 MB, over the 0.0 MB file limit" in advice
-    assert advice.endswith("Ways out: --limit 11 (the first rows), --sample 11 (a seeded uniform sample)")
+    assert "projector_binary.js is 1.9 MiB, over the 1,048 bytes file limit" in after and "vectors.tsv" not in after
+    assert advice.startswith("warning: tensor tiny-bert/word_embeddings: ")
+    # In bytes: as KiB a file just over a limit this small would read as the limit itself.
+    assert re.search(r"vectors\.tsv is [1-9][\d,]+ bytes, over the 1,048 bytes file limit", advice)
+    assert f"file limit: {CASE}. Ways out:" in advice
 
 
 def test_no_warning_within_the_default_bound(
@@ -179,13 +188,22 @@ def test_no_warning_within_the_default_bound(
     assert warnings(capsys.readouterr().err) == []
 
 
-@pytest.mark.parametrize("value", ["0", "-1", "many", "nan", "inf"])
+def test_without_a_bound_a_file_over_githubs_limit_gets_a_note_naming_the_case() -> None:
+    assert git_size_note({"vectors.tsv": 100 * MIB, "vectors.bytes": 47 * MIB}) is None
+    assert git_size_note({"vectors.tsv": 137_654_321, "vectors.bytes": 46_882_304}) == (
+        f"note: vectors.tsv is 131.3 MiB, over the 100.0 MiB file limit: {CASE}; to commit site/ instead, "
+        "--max-file-mb 100 lists ways to shrink it"
+    )
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "many", "nan", "inf", "-inf", "1e308", "1e-6", "0.0009", "1e9000"])
 def test_bad_max_file_mb_is_a_usage_error(value: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["bundle", f"--max-file-mb={value}"])
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.splitlines()[-1] == (
-        f"export.py bundle: error: argument --max-file-mb: expected a positive number of megabytes, got {value!r}"
+        "export.py bundle: error: argument --max-file-mb: expected a number of MiB from 0.001 to "
+        f"1,000,000,000, got {value!r}"
     )
 
 

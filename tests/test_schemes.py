@@ -104,29 +104,46 @@ def test_slow_tokenizers_by_their_attributes(attributes: list[str], vocab: list[
 
 
 GPT2 = Scheme(BYTE_LEVEL)
+
+
+def spelled(text: str) -> str:
+    """`text` as a byte-level vocabulary stores it."""
+    character = {byte: chr(code) for code, byte in byte_level_table().items()}
+    return "".join(character[b] for b in text.encode("utf-8"))
+
+
 LLAMA2 = Scheme(METASPACE, byte_fallback=True)
 
 
 @pytest.mark.parametrize(
     ("raw", "scheme", "expected"),
     [
-        ("hello", Scheme(WORDPIECE, prefix="##"), Piece("hello", "hello", "▁hello", word_start=True)),
-        ("##s", Scheme(WORDPIECE, prefix="##"), Piece("##s", "s", "s", continuation=True)),
+        ("hello", Scheme(WORDPIECE, prefix="##"), Piece("hello", "hello", "hello", word_start=True)),
+        ("##s", Scheme(WORDPIECE, prefix="##"), Piece("##s", "s", "##s", continuation=True)),
         ("[unused3]", Scheme(WORDPIECE, prefix="##"), Piece("[unused3]", "[unused3]", "[unused3]", special=True)),
-        ("ĠÐ¼Ð¸ÑĢ", GPT2, Piece("ĠÐ¼Ð¸ÑĢ", "мир", "▁мир", word_start=True)),
-        ("ĠâĢĶ", GPT2, Piece("ĠâĢĶ", "—", "▁—", word_start=True)),
-        ("ä½", GPT2, Piece("ä½", "", "<0xE4><0xBD>", continuation=True, byte=True)),
-        ("ĠÐ", GPT2, Piece("ĠÐ", "", "▁<0xD0>", word_start=True, byte=True)),
-        ("aÐ", GPT2, Piece("aÐ", "a", "a<0xD0>", continuation=True, byte=True)),
-        ("ĠĠĠ", GPT2, Piece("ĠĠĠ", "  ", "▁▁▁", word_start=True)),
-        ("Ċ", GPT2, Piece("Ċ", "\n", "\n", continuation=True)),
-        ("▁of", LLAMA2, Piece("▁of", "of", "▁of", word_start=True)),
-        ("ten", LLAMA2, Piece("ten", "ten", "ten", continuation=True)),
+        ("ĠÐ¼Ð¸ÑĢ", GPT2, Piece("ĠÐ¼Ð¸ÑĢ", "мир", "мир", word_start=True)),
+        ("ĠâĢĶ", GPT2, Piece("ĠâĢĶ", "—", "—", word_start=True)),
+        ("ä½", GPT2, Piece("ä½", "", "##<0xE4><0xBD>", continuation=True, byte=True)),
+        ("ĠÐ", GPT2, Piece("ĠÐ", "", "<0xD0>", word_start=True, byte=True)),
+        ("aÐ", GPT2, Piece("aÐ", "a", "##a<0xD0>", continuation=True, byte=True)),
+        ("ĠĠĠ", GPT2, Piece("ĠĠĠ", "  ", "  ", word_start=True)),  # written [U+0020][U+0020] (cells.escape_cell)
+        ("Ġ", GPT2, Piece("Ġ", "", " ", word_start=True)),
+        ("Ċ", GPT2, Piece("Ċ", "\n", "##\n", continuation=True)),  # the newline becomes a control picture
+        (spelled(" \x85"), GPT2, Piece(spelled(" \x85"), "\x85", "[U+0085]", word_start=True)),  # C1 NEL
+        ("âĢĭ", GPT2, Piece("âĢĭ", "\u200b", "##[U+200B]", continuation=True)),  # zero-width space
+        (spelled("\u202b"), GPT2, Piece(spelled("\u202b"), "\u202b", "##[U+202B]", continuation=True)),  # RLE
+        ("▁of", LLAMA2, Piece("▁of", "of", "of", word_start=True)),
+        ("▁New▁York", LLAMA2, Piece("▁New▁York", "New York", "New York", word_start=True)),
+        ("▁", LLAMA2, Piece("▁", "", " ", word_start=True)),
+        ("ten", LLAMA2, Piece("ten", "ten", "##ten", continuation=True)),
+        ("\u0301", LLAMA2, Piece("\u0301", "\u0301", "##[U+0301]", continuation=True)),  # a lone combining mark
+        ("▁e\u0301", LLAMA2, Piece("▁e\u0301", "e\u0301", "e\u0301", word_start=True)),  # on its letter: kept
+        ("\u00ad", LLAMA2, Piece("\u00ad", "\u00ad", "##[U+00AD]", continuation=True)),  # soft hyphen
         ("<0x0A>", LLAMA2, Piece("<0x0A>", "\n", "<0x0A>", byte=True)),
         ("<0xE4>", LLAMA2, Piece("<0xE4>", "", "<0xE4>", byte=True)),
-        ("<0x0A>", Scheme(METASPACE), Piece("<0x0A>", "<0x0A>", "<0x0A>", continuation=True)),  # no fallback: a piece
-        ("of</w>", Scheme(END_OF_WORD, suffix="</w>"), Piece("of</w>", "of", "of▁")),
-        ("of", Scheme(END_OF_WORD, suffix="</w>"), Piece("of", "of", "of", continuation=True)),
+        ("<0x0A>", Scheme(METASPACE), Piece("<0x0A>", "<0x0A>", "##<0x0A>", continuation=True)),  # no fallback
+        ("of</w>", Scheme(END_OF_WORD, suffix="</w>"), Piece("of</w>", "of", "of")),
+        ("of", Scheme(END_OF_WORD, suffix="</w>"), Piece("of", "of", "of##", continuation=True)),
         ("", GPT2, Piece("", "", "")),
     ],
 )
@@ -136,4 +153,28 @@ def test_read_piece(raw: str, scheme: Scheme, expected: Piece) -> None:
 
 def test_special_and_added_tokens_are_read_as_written() -> None:
     assert read_piece("<|eot_id|>", GPT2, special=True) == Piece("<|eot_id|>", "<|eot_id|>", "<|eot_id|>", special=True)
-    assert read_piece("café bar", GPT2, added=True) == Piece("café bar", "café bar", "café▁bar")
+    assert read_piece("café bar", GPT2, added=True) == Piece("café bar", "café bar", "café bar")
+
+
+@pytest.mark.parametrize(
+    ("raw", "scheme"),
+    [("[CLS]", Scheme(METASPACE)), ("[MASK]", Scheme(WORDPIECE, prefix="##")), ("[unused12]", GPT2),
+     ("<|endoftext|>", GPT2), ("<s>", Scheme(METASPACE)), ("</s>", GPT2), ("<mask>", LLAMA2)],
+)  # fmt: skip
+def test_control_like_entries_are_special_in_every_scheme(raw: str, scheme: Scheme) -> None:
+    """One rule across families: MPNet's leftover [CLS], ModernBERT's plain <|endoftext|> and [unusedN]."""
+    assert read_piece(raw, scheme) == Piece(raw, raw, raw, special=True)
+    assert read_piece(raw, scheme, added=True).special
+
+
+@pytest.mark.parametrize("raw", ["[cls]", "[A]", "<br>", "<|", "[CLS]x", "<S>", "[unused]"])
+def test_bracketed_text_that_is_no_control_token_is_not_special(raw: str) -> None:
+    assert not read_piece(raw, Scheme(WORDPIECE, prefix="##")).special
+
+
+@pytest.mark.parametrize("raw", ["hello", "##w", "ĠÐ¼Ð¸ÑĢ", "▁of", "of</w>", "of", "ä½"])
+def test_markers_we_add_are_latin1(raw: str) -> None:
+    scheme = {"#": Scheme(WORDPIECE, prefix="##"), "Ġ": GPT2, "▁": LLAMA2}.get(raw[0], Scheme(END_OF_WORD, "", "</w>"))
+    piece = read_piece(raw, GPT2 if raw == "ä½" else scheme)
+    added = piece.display.replace(piece.text, "", 1) if piece.text else piece.display
+    assert all(ord(ch) <= 0xFF for ch in added), piece

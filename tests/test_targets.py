@@ -16,7 +16,8 @@ from projector_bundle.projector.formats import MANIFEST_JSON
 from projector_bundle.projector.validate import validate_bundle
 
 NOT_OURS = (
-    "the folder is not empty and has no manifest.json from export.py; pass --force to replace it and everything in it"
+    "the folder is not empty and has no manifest.json from export.py; "
+    "pass --force to write the bundle into it (files of the same names are replaced, the others kept)"
 )
 
 
@@ -70,14 +71,14 @@ def test_a_bundle_replaced_by_another_folder_during_the_run_is_kept(
     assert leftovers(previous) == []
 
 
-def test_force_replaces_a_folder_that_appears_during_the_run(
+def test_force_writes_into_a_folder_that_appears_during_the_run_and_keeps_its_files(
     tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     out = tmp_path / "site"
     appearing_at(out, monkeypatch, write_notes)
     assert cli.main(bundle_args(tiny_model, out, "--force")) == 0
     assert (out / MANIFEST_JSON).is_file()
-    assert not (out / "notes.txt").exists()
+    assert (out / "notes.txt").read_text() == "precious"
     assert leftovers(out) == []
 
 
@@ -158,7 +159,7 @@ def test_out_dot_from_inside_the_bundle_keeps_the_size_warning(
     monkeypatch.chdir(previous)
     assert cli.main(bundle_args(tiny_model, Path("."), "--max-file-mb", "1")) == 0
     err = capsys.readouterr().err
-    assert err.startswith("warning: projector_binary.js is 2.0 MB: over 1 MB (--max-file-mb)")
+    assert err.startswith("warning: projector_binary.js is 1.9 MiB, over the 1.0 MiB file limit: GitHub refuses")
     assert len(err.splitlines()) == 1
     assert validate_bundle(previous) == []
     assert leftovers(previous) == []

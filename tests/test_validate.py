@@ -13,7 +13,14 @@ import numpy as np
 import pytest
 
 from projector_bundle import cli
-from projector_bundle.projector.formats import CONFIG_JSON, DEFAULT_FILES, GITHUB_FILE_LIMIT, MANIFEST_JSON, PAGE_HTML
+from projector_bundle.projector.formats import (
+    CONFIG_JSON,
+    DEFAULT_FILES,
+    GIT_FILE_CASE,
+    GITHUB_FILE_LIMIT,
+    MANIFEST_JSON,
+    PAGE_HTML,
+)
 from projector_bundle.projector.validate import Problem, check_config, validate_bundle
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -247,7 +254,9 @@ def test_files_over_githubs_limit_get_a_warning(tmp_path: Path) -> None:
         f.truncate(GITHUB_FILE_LIMIT + 1)
     with open(folder / "limit.bin", "wb") as f:
         f.truncate(GITHUB_FILE_LIMIT)
-    assert messages(validate_bundle(folder)) == ["warning: big.bin: 100.0 MiB, over GitHub's 100 MiB file limit"]
+    assert messages(validate_bundle(folder)) == [
+        f"warning: big.bin is 100.0 MiB, over the 100.0 MiB file limit: {GIT_FILE_CASE}"
+    ]
 
 
 def test_manifest_sizes_and_hashes(tiny_bundle: Path, tmp_path: Path) -> None:
@@ -343,10 +352,10 @@ def test_a_sparse_bytes_file_is_validated_in_bounded_memory(tmp_path: Path) -> N
         f.write(np.float32(np.inf).tobytes())  # the very last value, so every block is read
     rss, found = peak_rss_mb_of_validate(folder)
     assert found == [
-        "warning: t.bytes: 200.0 MiB, over GitHub's 100 MiB file limit",
+        f"warning: t.bytes is 200.0 MiB, over the 100.0 MiB file limit: {GIT_FILE_CASE}",
         "error: t.bytes: 1 NaN or infinite value (the first in row 65,536)",
     ] or found == ["error: t.bytes: 1 NaN or infinite value (the first in row 65,536)",
-                   "warning: t.bytes: 200.0 MiB, over GitHub's 100 MiB file limit"]  # fmt: skip
+                   f"warning: t.bytes is 200.0 MiB, over the 100.0 MiB file limit: {GIT_FILE_CASE}"]  # fmt: skip
     assert rss < 150, f"peak RSS {rss:.0f} MB for a 200 MiB file"
 
 

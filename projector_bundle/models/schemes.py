@@ -6,9 +6,17 @@ with `##`, byte-level BPE (GPT-2, RoBERTa, Llama-3) stores bytes as printable ch
 leading space as `▁` and may fall back to byte pieces `<0x0A>`, and CLIP-style BPE marks a
 word's end with `</w>`. `detect_scheme` reads which one a tokenizer uses from its own
 configuration; `read_piece` turns one entry into its text (markers removed), a readable
-form and flags. Everywhere, the readable form shows a space as `▁` (WORD_START): a piece
-that begins a word begins with `▁`, whatever the scheme; bytes that are not whole UTF-8
-characters show as `<0xNN>`.
+form and flags.
+
+The readable form follows WordPiece's convention whatever the scheme, since that is what a
+reader of BERT's vocabulary expects (`hello`, `##w`): a piece that begins a word is plain,
+a piece that continues one starts with `##` (CONTINUATION). The end-of-word scheme only
+knows which pieces end a word, so it marks the other side: a piece that does not end a
+word ends with `##` (`hel##`, then `lo`). Every mark we add is ASCII, so the projector's
+3-D labels (whose own glyphs stop at U+00FF) can draw it. Bytes that are not whole UTF-8
+characters show as `<0xNN>`; characters that draw nothing (C1 controls, format characters
+such as U+200B or U+202B, a combining mark with no letter before it) show as `[U+XXXX]`,
+so no cell looks empty (C0 controls become control pictures where the cell is written).
 
 Pure: it sees the tokenizer's JSON and attribute values, never loads anything.
 """
@@ -17,13 +25,16 @@ from __future__ import annotations
 
 import codecs
 import re
+import unicodedata
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import NamedTuple
 
-# The one visible mark of a space, in every scheme's readable form (SentencePiece's own).
+# SentencePiece's mark of a word's leading space, as its vocabularies store it.
 WORD_START = "▁"
+# The mark of a piece that continues a word, in every scheme's readable form (WordPiece's own).
+CONTINUATION = "##"
 
 WORDPIECE = "WordPiece"
 BYTE_LEVEL = "byte-level BPE"
@@ -33,8 +44,12 @@ UNKNOWN = "unknown"
 
 # The byte pieces of SentencePiece's byte fallback, and of our own readable forms.
 BYTE_PIECE = re.compile(r"<0x([0-9A-Fa-f]{2})>")
-# BERT's reserved slots; transformers does not list them as special, but they never occur in text.
-_WORDPIECE_RESERVED = re.compile(r"\[unused\d+\]")
+# Entries spelled as control tokens: BERT's `[CLS]` `[SEP]` `[PAD]` `[MASK]` `[UNK]` and
+# reserved `[unusedN]`, `<|endoftext|>`-style names, `<s>` `</s>` `<pad>` `<unk>` `<mask>`.
+# One rule for every family: such an entry is special even where the tokenizer does not list
+# it (BERT's `[unusedN]`, MPNet's leftover `[CLS]`, ModernBERT's plain `<|endoftext|>` and its
+# `[unusedN]` added with special false), since no text a reader types produces it as a word.
+CONTROL_LIKE = re.compile(r"\[(?:[A-Z][A-Z_]+|unused\d+)\]|<\|[^|<>\s]+\|>|</?(?:s|pad|unk|mask|cls|sep|bos|eos)>")
 
 # Bytes that are not part of a whole UTF-8 character, shown as <0xNN>.
 _HEX_BYTES = "projector-bundle-hexbytes"
@@ -92,7 +107,7 @@ class Piece(NamedTuple):
 
     raw: str  # as stored in the vocabulary
     text: str  # the characters it stands for, markers and partial bytes removed (for labels)
-    display: str  # readable: a space as WORD_START, partial bytes as <0xNN>
+    display: str  # readable: `##` before a continuation, partial bytes as <0xNN>, invisible characters as [U+XXXX]
     word_start: bool = False  # begins a word (carries the space before it)
     continuation: bool = False  # continues a word: a subword piece
     byte: bool = False  # one or more bytes that are not whole characters, or a byte-fallback piece
@@ -171,8 +186,28 @@ def _decode_bytes(data: bytes) -> tuple[str, str, bool]:
     return text, text, False
 
 
-def _spaces_shown(text: str) -> str:
-    return text.replace(" ", WORD_START)
+def _shows_nothing(ch: str) -> bool:
+    """A character that draws nothing by itself: a C1 control, a format character (zero-width,
+    bidi, soft hyphen), a line or paragraph separator. C0 controls are left to the cell writer."""
+    return "\x80" <= ch <= "\x9f" or unicodedata.category(ch) in ("Cf", "Zl", "Zp")
+
+
+def visible(text: str) -> str:
+    """`text` with each character that draws nothing as `[U+XXXX]`, and so is a combining mark
+    that has no character before it to sit on (a piece that starts with one)."""
+    # Marks start at U+0300: below it (and for most pieces) one C-level check decides.
+    lone_mark = text[:1] >= "\u0300" and unicodedata.category(text[0]) in ("Mn", "Me")
+    if not lone_mark and text.isprintable():
+        return text
+    shown = "".join(f"[U+{ord(ch):04X}]" if _shows_nothing(ch) else ch for ch in text)
+    return f"[U+{ord(shown[0]):04X}]{shown[1:]}" if lone_mark else shown
+
+
+def _marked(text: str, continuation: bool) -> str:
+    """The readable form of a piece's characters: plain where it begins a word, `##` before a continuation."""
+    if continuation:
+        return CONTINUATION + visible(text)
+    return visible(text) if text else " "  # a piece that is only the space before a word
 
 
 def read_piece(raw: str, scheme: Scheme, special: bool = False, added: bool = False) -> Piece:
@@ -180,17 +215,15 @@ def read_piece(raw: str, scheme: Scheme, special: bool = False, added: bool = Fa
 
     An added token is matched in the text as it is written, so it is read literally.
     """
-    if special:
-        return Piece(raw, raw, raw, special=True)
+    if special or (raw[:1] in ("[", "<") and CONTROL_LIKE.fullmatch(raw)):
+        return Piece(raw, raw, visible(raw), special=True)
     if added or not raw:
-        return Piece(raw, raw, _spaces_shown(raw))
+        return Piece(raw, raw, visible(raw))
     if scheme.kind == WORDPIECE:
-        if _WORDPIECE_RESERVED.fullmatch(raw):
-            return Piece(raw, raw, raw, special=True)
         if scheme.prefix and raw.startswith(scheme.prefix) and len(raw) > len(scheme.prefix):
             text = raw[len(scheme.prefix) :]
-            return Piece(raw, text, text, continuation=True)
-        return Piece(raw, raw, WORD_START + raw, word_start=True)
+            return Piece(raw, text, _marked(text, True), continuation=True)
+        return Piece(raw, raw, visible(raw), word_start=True)
     if scheme.kind == BYTE_LEVEL:
         return _read_byte_level(raw)
     if scheme.kind == METASPACE:
@@ -199,26 +232,20 @@ def read_piece(raw: str, scheme: Scheme, special: bool = False, added: bool = Fa
             value = int(match.group(1), 16)
             return Piece(raw, chr(value) if value < 0x80 else "", f"<0x{value:02X}>", byte=True)
         start = raw.startswith(WORD_START)
-        text = raw[1:] if start else raw
-        return Piece(raw, text.replace(WORD_START, " "), raw, word_start=start, continuation=not start)
+        text = (raw[1:] if start else raw).replace(WORD_START, " ")
+        return Piece(raw, text, _marked(text, not start), word_start=start, continuation=not start)
     if scheme.kind == END_OF_WORD:
         end = raw.endswith(scheme.suffix) and len(raw) > len(scheme.suffix)
         text = raw[: -len(scheme.suffix)] if end else raw
-        return Piece(raw, text, text + WORD_START if end else text, continuation=not end)
-    return Piece(raw, raw, raw)
+        return Piece(raw, text, visible(text) if end else visible(text) + CONTINUATION, continuation=not end)
+    return Piece(raw, raw, visible(raw))
 
 
 def _read_byte_level(raw: str) -> Piece:
     table = byte_level_table()
     if not _byte_level_chars() >= set(raw):  # an added token, or not byte-level after all
-        return Piece(raw, raw, _spaces_shown(raw))
+        return Piece(raw, raw, visible(raw))
     data = raw.translate(table).encode("latin-1")
     start = data.startswith(b" ")
     text, shown, partial = _decode_bytes(data[1:] if start else data)
-    display = (WORD_START if start else "") + _spaces_shown(shown)
-    return Piece(raw, text, display, word_start=start, continuation=not start, byte=partial)
-
-
-def readable(raw: str, scheme: Scheme, special: bool = False, added: bool = False) -> str:
-    """The readable form of one piece (for `tokenize` and contextual rows)."""
-    return read_piece(raw, scheme, special, added).display
+    return Piece(raw, text, _marked(shown, not start), word_start=start, continuation=not start, byte=partial)

@@ -9,12 +9,12 @@ import unicodedata
 from collections.abc import Collection, Mapping, Sequence
 from urllib.parse import quote, urlsplit
 
-from projector_bundle.projector.formats import GITHUB_FILE_LIMIT, MB, PROJECTOR_WEB, REMOTE_CONFIG_JSON
+from projector_bundle.projector.formats import GIT_FILE_CASE, GITHUB_FILE_LIMIT, MIB, PROJECTOR_WEB, REMOTE_CONFIG_JSON
 from projector_bundle.projector.schema import EmbeddingInfo, build_config
-from projector_bundle.text import describe_size
+from projector_bundle.text import over_file_limit
 
-# GitHub's limit is 100 MiB; the same number in decimal megabytes is a bound on the safe side.
-DEFAULT_MAX_FILE_MB = GITHUB_FILE_LIMIT // (1024 * 1024)
+# GitHub's limit for a file committed to git, in the MiB that --max-file-mb takes.
+GITHUB_FILE_LIMIT_MIB = GITHUB_FILE_LIMIT // MIB
 
 
 def normalise_base_url(text: str) -> str:
@@ -29,6 +29,12 @@ def normalise_base_url(text: str) -> str:
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https"):
         raise ValueError(f"expected an http:// or https:// URL, got {text!r}")
+    if "@" in parts.netloc:
+        # Written into the page and the remote config as given, for anyone to read.
+        shown = text.replace(parts.netloc.rpartition("@")[0], "***", 1)
+        raise ValueError(
+            f"expected a URL without a user name or password, which the bundle would publish, got {shown!r}"
+        )
     if not parts.hostname:
         raise ValueError(f"expected a URL with a host, got {text!r}")
     try:
@@ -58,19 +64,32 @@ def projector_link(base_url: str) -> str:
 
 
 def size_warning(sizes: Mapping[str, int], max_file_mb: float, vector_tsvs: Collection[str]) -> str | None:
-    """A warning naming the files over the bound and the ways to shrink them, or None.
+    """A warning naming the files over --max-file-mb (MiB) and the ways to shrink them, or None.
 
     `vector_tsvs` names the vectors TSVs, the files that --no-tsv and --tsv-digits shrink.
     """
-    over = {name: size for name, size in sorted(sizes.items()) if size > max_file_mb * MB}
+    limit = int(max_file_mb * MIB)
+    over = {name: size for name, size in sorted(sizes.items()) if size > limit}
     if not over:
         return None
-    files = ", ".join(f"{name} is {describe_size(size)}" for name, size in over.items())
+    files = "; ".join(over_file_limit(name, size, limit) for name, size in over.items())
     ways = ["--limit N (fewer rows)"]
     if any(name in vector_tsvs for name in over):
         ways += ["--no-tsv (the page reads the .bytes file)", "--tsv-digits 4 (a shorter TSV)"]
     ways.append("a larger --max-file-mb where the host allows it")
+    return f"{files}: {GIT_FILE_CASE}; ways out: {', '.join(ways)}"
+
+
+def git_size_note(sizes: Mapping[str, int]) -> str | None:
+    """Without --max-file-mb: a note (not a warning) naming the files over GitHub's limit for git, or None."""
+    over = [
+        over_file_limit(name, size, GITHUB_FILE_LIMIT)
+        for name, size in sorted(sizes.items())
+        if size > GITHUB_FILE_LIMIT
+    ]
+    if not over:
+        return None
     return (
-        f"{files}: over {max_file_mb:g} MB (--max-file-mb), which GitHub refuses in a git push; "
-        f"ways out: {', '.join(ways)}"
+        f"note: {'; '.join(over)}: {GIT_FILE_CASE}; to commit site/ instead, "
+        f"--max-file-mb {GITHUB_FILE_LIMIT_MIB} lists ways to shrink it"
     )

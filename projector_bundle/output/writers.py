@@ -17,7 +17,7 @@ import orjson
 from projector_bundle.output.manifest import WrittenFile
 from projector_bundle.points.blocks import release_rows, row_blocks, take_rows
 from projector_bundle.projector.cells import escape_cell
-from projector_bundle.projector.formats import PROJECTOR_CHUNK_BYTES, SEQ_NEXT
+from projector_bundle.projector.formats import PROJECTOR_CHUNK_BYTES, RAW_COLUMNS
 
 # Values per chunk of the TSV writer: memory stays bounded (about 12 bytes of text per
 # value, a few chunks in flight) whatever the vocabulary size.
@@ -43,8 +43,8 @@ def write_chunks(path: Path, chunks: Iterable[bytes | memoryview]) -> WrittenFil
 def write_metadata(path: Path, header: Sequence[str], rows: Iterable[Sequence[str]]) -> WrittenFile:
     """A metadata TSV; the header row is written only when there are two or more columns,
     because the projector takes a first line with a tab as the header and one without as data.
-    `SEQ_NEXT` cells (point indices or empty) are written raw: escaped, an empty one would
-    read as NaN, not as the null that ends its path. `rows` may be a generator: it is
+    `RAW_COLUMNS` cells (point indices, numbers or empty) are written raw: escaped, an empty one
+    would read as "[empty]", not as the projector's null. `rows` may be a generator: it is
     consumed once, a megabyte of text at a time."""
     return write_chunks(path, metadata_chunks(header, rows))
 
@@ -52,7 +52,7 @@ def write_metadata(path: Path, header: Sequence[str], rows: Iterable[Sequence[st
 def metadata_chunks(header: Sequence[str], rows: Iterable[Sequence[str]]) -> Iterator[bytes]:
     """The metadata file's bytes, about `WRITE_CHUNK_BYTES` at a time."""
     lines = [header] if len(header) > 1 else []
-    raw = {index for index, column in enumerate(header) if column == SEQ_NEXT}
+    raw = {index for index, column in enumerate(header) if column in RAW_COLUMNS}
     position = 0
     pending: list[bytes] = []
     pending_bytes = 0

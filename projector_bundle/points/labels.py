@@ -6,12 +6,36 @@ Adding a column means writing one function here under `@label_column(...)`;
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from projector_bundle.models.vocabulary import Token
 
-VOWELS = frozenset("aeiou")
+# `# vowels` counts letters whose base letter is a vowel: Latin a e i o u (with any diacritic:
+# é, ü, å; and æ œ ø, which have no decomposition), Cyrillic а е и о у ы э ю я і ї є ё, Greek
+# α ε η ι ο υ ω (with tonos, dialytika, breathings). Other scripts have no vowel letters to
+# count this way (abjads, abugidas, CJK), so they count 0.
+BASE_VOWELS = frozenset("aeiouæœøаеиоуыэюяієαεηιουω")
+# Letters that decompose to a vowel but are consonants: Cyrillic short i, Belarusian short u.
+NOT_VOWELS = frozenset("йў")
+# The Unicode blocks where those letters and their accented forms live.
+_VOWEL_BLOCKS = ((0x00C0, 0x024F), (0x0370, 0x04FF), (0x1E00, 0x1FFF))
+
+
+def _vowel_letters() -> frozenset[str]:
+    """Every letter, either case, whose canonical decomposition starts with a base vowel."""
+    letters = {ch for ch in BASE_VOWELS} | {ch.upper() for ch in BASE_VOWELS}
+    for start, end in _VOWEL_BLOCKS:
+        for code in range(start, end + 1):
+            ch = chr(code)
+            base = unicodedata.normalize("NFD", ch)[:1].lower()
+            if base in BASE_VOWELS and ch.lower() not in NOT_VOWELS:
+                letters.add(ch)
+    return frozenset(letters)
+
+
+VOWEL_LETTERS = _vowel_letters()
 
 # Single-word English prepositions (multi-word ones such as "in front of" cannot
 # be a single vocabulary entry).
@@ -73,7 +97,8 @@ def placeholder(token_id: int) -> str:
 
 @label_column("word", "Word")
 def word(token: Token) -> str:
-    """The readable form: `▁` for the space a word-initial piece carries, `<0xNN>` for bytes."""
+    """The readable form (`schemes`): a word's first piece plain, `##` before a continuation,
+    `<0xNN>` for bytes, `[U+XXXX]` for characters that draw nothing."""
     if token.text is None:
         return placeholder(token.id)
     return token.text if token.display is None else token.display
@@ -86,7 +111,8 @@ def length(token: Token) -> int:
 
 @label_column("vowels", "# vowels")
 def vowels(token: Token) -> int:
-    return sum(map((token.text or "").lower().count, VOWELS))
+    """Letters whose base letter is a Latin, Cyrillic or Greek vowel (see BASE_VOWELS); 0 in other scripts."""
+    return sum(map(VOWEL_LETTERS.__contains__, token.text or ""))
 
 
 @label_column("number", "is number")
@@ -96,7 +122,7 @@ def is_number(token: Token) -> bool:
 
 @label_column("preposition", "is preposition")
 def is_preposition(token: Token) -> bool:
-    """A whole word or a word's first piece: `of` in `▁of`, not the `of` inside `▁often`'s `of|ten`."""
+    """A whole word or a word's first piece: `of`, not the `##of` inside `dog|##of`."""
     whole = not (token.continuation or token.special or token.byte)
     return whole and (token.text or "").lower() in PREPOSITIONS
 

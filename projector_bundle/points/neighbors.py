@@ -26,12 +26,12 @@ BLOCK_VALUES = 1 << 24
 MAX_THREADS = 8
 
 
-def check_neighbor_count(k: int) -> None:
-    """Refuse a `--neighbors` below 1 or above `MAX_NEIGHBORS`, before any work."""
+def check_neighbor_count(k: int, flag: str = "--neighbors") -> None:
+    """Refuse a `--neighbors` (or `flag`) below 1 or above `MAX_NEIGHBORS`, before any work."""
     if k < 1:
-        raise UsageError(f"--neighbors {k}: expected 1 or more")
+        raise UsageError(f"{flag} {k}: expected 1 or more")
     if k > MAX_NEIGHBORS:
-        raise UsageError(f"--neighbors {k}: expected at most {MAX_NEIGHBORS}, got {k:,}")
+        raise UsageError(f"{flag} {k}: expected at most {MAX_NEIGHBORS}, got {k:,}")
 
 
 def check_neighbors(k: int, points: int, tensor: str) -> None:
@@ -116,6 +116,6 @@ def _usable_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def neighbor_cells(indices: np.ndarray, labels: Sequence[str]) -> list[str]:
-    """One metadata cell per row: its neighbours' labels, space-separated."""
-    return [" ".join(labels[j] for j in row) for row in indices]
+def neighbor_cells(indices: np.ndarray, labels: Sequence[str], separator: str = " ") -> list[str]:
+    """One metadata cell per row: its neighbours' labels, space-separated (or by `separator`)."""
+    return [separator.join(labels[j] for j in row) for row in indices]

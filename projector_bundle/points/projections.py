@@ -35,6 +35,10 @@ MENU_COMPONENTS = 10
 # The key of a bookmark that the page script (templates/view.js) reads, and the
 # projector ignores: what makes the bookmark's coordinates the exact PCA view.
 EXACT_VIEW = "exactView"
+# The key of a bookmark that the page script reads, and the projector ignores: per axis, the
+# [low, high] that `--compare`'s layouts are drawn in, so an unchanged point keeps its place on
+# screen when the view switches between them (the projector scales each axis to its own extent).
+FRAME = "frame"
 
 # Coordinates are rounded to this fraction of their largest magnitude: far below a
 # pixel, and it keeps 30k points x 3 coordinates near 1-2 MB of JSON.
@@ -159,18 +163,27 @@ def project(matrix: np.ndarray, fit: PcaFit, out: np.ndarray, *, block_rows: int
     return out
 
 
-def compute_pca(matrix: np.ndarray, components: int = COMPONENTS, *, block_rows: int = BLOCK_ROWS) -> Projection:
+def view_fit(matrix: np.ndarray, components: int = COMPONENTS, *, block_rows: int = BLOCK_ROWS) -> PcaFit:
+    """The PCA fit behind `compute_pca`'s view: spherized where the projector would spherize, with the
+    axes of every component the page's menu offers (only the first `components` are projected)."""
+    menu = max(components, min(MENU_COMPONENTS, matrix.shape[1]))
+    return fit_pca(matrix, menu, spherized=should_spherize(matrix), block_rows=block_rows)
+
+
+def compute_pca(
+    matrix: np.ndarray, components: int = COMPONENTS, *, block_rows: int = BLOCK_ROWS, fit: PcaFit | None = None
+) -> Projection:
     """Exact PCA of all rows, spherized first where the projector would spherize.
 
     Missing components (fewer points or dimensions than `components`) are zeros, and
     each axis's sign is fixed (largest loading positive) so rebuilds are identical.
     Memory: one block of rows and the dimension x dimension covariance, besides the result.
+    `fit` is `view_fit(matrix)` where the caller has it already.
     """
     spherized = should_spherize(matrix)
-    # The page shows the exact variance of every component its menu offers; only the
-    # first `components` are projected.
+    fit = view_fit(matrix, components, block_rows=block_rows) if fit is None else fit
+    # The page shows the exact variance of every component its menu offers.
     menu = max(components, min(MENU_COMPONENTS, matrix.shape[1]))
-    fit = fit_pca(matrix, menu, spherized=spherized, block_rows=block_rows)
     shown = replace(fit, axes=fit.axes[:, :components])
     coords = project(matrix, shown, np.zeros((matrix.shape[0], components)), block_rows=block_rows)
     variance = np.zeros(menu)
@@ -293,7 +306,11 @@ def exact_view(projection: Projection, coordinates: str) -> dict[str, object]:
     return {"variance": list(projection.variance), "spherize": projection.spherized, "coordinates": coordinates}
 
 
-def compute_projections(matrix: np.ndarray, kinds: Sequence[str]) -> list[Projection]:
-    """The requested projections of `matrix`, in order; UMAP only where it is installed."""
-    computed: dict[str, Callable[[np.ndarray], Projection]] = {PCA: compute_pca, UMAP: compute_umap}
+def compute_projections(matrix: np.ndarray, kinds: Sequence[str], *, fit: PcaFit | None = None) -> list[Projection]:
+    """The requested projections of `matrix`, in order; UMAP only where it is installed. `fit` is
+    `view_fit(matrix)` where the caller has it already (its eigendecomposition is not repeated)."""
+    computed: dict[str, Callable[[np.ndarray], Projection]] = {
+        PCA: lambda m: compute_pca(m, fit=fit),
+        UMAP: compute_umap,
+    }
     return [computed[kind](matrix) for kind in kinds]

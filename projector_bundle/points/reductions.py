@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from projector_bundle import UsageError
+from projector_bundle.projector.formats import GIT_FILE_CASE
+from projector_bundle.text import over_file_limit
 
 # The projector keeps every point in WebGL buffers and its search and inspector loop over
 # all of them: past about this many points a page opens slowly and stutters on a laptop.
@@ -62,15 +64,18 @@ class SizeAdvice:
     reasons: tuple[str, ...]
     ways: tuple[str, ...]
 
+    files_over: bool = False  # some reason is a file over --max-file-mb
+
     def message(self, tensor: str) -> str:
-        return f"tensor {tensor} is too heavy for a page: {'; '.join(self.reasons)}. Ways out: {', '.join(self.ways)}"
+        case = f": {GIT_FILE_CASE}" if self.files_over else ""
+        return f"tensor {tensor}: {'; '.join(self.reasons)}{case}. Ways out: {', '.join(self.ways)}"
 
 
 def size_advice(
     points: int,
     dim: int,
     files: Collection[PlannedFile],
-    max_file_bytes: int,
+    max_file_bytes: int | None,
     max_points: int = MAX_PAGE_POINTS,
 ) -> SizeAdvice | None:
     """None when the page is fine; otherwise the problems and only the reductions that fix all of them.
@@ -78,30 +83,29 @@ def size_advice(
     Rows scale every file; `--dims` scales only the vectors; `--no-tsv` drops the vectors
     TSV (the page reads the `.bytes`); `--tsv-digits` shortens it. N values are rounded
     down to two significant figures so the suggestion is easy to type and still fits.
+    Without `max_file_bytes` only the points count.
     """
-    over = [f for f in files if f.size > max_file_bytes]
+    over = [f for f in files if max_file_bytes is not None and f.size > max_file_bytes]
     reasons = []
     if points > max_points:
         reasons.append(f"{points:,} points, more than the {max_points:,} a page stays responsive with")
-    reasons += [
-        f"{f.name} is {_mb(f.size)}, over the {_mb(max_file_bytes)} file limit" for f in sorted(over, key=_name)
-    ]
+    reasons += [over_file_limit(f.name, f.size, max_file_bytes or 0) for f in sorted(over, key=_name)]
     if not reasons:
         return None
     ways = []
-    rows = _rows_that_fit(points, files, max_file_bytes, max_points)
+    rows = _rows_that_fit(points, files if max_file_bytes is not None else [], max_file_bytes or 0, max_points)
     if rows >= 1:
         ways += [f"--limit {rows} (the first rows)", f"--sample {rows} (a seeded uniform sample)"]
     if points <= max_points and over and all(f.role in ("bytes", "tsv") for f in over):
-        dims = _dims_that_fit(dim, over, max_file_bytes)
+        dims = _dims_that_fit(dim, over, max_file_bytes or 0)
         if dims is not None:
             ways.append(f"--dims {dims} (an exact PCA; --neighbors still uses all {dim} dimensions)")
     if points <= max_points and over and all(f.role == "tsv" for f in over):
         ways.append("--no-tsv (the page reads the .bytes file)")
-        digits = _digits_that_fit(points, dim, max_file_bytes)
+        digits = _digits_that_fit(points, dim, max_file_bytes or 0)
         if digits is not None:
             ways.append(f"--tsv-digits {digits} (a shorter, inexact vectors TSV)")
-    return SizeAdvice(tuple(reasons), tuple(ways))
+    return SizeAdvice(tuple(reasons), tuple(ways), bool(over))
 
 
 def _name(file: PlannedFile) -> str:
@@ -111,11 +115,11 @@ def _name(file: PlannedFile) -> str:
 def _rows_that_fit(points: int, files: Collection[PlannedFile], max_file_bytes: int, max_points: int) -> int:
     bounds = [max_points, points - 1]
     bounds += [max_file_bytes * points // f.size for f in files if f.size > 0]
-    return _round_down(min(bounds))
+    return round_down(min(bounds))
 
 
 def _dims_that_fit(dim: int, over: Collection[PlannedFile], max_file_bytes: int) -> int | None:
-    dims = _round_down(min(max_file_bytes * dim // f.size for f in over))
+    dims = round_down(min(max_file_bytes * dim // f.size for f in over))
     dims = min(dims, dim - 1)
     return dims if dims >= MIN_DIMS else None
 
@@ -127,7 +131,7 @@ def _digits_that_fit(points: int, dim: int, max_file_bytes: int) -> int | None:
     return None
 
 
-def _round_down(n: int) -> int:
+def round_down(n: int) -> int:
     """`n` rounded down to two significant figures (123,456 -> 120,000)."""
     if n < 100:
         return max(n, 0)
@@ -142,7 +146,3 @@ def planned_sizes(points: int, dim: int, *, tsv_bytes_per_value: float | None) -
     if tsv_bytes_per_value is not None:
         sizes["tsv"] = math.ceil(points * dim * tsv_bytes_per_value)
     return sizes
-
-
-def _mb(size: int) -> str:
-    return f"{size / 1_000_000:,.1f} MB"

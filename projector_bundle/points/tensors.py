@@ -16,17 +16,23 @@ from projector_bundle import ExportError
 from projector_bundle.context.contextual import (
     LAYER_COLUMN,
     POSITION_COLUMN,
+    SENTENCE_COLUMN,
     SENTENCE_NUMBER_COLUMN,
     ContextualEmbeddings,
     context_rows,
+    shorten,
 )
+from projector_bundle.inputs.tables import Metadata
+from projector_bundle.inputs.texts import FULL_SUFFIX
 from projector_bundle.models.tables import POSITION_TABLE, TYPE_TABLE, WORD_TABLE
 from projector_bundle.models.vocabulary import Token
 from projector_bundle.points.blocks import release_all, row_blocks, take_rows
+from projector_bundle.points.clusters import AUTO, CLUSTER_HEADER, FINE_HEADER, NONE, Clustering, cluster_points
 from projector_bundle.points.labels import LABEL_COLUMNS, LabelColumn, label_rows
 from projector_bundle.points.neighbors import NEIGHBORS_HEADER, nearest_neighbors, neighbor_cells
 from projector_bundle.points.projections import reduce_dimensions
 from projector_bundle.progress import ProgressBar, no_bar
+from projector_bundle.projector.colouring import is_colourable
 from projector_bundle.projector.formats import DEFAULT_FILES, SEQ_NEXT, TensorFiles, tensor_files
 from projector_bundle.projector.schema import EmbeddingInfo
 
@@ -40,10 +46,11 @@ CONTEXTUAL_SUFFIX = "contextual_layer{layer}"
 # else by the first; the block number (position // 64) is there to colour by.
 POSITION_BLOCK = 64
 POSITION_HEADER = (POSITION_COLUMN, f"Block of {POSITION_BLOCK}")
+NO_BLOCK = "none"  # the block of a row that holds no position
 TYPE_HEADER = ("Token type",)
 
 # What a bookmark colours by, when the tensor has that column.
-COLOUR_BY = (LABEL_COLUMNS["subword"].header, SENTENCE_NUMBER_COLUMN, POSITION_HEADER[1])
+COLOUR_BY = (CLUSTER_HEADER, LABEL_COLUMNS["subword"].header, SENTENCE_NUMBER_COLUMN, POSITION_HEADER[1])
 # A tensor of paths through the layers (`trajectories`) is coloured by layer, so each path shows its direction.
 PATHS_COLOUR_BY = LAYER_COLUMN
 
@@ -93,6 +100,49 @@ class Tensor(TensorData):
         )
 
 
+@dataclass(frozen=True)
+class OwnTensorData(TensorData):
+    """A tensor of the user's own data: its bookmarks label and colour by the columns named here
+    (chosen from the user's columns), not by the fixed names of the model's tables."""
+
+    label_column: str | None = None
+    colour_column: str | None = None
+
+    @property
+    def colour_by(self) -> str | None:
+        return self.colour_column
+
+    @property
+    def label_by(self) -> str | None:
+        return self.label_column
+
+
+# The column of a tensor of vectors that came without metadata: the row number, from 1.
+ROW_HEADER = "Row"
+
+
+def own_tensor(name: str, matrix: np.ndarray, metadata: Metadata | None, label: str | None = None) -> OwnTensorData:
+    """The user's vectors with their metadata columns, in file order. Points are labelled by
+    `label`, else by the first text column; coloured by the first other column the projector
+    can colour by: at most 50 categories, else numbers."""
+    if metadata is None or not metadata.header:
+        rows = [[str(i)] for i in range(1, matrix.shape[0] + 1)]
+        return OwnTensorData(name, matrix, (ROW_HEADER,), rows)
+    texts = [h for h, numeric in zip(metadata.header, metadata.numeric, strict=True) if not numeric]
+    label = label or (texts[0] if texts else metadata.header[0])
+    # Categories before numbers: a topic says more at a glance than an id's gradient.
+    candidates = sorted(zip(metadata.header, metadata.columns, metadata.numeric, strict=True), key=lambda c: c[2])
+    colour = next((h for h, cells, numeric in candidates if h != label and colours(cells, numeric)), None)
+    rows = metadata.row_cells()
+    return OwnTensorData(name, matrix, metadata.header, rows, label if len(metadata.header) > 1 else None, colour)
+
+
+def colours(cells: Sequence[str], numeric: bool) -> bool:
+    """Whether colouring by a column shows something: the projector can, and (for categories)
+    some rows share a value; a column of names, each its own colour, shows nothing."""
+    return is_colourable(cells) and (numeric or len(set(cells)) < len(cells))
+
+
 def model_prefixes(names: Sequence[str]) -> list[str]:
     """Tensor-name prefixes: each model's last path part, numbered when two would clash."""
     prefixes: list[str] = []
@@ -116,11 +166,13 @@ def word_tensor(prefix: str, matrix: np.ndarray, tokens: Sequence[Token], column
     )
 
 
-def table_tensor(prefix: str, kind: str, matrix: np.ndarray) -> TensorData:
-    """Position or token-type embeddings, labelled by their index."""
+def table_tensor(prefix: str, kind: str, matrix: np.ndarray, first_position: int = 0) -> TensorData:
+    """Position or token-type embeddings, labelled by their index; a position table's rows from
+    `first_position` on hold positions 0, 1, ..., the rows before it none (RoBERTa's padding rows)."""
     name = f"{prefix}/{TENSOR_SUFFIXES[kind]}"
     if kind == POSITION:
-        rows = [[str(i), str(i // POSITION_BLOCK)] for i in range(matrix.shape[0])]
+        rows = [[f"[row {i}: no position]", NO_BLOCK] for i in range(min(first_position, matrix.shape[0]))]
+        rows += [[str(p), str(p // POSITION_BLOCK)] for p in range(matrix.shape[0] - len(rows))]
         return TensorData(name, matrix, POSITION_HEADER, rows)
     return TensorData(name, matrix, TYPE_HEADER, [[str(i)] for i in range(matrix.shape[0])])
 
@@ -157,14 +209,67 @@ def check_finite(tensor: TensorData) -> TensorData:
     return tensor
 
 
+# A neighbour that is a text is shown by its start, and the neighbours set apart.
+NEIGHBOR_LABEL_CHARS = 40
+TEXT_NEIGHBOR_SEPARATOR = " | "
+
+
 def add_neighbors(tensor: TensorData, k: int, progress: ProgressBar = no_bar) -> TensorData:
     """A metadata column with each point's `k` nearest points (by their first column)."""
     labels = [row[0] for row in tensor.rows]
     with progress(f"neighbours of {tensor.name}", tensor.matrix.shape[0]) as advance:
         indices = nearest_neighbors(tensor.matrix, k, progress=advance)
-    cells = neighbor_cells(indices, labels)
+    if isinstance(tensor, OwnTensorData) and any(" " in label for label in labels):
+        # Labels that are texts: shortened further, and set apart by a mark a text rarely holds.
+        short = [shorten(label, NEIGHBOR_LABEL_CHARS) for label in labels]
+        cells = neighbor_cells(indices, short, TEXT_NEIGHBOR_SEPARATOR)
+    else:
+        cells = neighbor_cells(indices, labels)
     rows = [[*row, cell] for row, cell in zip(tensor.rows, cells, strict=True)]
     return replace(tensor, header=(*tensor.header, NEIGHBORS_HEADER), rows=rows)
+
+
+def default_clusters(tensor: TensorData) -> str:
+    """What `--clusters` is for `tensor` when not given: auto for the user's texts and vectors,
+    none for the model's own tables and layers."""
+    return AUTO if isinstance(tensor, OwnTensorData) else NONE
+
+
+def cluster_texts(tensor: TensorData) -> list[str] | None:
+    """The texts that name a tensor's clusters (c-TF-IDF), or None to name them by central labels:
+    the full texts of --texts (else the label column) for the user's data; each token with its
+    sentence for contextual tokens."""
+    rows = tensor.rows
+    if isinstance(tensor, OwnTensorData) and tensor.label_column is not None:
+        full = tensor.label_column + FULL_SUFFIX
+        own = tensor.header.index(full if full in tensor.header else tensor.label_column)
+        return [row[own] for row in rows]
+    # Contextual tokens' clusters are named from each token with its sentence.
+    if SENTENCE_COLUMN not in tensor.header:
+        return None
+    sentence = tensor.header.index(SENTENCE_COLUMN)
+    return [f"{row[0]} {row[sentence]}" for row in rows]
+
+
+def add_clusters(tensor: TensorData, count: str | int, seed: int) -> tuple[TensorData, Clustering | None]:
+    """`tensor` with a `Cluster` column (and a `Subcluster` one where it splits them further),
+    and the clustering; the tensor unchanged where it is too small or is a tensor of paths."""
+    if is_paths(tensor) or count == NONE:
+        return tensor, None
+    label = tensor.header.index(tensor.label_by) if tensor.label_by in tensor.header else 0
+    labels = [row[label] if row else "" for row in tensor.rows]
+    clustering = cluster_points(tensor.matrix, labels, cluster_texts(tensor), count=count, seed=seed)
+    if clustering is None:
+        return tensor, None
+    header = (*tensor.header, CLUSTER_HEADER)
+    columns = [clustering.cells()]
+    if clustering.has_fine:
+        header += (FINE_HEADER,)
+        columns.append(clustering.fine_cells())
+    rows = [[*row, *cells] for row, *cells in zip(tensor.rows, *columns, strict=True)]
+    if isinstance(tensor, OwnTensorData) and tensor.colour_column is None:
+        return replace(tensor, header=header, rows=rows, colour_column=CLUSTER_HEADER), clustering
+    return replace(tensor, header=header, rows=rows), clustering
 
 
 def is_paths(tensor: TensorData) -> bool:

@@ -47,15 +47,23 @@ JS_WHITESPACE = (
 # own (FileReader.readAsText), so a character cut by a chunk boundary becomes U+FFFD.
 PROJECTOR_CHUNK_BYTES = 1_000_000
 
-# GitHub refuses to store a file over 100 MiB, so a bundle meant for GitHub Pages must stay under it.
-GITHUB_FILE_LIMIT = 100 * 1024 * 1024
-# Sizes shown to users, and --max-file-mb, are in decimal megabytes.
-MB = 1_000_000
+# Sizes shown to users, and --max-file-mb, are in MiB: the unit of GitHub's file limit.
+MIB = 1024 * 1024
+# GitHub refuses a file over 100 MiB in a git push: a bundle committed to a repository must stay
+# under it. The Pages workflow deploys site/ as an artifact instead, which has no such per-file limit.
+GITHUB_FILE_LIMIT = 100 * MIB
+# The case that limit is about, said once wherever a file is over it.
+GIT_FILE_CASE = "GitHub refuses such a file when site/ is committed to git; the Pages workflow's artifact takes it"
 
 # The metadata column that links point i to the next point of its polyline, by index
 # (`getSequenceNextPointIndex` in vz_projector/data.ts). Its cells are written raw:
 # the projector reads an empty cell as null, which ends the path there.
 SEQ_NEXT = "__seq_next__"
+# `--compare`'s numeric columns of a later space: a number, or empty (null to the projector, so
+# neither coloured nor counted) for an item the first space lacks. Written raw, like SEQ_NEXT.
+OVERLAP_HEADER = "kNN overlap"
+MOVED_HEADER = "moved"
+RAW_COLUMNS = (SEQ_NEXT, OVERLAP_HEADER, MOVED_HEADER)
 
 # Bookmarks: a JSON list of the projector's saved `State`s (vz_projector/data.ts).
 BOOKMARKS_SUFFIX = ".bookmarks.json"

@@ -19,6 +19,8 @@ from projector_bundle.text import describe_size
 if TYPE_CHECKING:
     from projector_bundle.context.geometry import GeometryView
     from projector_bundle.models.loader import ModelRef
+    from projector_bundle.points.clusters import ClusterLegend
+    from projector_bundle.points.compare import ComparisonView, TrustView
     from projector_bundle.points.tensors import Tensor
 
 PAGE_TEMPLATE = "index.html.j2"
@@ -57,11 +59,15 @@ class PageInfo:
     projector_link: str | None = None  # projector.tensorflow.org opening the remote config (--base-url)
     geometry: tuple[GeometryView, ...] = ()  # per-layer geometry tables and charts (--sentences); not in info_json
     first_view: FirstView | None = None  # --first-view light
+    clusters: tuple[ClusterLegend, ...] = ()  # --clusters: each clustered tensor's named clusters
+    comparison: tuple[ComparisonView, ...] = ()  # --compare: each later space against its first; not in info_json
+    trust: tuple[TrustView, ...] = ()  # --compare: each layout's mean kNN recall per tensor; not in info_json
     preload: tuple[str, ...] = ()  # the files the first view fetches, asked for before the projector runs
 
 
 def describe_page(
     refs: Sequence[ModelRef],
+    sources: Sequence[str],
     tensors: Sequence[Tensor],
     *,
     command: str,
@@ -69,10 +75,14 @@ def describe_page(
     projector_link: str | None,
     geometry: Sequence[GeometryView] = (),
     first_view: bool = False,
+    clusters: Sequence[ClusterLegend] = (),
+    comparison: Sequence[ComparisonView] = (),
+    trust: Sequence[TrustView] = (),
 ) -> PageInfo:
-    """What the page says: the models by their public names, and each tensor's shape.
-    With `first_view`, the first tensor is the light view of the second."""
-    names = ", ".join(ref.public_name for ref in refs)
+    """What the page says: the models by their public names (and `sources`, the names of the
+    user's own vectors), and each tensor's shape. With `first_view`, the first tensor is the
+    light view of the second."""
+    names = ", ".join([*sources, *(ref.public_name for ref in refs)])
     return PageInfo(
         title=f"{names} embeddings",
         model_name=names,
@@ -86,6 +96,9 @@ def describe_page(
         first_view=FirstView(tensors[0].name, tensors[1].name, _size(tensors[0]), _size(tensors[1]))
         if first_view
         else None,
+        clusters=tuple(clusters),
+        comparison=tuple(comparison),
+        trust=tuple(trust),
         preload=first_files(tensors[0], light=first_view),
     )
 
@@ -127,8 +140,10 @@ def render_page(info: PageInfo) -> str:
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
     )
-    # The page's data script keeps to the bundle's facts; the geometry is drawn as HTML, the preloads are links.
-    info_json = {key: value for key, value in asdict(info).items() if key not in ("geometry", "preload")}
+    # The page's data script keeps to the bundle's facts; the geometry and comparison are drawn
+    # as HTML instead, the preloads are links.
+    drawn = ("geometry", "comparison", "trust", "preload")
+    info_json = {key: value for key, value in asdict(info).items() if key not in drawn}
     return env.get_template(PAGE_TEMPLATE).render(
         info=info,
         info_json=info_json,
