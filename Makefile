@@ -78,7 +78,8 @@ bench: $(STAMP) ## time export.py against the TensorBoard route, and --texts aga
 bench-serve: $(STAMP) ## peak memory of export.py serve under 30 concurrent gzip downloads of a 30 MB file
 	$(PY) bench/serve_load.py
 
-bench-browser: $(STAMP) browser ## time to the complete view in Chromium: our page, a bare projector, the light first view
+bench-browser: $(STAMP) browser ## time to the complete view in Chromium: our pages, a bare projector, wizmap, datamapplot
+	$(PY) -m pip install -q -r requirements-bench.txt
 	PYTHONPATH=tests $(PY) bench/browser_load.py
 
 bench-compare: $(STAMP) ## time --compare on two bert-base-sized tables and six layers of 20,000 points (minutes)

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""How soon Chromium shows a bundle's complete view: our page, a bare projector page, a light first view.
+"""How soon Chromium shows a bundle's complete view: our pages, a bare projector page, and the peers.
 
-    make bench-browser  (PYTHONPATH=tests .venv/bin/python bench/browser_load.py [--site D] [--runs N] [--screenshot F])
+    make bench-browser  (PYTHONPATH=tests .venv/bin/python bench/browser_load.py [--site D] [--runs N]
+                         [--pages light,ours,wizmap,datamapplot,bare] [--screenshot F])
 
 It builds the default model's bundle twice (with --neighbors 5 and --no-tsv, as a
 published page might be) into .bench/browser/: full/ opens on the full vectors, light/
@@ -17,6 +18,10 @@ after the tensor was parsed; "MB": bytes fetched before the complete view, on th
 on its link to the full tensor until that tensor's exact view is on.
 "light" is our page with `--first-view light` (projector_bundle/firstview.py): the exact
 3-D PCA coordinates as the first tensor, the full vectors one menu choice away.
+"wizmap" and "datamapplot" are the peers' pages for the same matrix (bench/peers.py: a 2-D
+UMAP, the same words), served by the same server; each is complete at its own signal.
+The pages take turns within each run, starting one later each run, so that the load of
+a shared machine falls on all of them alike; the load average is printed per page.
 A benchmark, not a test: nothing here is asserted.
 """
 
@@ -32,6 +37,7 @@ from pathlib import Path
 
 # tests/browser.py drives Chromium for the tests and for this bench: `make bench-browser` puts tests/ on PYTHONPATH.
 from browser import CHROMIUM, CHROMIUM_ARGS, PageLog, colour_by, guard, write_bare_page
+from peers import MARK_PEER_COMPLETE, PEER_MARK, build_datamapplot, build_wizmap, read_bundle, umap_2d
 
 from projector_bundle import cli
 from projector_bundle.output.serve import make_server, server_url
@@ -43,14 +49,16 @@ TIMEOUT_MS = 600_000
 SCREENSHOT_COLOUR = "is subword"
 BARE_HTML = "bench_bare.html"
 FULL, LIGHT = "full", "light"
+PAGES = ("light", "ours", "wizmap", "datamapplot", "bare")
 FIGURES = (  # what is printed of each page: key, unit
     ("complete", "s"),
-    ("longest", "s"),
+    ("longest", "s"),  # the longest main-thread task that started before the complete view
     ("longest_after_tensor", "s"),
     ("mb", "MB"),  # on the wire: `serve` gzips text, as hosts do
     ("mb_uncompressed", "MB"),
     ("switch_to_full", "s"),  # light page only: its link to the full tensor, until that is exact
-)  # the two bundles' folders under .bench/browser/
+    ("load", ""),  # the machine's 1-minute load average as the page was opened
+)
 
 # Collects every long task from the start of the page, before any script of it runs.
 OBSERVE_LONG_TASKS = """
@@ -61,8 +69,8 @@ new PerformanceObserver((list) => {
 """
 
 # Page-clock figures once the view is complete.
-MEASURE = """(tensorPath) => {
-  const mark = performance.getEntriesByName('view-exact')[0];
+MEASURE = """([tensorPath, markName]) => {
+  const mark = performance.getEntriesByName(markName)[0];
   const complete = mark ? mark.startTime : performance.now();
   const nav = performance.getEntriesByType('navigation')[0];
   const resources = performance.getEntriesByType('resource');
@@ -75,7 +83,7 @@ MEASURE = """(tensorPath) => {
   const longest = (tasks) => tasks.reduce((m, [, d]) => Math.max(m, d), 0);
   return {
     complete: complete / 1000,
-    longest: longest(window.__longTasks) / 1000,
+    longest: longest(window.__longTasks.filter(([s]) => s < complete)) / 1000,
     longest_after_tensor: longest(window.__longTasks.filter(([s]) => s >= parsedFrom)) / 1000,
     mb: (nav.transferSize + before.reduce((sum, r) => sum + r.transferSize, 0)) / 1e6,
     mb_uncompressed: (nav.decodedBodySize + before.reduce((sum, r) => sum + r.decodedBodySize, 0)) / 1e6,
@@ -90,20 +98,28 @@ def build_bundle(out: Path, *flags: str) -> None:
 
 
 def time_load(
-    browser, address: str, tensor_path: str, points: int, ours: bool, screenshot: Path | None, switch: bool = False
+    browser, address: str, tensor_path: str, points: int, kind: str, screenshot: Path | None, switch: bool = False
 ) -> dict:
+    """One page in a fresh context; `kind` is "ours", "bare" or "peer" (how it says it is complete)."""
+    load = os.getloadavg()[0]
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     context.add_init_script(OBSERVE_LONG_TASKS)
+    if kind == "peer":
+        context.add_init_script(MARK_PEER_COMPLETE)
     page = context.new_page()
     log = PageLog()
     guard(page, log)
     page.goto(address)
-    page.get_by_text(f"Points: {points}", exact=True).wait_for(timeout=TIMEOUT_MS)
-    if ours:
-        page.wait_for_function("document.documentElement.dataset.view === 'exact'", timeout=TIMEOUT_MS)
+    if kind == "peer":
+        page.wait_for_function(f"performance.getEntriesByName({PEER_MARK!r}).length > 0", timeout=TIMEOUT_MS)
     else:
+        page.get_by_text(f"Points: {points}", exact=True).wait_for(timeout=TIMEOUT_MS)
+    if kind == "ours":
+        page.wait_for_function("document.documentElement.dataset.view === 'exact'", timeout=TIMEOUT_MS)
+    elif kind == "bare":
         page.get_by_text("Total variance described").wait_for(timeout=TIMEOUT_MS)
-    result = page.evaluate(MEASURE, tensor_path)
+    result = page.evaluate(MEASURE, [tensor_path, PEER_MARK if kind == "peer" else "view-exact"])
+    result["load"] = load
     if switch:  # the page's link to the full tensor, timed until its exact view is on
         start = page.evaluate("performance.now()")
         page.locator("#full-tensor").click()
@@ -123,16 +139,32 @@ def time_load(
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--site", type=Path, help="time this bundle (our page and a bare projector) instead")
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument(
+        "--pages", default=",".join(PAGES), help=f"which pages, comma-separated (default: {','.join(PAGES)})"
+    )
     parser.add_argument("--screenshot", type=Path, help="save our page after the first run")
+    parser.add_argument("--reuse", action="store_true", help="time the bundles already under .bench/browser/")
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        metavar="DIR",
+        help="also time DIR/full and DIR/light (built by another checkout, inside .bench/browser/) "
+        "as ours-before and light-before",
+    )
     args = parser.parse_args()
+    wanted = [name for name in args.pages.split(",") if name]
+    unknown = sorted(set(wanted) - set(PAGES))
+    if unknown:
+        parser.error(f"--pages {unknown[0]}: choose from {', '.join(PAGES)}")
 
     if args.site is not None:  # an existing bundle: served from its parent, timed without a light variant
         root, sites = args.site.resolve().parent, {FULL: args.site.resolve().name}
     else:
         root, sites = ROOT / ".bench" / "browser", {FULL: FULL, LIGHT: LIGHT}
-        build_bundle(root / FULL, "--first-view", "full")
-        build_bundle(root / LIGHT, "--first-view", "light")
+        for site, view in ((FULL, "full"), (LIGHT, "light")):
+            if not (args.reuse and (root / site / CONFIG_JSON).exists()):
+                build_bundle(root / site, "--first-view", view)
     write_bare_page(root / sites[FULL], root / sites[FULL], name=BARE_HTML)
     first = {name: json.loads((root / site / CONFIG_JSON).read_text())["embeddings"][0] for name, site in sites.items()}
     points = first[FULL]["tensorShape"][0]
@@ -142,20 +174,30 @@ def main() -> int:
     server = make_server(root)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = server_url(server)
-    pages = {  # name: (address, tensor file, our page?)
-        "ours": (f"{url}{sites[FULL]}/", first[FULL]["tensorPath"], True),
-        "bare": (f"{url}{sites[FULL]}/{BARE_HTML}", first[FULL]["tensorPath"], False),
+    every = {  # name: (address, tensor file, kind)
+        "ours": (f"{url}{sites[FULL]}/", first[FULL]["tensorPath"], "ours"),
+        "bare": (f"{url}{sites[FULL]}/{BARE_HTML}", first[FULL]["tensorPath"], "bare"),
     }
     if LIGHT in sites:
-        pages["light"] = (f"{url}{sites[LIGHT]}/", first[LIGHT]["tensorPath"], True)
+        every["light"] = (f"{url}{sites[LIGHT]}/", first[LIGHT]["tensorPath"], "ours")
+    every.update(peer_pages(root, sites[FULL], url, [name for name in wanted if name in ("wizmap", "datamapplot")]))
+    pages = {name: every[name] for name in wanted if name in every}
+    if args.compare is not None:  # served by the same server: it must lie inside the served folder
+        other = args.compare.resolve().relative_to(root).as_posix()
+        for name, site in (("ours", FULL), ("light", LIGHT)):
+            if name in pages and (root / other / site / CONFIG_JSON).exists():
+                tensor = json.loads((root / other / site / CONFIG_JSON).read_text())["embeddings"][0]["tensorPath"]
+                pages[f"{name}-before"] = (f"{url}{other}/{site}/", tensor, "ours")
     results: dict[str, list[dict]] = {name: [] for name in pages}
+    order = list(pages)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         for run in range(args.runs):
-            for name, (address, tensor, ours) in pages.items():
+            for name in order[run % len(order) :] + order[: run % len(order)]:
+                address, tensor, kind = pages[name]
                 shot = args.screenshot if run == 0 and name == "ours" else None
-                switch = name == "light"
-                results[name].append(time_load(browser, address, tensor, points, ours, shot, switch))
+                switch = name.startswith("light")
+                results[name].append(time_load(browser, address, tensor, points, kind, shot, switch))
         browser.close()
     server.shutdown()
     files = [f"{sites[name]}/{info['tensorPath']}" for name, info in first.items()]
@@ -169,13 +211,35 @@ def main() -> int:
                 continue
             each = ", ".join(f"{v:.2f}" for v in values)
             print(
-                f"{name:5} {key:20} median {statistics.median(values):7.2f} {unit:2}"
+                f"{name:11} {key:20} median {statistics.median(values):7.2f} {unit:2}"
                 f"  range {min(values):.2f}-{max(values):.2f}  runs {each}"
             )
-    bare = statistics.median(r["complete"] for r in results["bare"])
-    for name in [name for name in ("ours", "light") if name in results]:
-        print(f"{name}: {bare / statistics.median(r['complete'] for r in results[name]):.1f}x faster than bare")
+    medians = {name: statistics.median(r["complete"] for r in runs) for name, runs in results.items()}
+    for name in [name for name in ("ours", "light") if name in medians]:
+        others = ", ".join(f"{medians[other] / medians[name]:.2f}x {other}'s" for other in medians if other != name)
+        print(f"{name}: complete in {medians[name]:.2f} s; {others}")
     return 0
+
+
+def peer_pages(root: Path, full: str, url: str, names: list[str]) -> dict[str, tuple[str, str, str]]:
+    """The peers' pages asked for, built once under `root` from the full bundle's matrix; those
+    whose packages are not installed are left out with a note (pip install -r requirements-bench.txt)."""
+    if not names:
+        return {}
+    try:
+        matrix, words = read_bundle(root / full)
+        coords = umap_2d(matrix, root / "umap2d.npy")
+        builders = {
+            "wizmap": lambda: build_wizmap(root / "wizmap", coords, words, f"{url}wizmap/"),
+            "datamapplot": lambda: build_datamapplot(root / "datamapplot", coords, words, root / "npm"),
+        }
+        pages = {}
+        for name in names:
+            pages[name] = (f"{url}{name}/{builders[name]()}", "", "peer")
+        return pages
+    except (ImportError, OSError, RuntimeError) as error:
+        print(f"bench: leaving out {', '.join(names)}: {error}", file=sys.stderr)
+        return {}
 
 
 if __name__ == "__main__":

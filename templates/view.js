@@ -8,10 +8,15 @@
 //   vz-projector: updateDataSet(ds, metadata, file) gets each parsed tensor and
 //     hands setCurrentDataSet(ds) a fresh subset (empty projections), which calls
 //     projectionsPanel.dataSetUpdated -> showTab("pca") -> showPCA; setSelectedTensor
-//     (run, embeddingInfo) when a tensor is chosen; the fields normalizeData,
-//     dataProvider, bookmarkPanel, inspectorPanel.
+//     (run, embeddingInfo) when a tensor is chosen; metadataChanged(spriteAndMetadata,
+//     file) refreshes the menus, colours and labels from the data set's metadata; the
+//     fields normalizeData, dataProvider, bookmarkPanel, inspectorPanel, originalDataSet,
+//     projectorScatterPlotAdapter (its updateScatterPlotPositions(), updateScatterPlotAttributes()
+//     and render() recompute from the current state, so one call of each at the end is enough).
 //   DataSet (data.ts): projectPCA() returns at once when ds.projections["pca-0"] is
-//     set; points[i].projections["pca-k"], points[i].index, fracVariancesExplained.
+//     set; points[i].projections["pca-k"], points[i].index, fracVariancesExplained;
+//     spriteAndMetadataInfo.stats (analyzeMetadata's ColumnStats), shared with its
+//     subsets (getSubset) as are points[i].metadata.
 //   vz-projector-projections-panel: showPCA(), pcaX, pcaY, pcaZ, pcaIs3d, #pca-sampling.
 //   vz-projector-bookmark-panel: savedStates, loadSavedState(i), setSelectionState(i, on).
 //   vz-projector-data-panel: selectedTensor, _selectedTensorChanged(), projectorConfig.
@@ -51,13 +56,14 @@
   const EXACT_VIEW = "exactView"; // the bookmark key written by projector_bundle/points/projections.py
   const FRAME = "frame"; // likewise: per axis the [low, high] a compared layout is drawn in (--compare)
   const CUBE = 2; // SCATTER_PLOT_CUBE_LENGTH: the projector draws each axis over [-CUBE/2, CUBE/2]
+  const PCA_KEYS = ["pca-0", "pca-1", "pca-2"]; // one for each shipped component
 
   const Projector = customElements.get("vz-projector");
   const ProjectionsPanel = customElements.get("vz-projector-projections-panel");
   const DataPanel = customElements.get("vz-projector-data-panel");
   const BookmarkPanel = customElements.get("vz-projector-bookmark-panel");
   const NEEDED = [
-    [Projector, ["updateDataSet", "setCurrentDataSet", "setSelectedTensor", "loadState"]],
+    [Projector, ["updateDataSet", "setCurrentDataSet", "setSelectedTensor", "loadState", "metadataChanged"]],
     [ProjectionsPanel, ["showPCA", "dataSetUpdated"]],
     [DataPanel, ["_selectedTensorChanged"]],
     [BookmarkPanel, ["loadSavedState", "setSelectionState"]],
@@ -67,7 +73,8 @@
   );
 
   // What the page did, for people and for tests: "loading", "exact", "projector" or "unavailable".
-  const status = { view: "loading", tensor: null, warnings: [] };
+  // metadata: "complete" once a light first view has all its columns.
+  const status = { view: "loading", tensor: null, warnings: [], metadata: null };
   window.bundleView = status;
   const setView = (view) => {
     status.view = view;
@@ -85,6 +92,16 @@
       note.hidden = false;
     }
   };
+
+  // The projector's element waits inert in index.html's <template id="projector-app">: put
+  // in the page in a task after this one, it builds the projector's interface there
+  // instead of in the task that ran the 2 MB projector script (half as long each), and
+  // after the patches below are in place. In every case, the fallback included.
+  const mountProjector = () => {
+    const template = document.getElementById("projector-app");
+    if (template != null) template.replaceWith(document.importNode(template.content, true));
+  };
+  setTimeout(mountProjector, 0);
 
   // --- 3-D labels: an atlas of the characters the labels use ---
 
@@ -260,6 +277,27 @@
     return;
   }
 
+  // A promise kept in a later task, so that long work is split between tasks
+  // (the page stays responsive, and no task holds the first view back for long).
+  const nextTask = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+  // The scatter plot's redraws, held while a tensor's view is set up and done once at the
+  // end: the projector recomputes and draws every point at each step (the data set, its
+  // PCA, the bookmark, its colour and label options). Returns the function that releases them.
+  const REDRAWS = ["updateScatterPlotPositions", "updateScatterPlotAttributes", "render"];
+  const holdRedraws = (adapter) => {
+    if (adapter == null || REDRAWS.some((name) => typeof adapter[name] !== "function")) return () => {};
+    const asked = new Set();
+    for (const name of REDRAWS) adapter[name] = () => void asked.add(name);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      for (const name of REDRAWS) delete adapter[name]; // the class's own methods again
+      for (const name of REDRAWS) if (asked.has(name)) adapter[name]();
+    };
+  };
+
   // --- the URL hash ---
 
   const readHash = () => {
@@ -331,11 +369,12 @@
     const { state, view } = found;
     for (const point of ds.points) {
       const source = view.coordinates === "vectors" ? null : state.projections[point.index];
+      const projections = point.projections;
       for (let k = 0; k < SHIPPED_COMPONENTS; k++) {
-        point.projections[`pca-${k}`] = source == null ? point.vector[k] : source[`pca-${k}`];
+        projections[PCA_KEYS[k]] = source == null ? point.vector[k] : source[PCA_KEYS[k]];
       }
     }
-    for (let k = 0; k < SHIPPED_COMPONENTS; k++) ds.projections[`pca-${k}`] = true;
+    for (const key of PCA_KEYS) ds.projections[key] = true;
     ds.fracVariancesExplained = view.variance.slice();
   };
 
@@ -429,6 +468,7 @@
   DataPanel.prototype._selectedTensorChanged = function () {
     if (firstTensor && this.selectedTensor != null) {
       firstTensor = false;
+      restOfMetadata = restOfMetadataFor(this.projectorConfig);
       const wanted = readHash().tensor;
       const names = (this.projectorConfig?.embeddings ?? []).map((e) => e.tensorName);
       if (wanted != null && wanted !== this.selectedTensor) {
@@ -474,14 +514,21 @@
     if (ds == null || tensor == null) return originalUpdateDataSet.call(this, ds, metadata, file);
     performance.mark("tensor-parsed"); // vectors and metadata parsed; for bench/browser_load.py
     // Wait for the bookmarks (they are far smaller than the tensor and asked for at
-    // the same time, so they are usually here already).
-    fetchBookmarks(tensor).then((list) => {
+    // the same time, so they are usually here already), then build the scatter plot in
+    // a task of its own: not in the one that finished parsing the metadata.
+    Promise.all([fetchBookmarks(tensor), nextTask()]).then(([list]) => {
       if (current !== tensor) return; // another tensor was chosen meanwhile
       exact = list == null ? null : findExact(list, ds.dim[0], ds.dim[1]);
       if (list != null && exact == null) {
         warn(`${tensor.bookmarksPath}: no exact PCA for ${ds.dim[0]} x ${ds.dim[1]}; the projector computes its own PCA`);
       }
-      originalUpdateDataSet.call(this, ds, metadata, file);
+      const releaseRedraws = holdRedraws(this.projectorScatterPlotAdapter);
+      try {
+        originalUpdateDataSet.call(this, ds, metadata, file);
+      } catch (error) {
+        releaseRedraws();
+        throw error;
+      }
       status.tensor = tensor.tensorName;
       if (!hashListened) {
         listenToView(this);
@@ -489,9 +536,22 @@
       }
       const wanted = wantedNext ?? {};
       wantedNext = null;
-      // After the projector's own showPCA().then, queued by originalUpdateDataSet:
-      // it announces a new projection, which unselects any bookmark.
-      Promise.resolve().then(() => showView(this, wanted));
+      // After the projector's own showPCA().then, queued by originalUpdateDataSet (it
+      // announces a new projection, which unselects any bookmark), in a task of its own;
+      // then the one redraw, in the next.
+      nextTask()
+        .then(() => {
+          if (current === tensor) showView(this, wanted);
+        })
+        .finally(nextTask) // the one redraw, in a task of its own
+        .finally(releaseRedraws)
+        .then(() => {
+          if (current !== tensor) return;
+          setView(exact != null ? "exact" : "projector");
+          if (restOfMetadata != null && tensor.tensorName === restOfMetadata.light) {
+            mergeRestOfMetadata(this, restOfMetadata).catch((error) => warn(`${restOfMetadata.path}: ${error.message}`));
+          }
+        });
     });
     return undefined;
   };
@@ -521,8 +581,94 @@
       panel.setSelectionState(bookmark, true);
     }
     if (search) searchBox.setValue(search, false);
-    setView(exact != null ? "exact" : "projector");
     writeHash(projector);
+  };
+
+  // --- the light first view's other metadata columns, brought once it is on screen ---
+
+  // The page's own facts (index.html's #bundle-info-data): with a light first view, its
+  // tensor's metadata has only the columns that view shows; the full tensor's has them all.
+  const restOfMetadataFor = (config) => {
+    const data = document.getElementById("bundle-info-data");
+    const firstView = data == null ? null : JSON.parse(data.textContent).first_view;
+    if (firstView == null) return null;
+    const byName = new Map((config?.embeddings ?? []).map((e) => [e.tensorName, e]));
+    const light = byName.get(firstView.light);
+    const full = byName.get(firstView.full);
+    if (light == null || full == null || !full.metadataPath || light.metadataPath === full.metadataPath) return null;
+    return { light: firstView.light, path: full.metadataPath };
+  };
+  let restOfMetadata = null; // {light: tensor name, path: the full metadata file}, or null
+  const ROWS_PER_TASK = 5000;
+
+  // The projector's analyzeMetadata for one column, as it does it: each cell that reads as a
+  // number becomes one (in place), the column is numeric where every cell does, and the
+  // counts of its values are kept up to 50 distinct ones (the colour map's limit).
+  const MAX_COLOURS = 50;
+  const columnStats = (name, metadataList) => {
+    const stats = { name, isNumeric: true, tooManyUniqueValues: false, min: Infinity, max: -Infinity };
+    const counts = new Map();
+    for (const metadata of metadataList) {
+      const value = metadata[name];
+      if (value == null) continue;
+      if (!stats.tooManyUniqueValues) {
+        counts.set(value, (counts.get(value) ?? 0) + 1);
+        if (counts.size > MAX_COLOURS) stats.tooManyUniqueValues = true;
+      }
+      if (isNaN(value)) {
+        stats.isNumeric = false;
+      } else {
+        metadata[name] = +value;
+        stats.min = Math.min(stats.min, +value);
+        stats.max = Math.max(stats.max, +value);
+      }
+    }
+    stats.uniqueEntries = [...counts].map(([label, count]) => ({ label, count }));
+    return stats;
+  };
+
+  // Fetches the full metadata, parses it as the projector's parseMetadata does (blank
+  // lines skipped, empty cells null; our writer escapes tabs and newlines inside cells),
+  // a few thousand rows a task, adds the missing columns to every point and tells the
+  // projector its metadata changed (menus, colours, labels).
+  const mergeRestOfMetadata = async (projector, rest) => {
+    const response = await fetch(rest.path);
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    const lines = (await response.text()).split("\n").filter((line) => line.trim().length > 0);
+    const ds = projector.originalDataSet;
+    const info = ds?.spriteAndMetadataInfo;
+    if (info?.stats == null || current == null || current.tensorName !== rest.light) return;
+    const header = lines[0].split("\t");
+    const have = new Set(info.stats.map((s) => s.name));
+    const added = header.map((name, column) => [name, column]).filter(([name]) => !have.has(name));
+    if (added.length === 0) return;
+    if (lines.length - 1 !== ds.points.length) {
+      throw new Error(`${lines.length - 1} rows for ${ds.points.length} points; the other columns are left out`);
+    }
+    for (let start = 0; start < ds.points.length; start += ROWS_PER_TASK) {
+      await nextTask();
+      if (projector.originalDataSet !== ds) return; // another tensor is on screen now
+      const end = Math.min(start + ROWS_PER_TASK, ds.points.length);
+      for (let i = start; i < end; i++) {
+        const cells = lines[i + 1].split("\t");
+        const metadata = ds.points[i].metadata;
+        for (const [name, column] of added) {
+          const value = cells[column];
+          metadata[name] = value === "" || value === undefined ? null : value;
+        }
+      }
+    }
+    await nextTask();
+    if (projector.originalDataSet !== ds) return;
+    const metadataList = ds.points.map((p) => p.metadata);
+    const stats = new Map(info.stats.map((s) => [s.name, s]));
+    for (const [name] of added) stats.set(name, columnStats(name, metadataList));
+    info.stats = header.map((name) => stats.get(name)).concat(info.stats.filter((s) => !header.includes(s.name)));
+    await nextTask();
+    if (projector.originalDataSet !== ds) return;
+    projector.metadataChanged(info, rest.path);
+    status.metadata = "complete";
+    performance.mark("metadata-complete"); // for bench/browser_load.py
   };
 
   // Changing the view rewrites the hash; editing the hash changes the view.
@@ -547,6 +693,7 @@
         showNote(`This link names tensor "${wanted.tensor}", which this bundle does not have.`);
       }
       showView(projector, { bookmark: wanted.bookmark, search: wanted.search ?? "" });
+      setView(exact != null ? "exact" : "projector");
     });
   };
 })();

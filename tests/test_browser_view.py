@@ -25,6 +25,7 @@ from support import DEFAULT_HEADER, TINY_VOCAB, tiny_matrix, write_tensors
 from projector_bundle import cli
 from projector_bundle.points.projections import EXACT_VIEW, bookmark_state, compute_pca
 from projector_bundle.points.tensors import Tensor
+from projector_bundle.projector.firstview import FIRST_VIEW_FILES
 from projector_bundle.projector.formats import CONFIG_JSON, DEFAULT_FILES, REMOTE_CONFIG_JSON, tensor_files
 
 pytestmark = pytest.mark.browser
@@ -45,6 +46,9 @@ _VIEW = """p => ({
 
 def projector_view(page) -> dict:
     return page.locator("vz-projector").evaluate(_VIEW)
+
+
+PROJECTOR = "document.querySelector('vz-projector-app').shadowRoot.querySelector('vz-projector')"
 
 
 def first_bookmark(site: Path, tensor: int = 0) -> dict:
@@ -87,6 +91,7 @@ def test_opens_on_the_exact_view_with_the_bookmark_applied(wide_bundle: Path, pr
             "view": "exact",
             "tensor": "wide",
             "warnings": [],
+            "metadata": None,  # "complete" once a light first view has all its columns
             "labels3D": {"state": "not shown"},  # until the 3-D label mode is first used (test_browser_labels3d.py)
         }
         assert view["coords"] == exported(state)
@@ -302,19 +307,29 @@ def test_config_from_another_origin_loads_the_remote_config(tiny_model: Path, tm
 
 
 def test_the_light_first_view_opens_exact_without_the_full_vectors(tiny_model: Path, tmp_path: Path, projector) -> None:
-    """--first-view light: the exact 3-D PCA coordinates first, the full vectors one link away."""
+    """--first-view light: the exact 3-D PCA coordinates first with the label and colour columns,
+    the other columns a moment later, the full vectors one link away."""
     page, log = projector
     site = tmp_path / "site"
     args = ["bundle", "--model", str(tiny_model), "--out", str(site), "--first-view", "light", "--neighbors", "3"]
     assert cli.main([*args, "--quiet"]) == 0
     light, full = json.loads((site / CONFIG_JSON).read_text())["embeddings"]
-    assert light["metadataPath"] == full["metadataPath"] == DEFAULT_FILES.metadata  # one metadata file for both
+    assert (light["metadataPath"], full["metadataPath"]) == (FIRST_VIEW_FILES.metadata, DEFAULT_FILES.metadata)
+    header = (site / DEFAULT_FILES.metadata).read_text(encoding="utf-8").split("\n", 1)[0].split("\t")
+    assert header == [*DEFAULT_HEADER, "neighbors"]
+    assert (site / FIRST_VIEW_FILES.metadata).read_text(encoding="utf-8").startswith("Word\tis subword\n")
     full_state = first_bookmark(site, 1)
     with serve_folder(site) as url:
         fetched: list[str] = []
         page.on("request", lambda r: fetched.append(r.url.removeprefix(url)))
         page.goto(url)
         wait_for_view(page)
+        # The other columns, from the full tensor's metadata, once the view is on screen.
+        page.wait_for_function("window.bundleView.metadata === 'complete'", timeout=LOAD_TIMEOUT_MS)
+        assert colour_options(page) == header
+        # Each file once: the page's preloads are what the projector's requests got.
+        assert sorted(fetched) == sorted(set(fetched))
+        assert fetched.index(FIRST_VIEW_FILES.metadata) < fetched.index(DEFAULT_FILES.metadata)
         assert page.evaluate("window.bundleView.tensor") == light["tensorName"] == f"{WORD} (exact 3-D PCA)"
         page.get_by_text("Dimension: 3", exact=True).wait_for()
         view = projector_view(page)
@@ -325,6 +340,10 @@ def test_the_light_first_view_opens_exact_without_the_full_vectors(tiny_model: P
         data = read_dataset(page)
         assert [row["Token"] for row in data["metadata"]] == TINY_VOCAB
         assert all(row["neighbors"] for row in data["metadata"])  # the original space's neighbours column
+        # As the projector reads a metadata file: numbers where a cell reads as one.
+        lines = (site / DEFAULT_FILES.metadata).read_text(encoding="utf-8").split("\n")[1:-1]
+        assert [row["Length"] for row in data["metadata"]] == [line.split("\t")[1] for line in lines]
+        assert page.evaluate(f"typeof {PROJECTOR}.dataSet.points[0].metadata.Length") == "number"
         assert DEFAULT_FILES.bytes not in fetched  # the full vectors wait until asked for
         assert page.locator("#first-view").is_visible()
 

@@ -12,10 +12,12 @@ from projector_bundle import cli
 from projector_bundle.points.projections import EXACT_VIEW, compute_pca
 from projector_bundle.points.tensors import Tensor, TensorData
 from projector_bundle.projector.firstview import (
+    FIRST_VIEW_FILES,
     FIRST_VIEW_STEM,
     FIRST_VIEW_SUFFIX,
     add_first_view,
     first_view_bookmark,
+    first_view_columns,
     first_view_tensor,
 )
 from projector_bundle.projector.formats import CONFIG_JSON, DEFAULT_FILES, TensorFiles
@@ -78,3 +80,20 @@ def test_a_light_view_needs_the_pca(tiny_model: Path, tmp_path: Path, capsys: py
     assert cli.main([*args, "--projections", "none"]) == 2
     assert capsys.readouterr().err == "error: --first-view light: needs the PCA bookmark (--projections pca)\n"
     assert not (tmp_path / "s").exists()
+
+
+def test_the_light_metadata_keeps_the_columns_the_first_view_shows() -> None:
+    matrix = np.random.default_rng(9).standard_normal((4, 8)).astype(np.float32)
+    header = ("Word", "Length", "is subword", "Token", "neighbors")
+    rows = [[f"w{i}", "2", "false", f"t{i}", "a b"] for i in range(4)]
+    full = Tensor("m/word_embeddings", matrix, header, rows, DEFAULT_FILES)
+    assert first_view_columns(full) == [0, 2]  # the label and the colour
+    light, _ = add_first_view([full], [compute_pca(matrix)])
+    assert light.files == FIRST_VIEW_FILES and light.files.metadata == "first_view.metadata.tsv"
+    assert light.header == ("Word", "is subword")
+    assert [list(row) for row in light.rows] == [[f"w{i}", "false"] for i in range(4)]
+    assert light.bookmarks[0]["selectedLabelOption"] == "Word"
+    assert light.bookmarks[0]["selectedColorOptionName"] == "is subword"
+    # Never one column: the projector would read it as labels without a header.
+    plain = Tensor("t", matrix, ("Word", "Length", "Token"), [["w", "1", "t"]] * 4, DEFAULT_FILES)
+    assert first_view_columns(plain) == [0, 1]

@@ -192,7 +192,7 @@ def test_the_page_is_inert_for_any_name(model_name: str, tensor_name: str, comma
     assert parts.tags == [
         "html", "head", "meta", "meta", "meta", "link", "title", "style", "body", "header", "h1", "ul", "li",
         "span", "span", "span", "details", "summary", "time", "code", "a", "details", "summary", "code", "p",
-        "vz-projector-app", "script", "script", "script",
+        "template", "vz-projector-app", "script", "script", "script",
     ]  # fmt: skip
     assert parts.heading == model_name
     assert json.loads(parts.data)["model_name"] == model_name

@@ -62,6 +62,7 @@ class PageInfo:
     clusters: tuple[ClusterLegend, ...] = ()  # --clusters: each clustered tensor's named clusters
     comparison: tuple[ComparisonView, ...] = ()  # --compare: each later space against its first; not in info_json
     trust: tuple[TrustView, ...] = ()  # --compare: each layout's mean kNN recall per tensor; not in info_json
+    preload: tuple[str, ...] = ()  # the files the first view fetches, asked for before the projector runs
 
 
 def describe_page(
@@ -98,7 +99,24 @@ def describe_page(
         clusters=tuple(clusters),
         comparison=tuple(comparison),
         trust=tuple(trust),
+        preload=first_files(tensors[0], light=first_view),
     )
+
+
+def first_files(tensor: Tensor, *, light: bool) -> tuple[str, ...]:
+    """What the projector fetches for the first view after the config, asked for by the page
+    while the projector script is still being parsed instead of one after another once it runs:
+    the vectors of a light first view (12 bytes a point; full vectors would be a large download
+    wasted on a link to another tensor), the bookmarks (view.js asks for them with the vectors),
+    the metadata. Not the config: the projector's request for it, answered by a preload, never
+    completes (tensorboard 2.21 in Chromium; tests/test_browser_view.py would time out)."""
+    files = []
+    if light:
+        files.append(tensor.files.bytes)
+    if tensor.bookmarks:
+        files.append(tensor.files.bookmarks)
+    files.append(tensor.files.metadata)
+    return tuple(files)
 
 
 def _size(tensor: Tensor) -> str:
@@ -122,8 +140,9 @@ def render_page(info: PageInfo) -> str:
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
     )
-    # The page's data script keeps to the bundle's facts; the geometry and comparison are drawn as HTML instead.
-    drawn = ("geometry", "comparison", "trust")
+    # The page's data script keeps to the bundle's facts; the geometry and comparison are drawn
+    # as HTML instead, the preloads are links.
+    drawn = ("geometry", "comparison", "trust", "preload")
     info_json = {key: value for key, value in asdict(info).items() if key not in drawn}
     return env.get_template(PAGE_TEMPLATE).render(
         info=info,
