@@ -25,6 +25,8 @@ from projector_bundle import ExportError, UsageError, __version__
 from projector_bundle.context.corpus import NEEDS_CORPUS, parse_words
 from projector_bundle.context.layers import parse_layer_text
 from projector_bundle.context.trajectories import NEEDS_SENTENCES
+from projector_bundle.inputs.tables import FORMATS_HELP, TEXT_COLUMN
+from projector_bundle.models.pooling import POOLING_MODES
 from projector_bundle.output.manifest import utc_time
 from projector_bundle.output.publish import DEFAULT_MAX_FILE_MB, normalise_base_url
 from projector_bundle.output.writers import EXACT_TSV_DIGITS
@@ -97,6 +99,10 @@ def run_bundle(args: argparse.Namespace, argv: list[str]) -> int:
         args.parser.error(str(exc))  # a usage error: exit 2 before any work
     if args.trajectories and not args.sentences:
         args.parser.error(NEEDS_SENTENCES)
+    if args.metadata and not args.vectors:
+        args.parser.error("--metadata: needs --vectors (it gives the columns of those vectors)")
+    if args.text_column != TEXT_COLUMN and not args.texts:
+        args.parser.error("--text-column: needs --texts")
     for flag, given in (("--words", args.words), ("--max-points", args.max_points)):
         if given and not args.sentences:
             args.parser.error(NEEDS_CORPUS.format(flag=flag))
@@ -111,7 +117,7 @@ def run_bundle(args: argparse.Namespace, argv: list[str]) -> int:
         seed=args.seed,
         dims=args.dims,
         labels=tuple(args.labels),
-        tensors=tuple(k for k in TENSOR_KINDS if k in args.tensors),
+        tensors=chosen_tensors(args.tensors, own_data=bool(args.texts or args.vectors)),
         sentences=args.sentences,
         layers=tuple(args.layer or ()),
         keep_special=args.keep_special,
@@ -128,6 +134,11 @@ def run_bundle(args: argparse.Namespace, argv: list[str]) -> int:
         first_view=first_view(args.first_view, args.base_url, args.projections),
         command=public_command(argv),
         created=created,
+        texts=args.texts,
+        text_column=args.text_column,
+        pooling=args.pooling,
+        vectors=args.vectors,
+        metadata=args.metadata,
     )
     with fewer_collections():
         result = build_bundle(options, progress, warn)
@@ -136,6 +147,14 @@ def run_bundle(args: argparse.Namespace, argv: list[str]) -> int:
     count = len(result.tensors)
     progress(f"done: {result.out}/ ({count} tensor{'s' if count > 1 else ''}, {result.points:,} points)")
     return 0
+
+
+def chosen_tensors(asked: Sequence[str] | None, *, own_data: bool) -> tuple[str, ...]:
+    """`--tensors` in menu order; unasked, the word table, unless the user brought data
+    (`--texts`, `--vectors`): they came for their data, so it is left out."""
+    if asked is None:
+        return () if own_data else (WORD,)
+    return tuple(k for k in TENSOR_KINDS if k in asked)
 
 
 def first_view(choice: str | None, base_url: str | None, projections: Sequence[str]) -> bool:
@@ -367,9 +386,36 @@ def build_parser() -> argparse.ArgumentParser:
     bundle.add_argument(
         "--tensors",
         metavar="KIND,...",
-        type=key_list(TENSOR_KINDS, "tensor"),
-        default=[WORD],
-        help=f"comma-separated embedding tables per model (default: word; choose from {','.join(TENSOR_KINDS)})",
+        type=key_list(TENSOR_KINDS, "tensor", allow_none=True),
+        help="comma-separated embedding tables per model (default: word, or none with --texts or --vectors; "
+        f"choose from {','.join(TENSOR_KINDS)})",
+    )
+    bundle.add_argument(
+        "--texts",
+        metavar="FILE",
+        help=f"embed each row's text with each --model, as the model prescribes: <model>/texts, first "
+        f"({FORMATS_HELP}; - for stdin, one a line); the other columns become metadata",
+    )
+    bundle.add_argument(
+        "--text-column",
+        metavar="NAME",
+        default=TEXT_COLUMN,
+        help=f"the column of --texts that holds the text (default: {TEXT_COLUMN})",
+    )
+    bundle.add_argument(
+        "--pooling",
+        choices=POOLING_MODES,
+        help="how --texts token states become one vector (default: the sentence-transformers config, "
+        "else mean for encoders, last for decoder-only models)",
+    )
+    bundle.add_argument(
+        "--vectors",
+        metavar="FILE",
+        help="vectors you already have, no model needed: .npy, .npz[:NAME], .parquet[:COLUMN], "
+        ".csv[:COLUMN] (a list column or numeric columns), or a TensorBoard .tsv",
+    )
+    bundle.add_argument(
+        "--metadata", metavar="FILE", help=f"the columns of --vectors, a row per vector ({FORMATS_HELP})"
     )
     bundle.add_argument(
         "--sentences", metavar="FILE", help="add contextual embeddings of these sentences (one a line; - for stdin)"

@@ -29,6 +29,8 @@ from projector_bundle.context.geometry import (
 )
 from projector_bundle.context.layers import expand_layers
 from projector_bundle.context.trajectories import NEEDS_SENTENCES, build_paths
+from projector_bundle.inputs.tables import TEXT_COLUMN, Metadata
+from projector_bundle.inputs.vectors import EmbeddingInput
 from projector_bundle.output.publish import DEFAULT_MAX_FILE_MB, projector_link, size_warning
 from projector_bundle.points.labels import DEFAULT_LABELS, needed_columns, select_columns
 from projector_bundle.points.neighbors import check_neighbor_count, check_neighbors
@@ -55,6 +57,7 @@ from projector_bundle.points.tensors import (
     contextual_tensors,
     is_paths,
     model_prefixes,
+    own_tensor,
     reduce_tensor,
     sample_tensor,
     table_tensor,
@@ -70,8 +73,12 @@ if TYPE_CHECKING:
 
     from projector_bundle.context.contextual import ContextualEmbeddings
     from projector_bundle.context.sentences import Corpus
+    from projector_bundle.context.textvectors import TextVectors
+    from projector_bundle.inputs.texts import Texts
     from projector_bundle.models.loader import ModelRef, WordEmbeddings
 
+# The tensor of each model's vectors of --texts: `<model>/texts`.
+TEXTS_SUFFIX = "texts"
 # The model attribute that holds each extra table.
 TABLE_ATTRS = {POSITION: "position_embeddings", TYPE: "token_type_embeddings"}
 
@@ -104,6 +111,13 @@ class BundleOptions:
     first_view: bool = False  # put the first tensor's exact 3-D PCA coordinates first, as a light tensor
     command: str = "export.py bundle"  # how the bundle was made, as shown on the page and in the manifest
     created: str | None = None  # ISO 8601 UTC build time; None is now
+    # The user's own data (`inputs/`): with any of these, `tensors` is usually () (no word table).
+    texts: str | None = None  # a table of texts (or "-") embedded by each model: `<model>/texts`, first
+    text_column: str = TEXT_COLUMN  # the column of `texts` that holds the text
+    pooling: str | None = None  # how token states become a text's vector; None is the model's own
+    vectors: str | None = None  # a file of vectors the user has (`file.npz:name`), no model needed
+    metadata: str | None = None  # the metadata columns of `vectors`
+    embeddings: tuple[EmbeddingInput, ...] = ()  # matrices handed in from Python, with their metadata
 
 
 @dataclass(frozen=True)
@@ -127,6 +141,7 @@ class ModelData:
     words: WordEmbeddings | None = None
     tables: dict[str, np.ndarray] = field(default_factory=dict)
     context: ContextualEmbeddings | None = None
+    texts: TextVectors | None = None
 
 
 def build_bundle(
@@ -147,23 +162,38 @@ def build_bundle(
     warnings: list[str] = []
     check_options(options)
     check_target(options.out, force=options.force)  # before loading a model that may be large
+    # The user's files are read before any model loads, so a bad one fails at once.
+    texts = read_own_texts(options, progress, warnings)
+    own = read_own_vectors(options, progress)
     # Read lazily, once per model; its first sentence now, so a bad file fails before any model loads.
     corpus = Corpus(options.sentences, passes=len(options.models)) if options.sentences else None
 
-    progress("resolving the model" + ("s" if len(options.models) > 1 else ""))
-    refs = [resolve_model(name) for name in options.models]
+    refs = []
+    if uses_models(options):
+        progress("resolving the model" + ("s" if len(options.models) > 1 else ""))
+        refs = [resolve_model(name) for name in options.models]
 
+    embedded: list[TensorData] = []  # the texts, first in the menu
     data: list[TensorData] = []
     geometry: dict[str, list[LayerGeometry]] = {}
     for ref, prefix in zip(refs, model_prefixes([r.public_name for r in refs]), strict=True):
-        read = read_model(ref, options, corpus, progress, warnings)
+        read = read_model(ref, options, corpus, texts, progress, warnings)
+        if read.texts is not None and texts is not None:
+            embedded += text_tensors(prefix, read.texts, texts)
         data += label_model(prefix, read, options, progress)
         if read.context is not None:
             progress(f"measuring the geometry of {len(read.context.layers)} layer(s) of {ref.name}")
             geometry[prefix] = measure_context(read.context)
-    reduced: dict[str, dict[str, object]] = {t.name: {} for t in data}  # how each was cut, for the manifest
-    if options.sample is not None:
-        data = sample_tables(options.sample, options.seed, data, reduced, progress, warnings)
+    data = [own_tensor(e.name, e.matrix, e.metadata) for e in own] + data
+    if not data and not embedded:
+        raise ExportError("nothing to export: --tensors none, and no --texts, --vectors or --sentences")
+    reduced: dict[str, dict[str, object]] = {t.name: {} for t in [*embedded, *data]}  # how each was cut
+    if options.sample is not None and texts is not None:  # drawn before embedding
+        for t in embedded:
+            reduced[t.name]["sample"] = {"points": texts.rows_read, "seed": options.seed}
+    if options.sample is not None and data:
+        data = sample_tables(options.sample, options.seed, data, reduced, progress, warnings, first=not embedded)
+    data = embedded + data
     data = [check_finite(t) for t in data]
     if options.dims is not None:
         check_dims(options.dims, data[0].matrix.shape[1])  # before the neighbours' search
@@ -192,6 +222,7 @@ def build_bundle(
 
     page = describe_page(
         refs,
+        [e.name for e in own],
         tensors,
         command=options.command,
         created=options.created or utc_time(),
@@ -229,6 +260,36 @@ def build_bundle(
     return BundleResult(options.out, summary, written.sizes, tuple(warnings))
 
 
+def uses_models(options: BundleOptions) -> bool:
+    """Whether any model must be resolved: for its tables, for texts or for sentences (not for vectors alone)."""
+    return bool(options.tensors or options.texts or options.sentences)
+
+
+def read_own_texts(options: BundleOptions, progress: Progress, warnings: list[str]) -> Texts | None:
+    """`--texts`: read whole before any model loads, empty ones skipped, `--sample` drawn."""
+    from projector_bundle.inputs.texts import read_texts
+
+    if options.texts is None:
+        return None
+    progress(f"reading the texts of {options.texts}")
+    texts = read_texts(options.texts, options.text_column, sample=options.sample, seed=options.seed)
+    if options.sample is not None:
+        progress(f"sampled {len(texts.texts):,} of the {texts.rows_read:,} texts (seed {options.seed})")
+    warnings += texts.warnings()
+    return texts
+
+
+def read_own_vectors(options: BundleOptions, progress: Progress) -> list[EmbeddingInput]:
+    """`--vectors` (with `--metadata`) and the matrices handed in, in that order."""
+    from projector_bundle.inputs.vectors import read_vectors
+
+    own = []
+    if options.vectors is not None:
+        progress(f"reading the vectors of {options.vectors}")
+        own.append(read_vectors(options.vectors, options.metadata))
+    return own + list(options.embeddings)
+
+
 def check_options(options: BundleOptions) -> None:
     """The checks that need no model: fail before any slow step."""
     unknown = [k for k in options.tensors if k not in TENSOR_KINDS]
@@ -242,12 +303,16 @@ def check_options(options: BundleOptions) -> None:
         check_neighbor_count(options.neighbors)
     if options.first_view and PCA not in options.projections:
         raise ExportError("--first-view light: needs the PCA bookmark (--projections pca)")
-    if options.layers and not options.sentences:
-        raise ExportError(f"--layer {options.layers[0]}: needs --sentences (layers are read from running the model)")
+    if options.layers and not (options.sentences or options.texts):
+        raise ExportError(
+            f"--layer {options.layers[0]}: needs --sentences or --texts (layers are read from running the model)"
+        )
     if not options.sentences and (options.words or options.max_points is not None):
         raise ExportError(NEEDS_CORPUS.format(flag="--words" if options.words else "--max-points"))
     if options.max_points is not None:
         check_max_points(options.max_points)
+    if options.metadata is not None and options.vectors is None:
+        raise ExportError("--metadata: needs --vectors (it gives the columns of those vectors)")
 
 
 def sample_tables(
@@ -257,16 +322,20 @@ def sample_tables(
     reduced: dict[str, dict[str, object]],
     progress: Progress,
     warnings: list[str],
+    *,
+    first: bool = True,
 ) -> list[TensorData]:
     """`--sample`: the same seeded rows of every tensor with more than `count` points. The first
-    tensor (the one the user asked about) must have more; smaller ones and paths stay whole."""
-    check_sample(count, data[0].matrix.shape[0])
+    tensor (the one the user asked about, unless `first` is False: the texts, sampled before
+    they were embedded) must have more; smaller ones and paths stay whole."""
+    if first:
+        check_sample(count, data[0].matrix.shape[0])
     sampled = []
     for t in data:
         points = t.matrix.shape[0]
         if points <= count or is_paths(t):
             why = "its rows are paths through the layers" if is_paths(t) else f"it has only {points:,} points"
-            if t is not data[0]:
+            if t is not data[0] or not first:
                 warnings.append(f"--sample {count}: tensor {t.name} is kept whole ({why})")
             sampled.append(t)
             continue
@@ -329,9 +398,14 @@ def check_neighbor_tables(k: int, data: Sequence[TensorData], warnings: list[str
 
 
 def read_model(
-    ref: ModelRef, options: BundleOptions, corpus: Corpus | None, progress: Progress, warnings: list[str]
+    ref: ModelRef,
+    options: BundleOptions,
+    corpus: Corpus | None,
+    texts: Texts | None,
+    progress: Progress,
+    warnings: list[str],
 ) -> ModelData:
-    """Read every table `options` asks of one model, and run it over the sentences."""
+    """Read every table `options` asks of one model, and run it over the texts and the sentences."""
     from projector_bundle.context.contextual import check_layers, corpus_warnings, layer_count
     from projector_bundle.models.loader import load_model, read_embedding_table, read_word_embeddings
 
@@ -344,9 +418,11 @@ def read_model(
             warnings.append(f"--limit {options.limit:,} is more than the {rows}; exporting all of them")
         warnings += read.words.warnings  # an unrecognised tokenizer scheme; rows and tokens that disagree
     tables = [kind for kind in (POSITION, TYPE) if kind in options.tensors]
-    if not tables and corpus is None:
+    if not tables and corpus is None and texts is None:
         return read
     model = load_model(ref)
+    if texts is not None:
+        read.texts = embed_own_texts(ref, model, texts, options, progress, warnings)
     for kind in tables:
         matrix = read_embedding_table(model, TABLE_ATTRS[kind])
         if matrix is None:
@@ -358,6 +434,57 @@ def read_model(
         read.context = run_over_corpus(ref, model, corpus, layers, options, progress)
         warnings += corpus_warnings(corpus.source, read.context, options.max_points)
     return read
+
+
+def embed_own_texts(
+    ref: ModelRef, model: PreTrainedModel, texts: Texts, options: BundleOptions, progress: Progress, warnings: list[str]
+) -> TextVectors:
+    """A vector per text, pooled as the model prescribes (or --pooling), for each --layer (default: the last)."""
+    from projector_bundle.context.contextual import check_layers, layer_count
+    from projector_bundle.context.textvectors import embed_texts
+    from projector_bundle.inputs.texts import lines
+    from projector_bundle.models.loader import is_decoder_only, load_tokenizer, sentence_transformers_root
+    from projector_bundle.models.pooling import read_pooling
+
+    pooling = read_pooling(sentence_transformers_root(ref), options.pooling, decoder_only=is_decoder_only(model))
+    layers: list[int | None] = [None]
+    if options.layers:
+        count = layer_count(model)
+        layers = list(check_layers(expand_layers(options.layers, count), count, ref.name))
+    count = len(texts.texts)
+    progress(f"embedding {count:,} texts with {ref.name}: {pooling.describe()}")
+    start = time.perf_counter()
+    with progress.bar(f"{ref.name} over {texts.source}", count, unit="text") as advance:
+        vectors = embed_texts(model, load_tokenizer(ref), texts.texts, pooling, layers, advance=advance)
+    seconds = max(time.perf_counter() - start, 1e-9)
+    progress(f"embedded {count:,} texts in {seconds:.1f} s ({count / seconds:,.0f} texts/s)")
+    if vectors.truncated:
+        listed = [texts.lines[i] for i in vectors.truncated_rows]
+        warnings.append(
+            f"--texts {texts.source}: {vectors.truncated:,} of {count:,} texts are longer than {ref.name}'s "
+            f"{vectors.max_tokens:,} tokens and were cut to it ({lines(listed, vectors.truncated)})"
+        )
+    return vectors
+
+
+def text_tensors(prefix: str, vectors: TextVectors, texts: Texts) -> list[TensorData]:
+    """`<model>/texts` (or one per --layer): labelled by the shortened text, the other columns after it."""
+    header = texts.label_header()
+    cells = texts.label_cells()
+    if texts.metadata is not None:
+        header += texts.metadata.header
+        cells = [[*a, *b] for a, b in zip(cells, texts.metadata.row_cells(), strict=True)]
+    metadata = Metadata(
+        header,
+        tuple(zip(*cells, strict=True)),
+        (False,) * len(texts.label_header()) + (texts.metadata.numeric if texts.metadata else ()),
+    )
+    return [
+        own_tensor(
+            f"{prefix}/{TEXTS_SUFFIX if layer is None else f'{TEXTS_SUFFIX}_layer{layer}'}", matrix, metadata, header[0]
+        )
+        for layer, matrix in vectors.layers.items()
+    ]
 
 
 def run_over_corpus(

@@ -520,3 +520,27 @@ def read_embedding_table(model: PreTrainedModel, attr: str) -> np.ndarray | None
     """The position or token-type table as float32, if the model has one (see `_embedding_weight`)."""
     weight = _embedding_weight(model, attr)
     return None if weight is None else np.ascontiguousarray(weight.detach().float().cpu().numpy())
+
+
+def sentence_transformers_root(ref: ModelRef) -> Path | None:
+    """The folder whose modules.json prescribes how `ref`'s texts become vectors, if it is a
+    sentence-transformers model: the model's folder, or the one above its Transformer module."""
+    for folder in (ref.path, ref.path.parent):
+        if (folder / MODULES_JSON).is_file():
+            return folder
+    return None
+
+
+def is_decoder_only(model: PreTrainedModel) -> bool:
+    """A causal language model's architecture that has no masked (bidirectional) variant: GPT-2,
+    Llama and kin. BERT and RoBERTa have both; T5 and BART are encoder-decoders."""
+    from transformers.models.auto.modeling_auto import (
+        MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+        MODEL_FOR_MASKED_LM_MAPPING_NAMES,
+    )
+
+    config = model.config
+    if getattr(config, "is_encoder_decoder", False):
+        return False
+    kind = config.model_type
+    return kind in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES and kind not in MODEL_FOR_MASKED_LM_MAPPING_NAMES

@@ -115,6 +115,6 @@ def _usable_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def neighbor_cells(indices: np.ndarray, labels: Sequence[str]) -> list[str]:
-    """One metadata cell per row: its neighbours' labels, space-separated."""
-    return [" ".join(labels[j] for j in row) for row in indices]
+def neighbor_cells(indices: np.ndarray, labels: Sequence[str], separator: str = " ") -> list[str]:
+    """One metadata cell per row: its neighbours' labels, space-separated (or by `separator`)."""
+    return [separator.join(labels[j] for j in row) for row in indices]

@@ -13,13 +13,15 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from projector_bundle import ExportError
-from projector_bundle.context.contextual import ContextualEmbeddings, context_rows
+from projector_bundle.context.contextual import ContextualEmbeddings, context_rows, shorten
+from projector_bundle.inputs.tables import Metadata
 from projector_bundle.models.vocabulary import Token
 from projector_bundle.points.blocks import release_all, row_blocks, take_rows
 from projector_bundle.points.labels import LabelColumn, label_rows
 from projector_bundle.points.neighbors import NEIGHBORS_HEADER, nearest_neighbors, neighbor_cells
 from projector_bundle.points.projections import reduce_dimensions
 from projector_bundle.progress import ProgressBar, no_bar
+from projector_bundle.projector.colouring import is_colourable
 from projector_bundle.projector.formats import DEFAULT_FILES, SEQ_NEXT, TensorFiles, tensor_files
 from projector_bundle.projector.schema import EmbeddingInfo, SpriteInfo
 
@@ -99,6 +101,44 @@ class Tensor(TensorData):
         )
 
 
+@dataclass(frozen=True)
+class OwnTensorData(TensorData):
+    """A tensor of the user's own data: its bookmarks label and colour by the columns named here
+    (chosen from the user's columns), not by the fixed names of the model's tables."""
+
+    label_column: str | None = None
+    colour_column: str | None = None
+
+    @property
+    def colour_by(self) -> str | None:
+        return self.colour_column
+
+    @property
+    def label_by(self) -> str | None:
+        return self.label_column
+
+
+# The column of a tensor of vectors that came without metadata: the row number, from 1.
+ROW_HEADER = "Row"
+
+
+def own_tensor(name: str, matrix: np.ndarray, metadata: Metadata | None, label: str | None = None) -> OwnTensorData:
+    """The user's vectors with their metadata columns, in file order. Points are labelled by
+    `label`, else by the first text column; coloured by the first other column the projector
+    can colour by (numbers, or at most 50 categories)."""
+    if metadata is None or not metadata.header:
+        rows = [[str(i)] for i in range(1, matrix.shape[0] + 1)]
+        return OwnTensorData(name, matrix, (ROW_HEADER,), rows)
+    texts = [h for h, numeric in zip(metadata.header, metadata.numeric, strict=True) if not numeric]
+    label = label or (texts[0] if texts else metadata.header[0])
+    colour = next(
+        (h for h, cells in zip(metadata.header, metadata.columns, strict=True) if h != label and is_colourable(cells)),
+        None,
+    )
+    rows = metadata.row_cells()
+    return OwnTensorData(name, matrix, metadata.header, rows, label if len(metadata.header) > 1 else None, colour)
+
+
 def model_prefixes(names: Sequence[str]) -> list[str]:
     """Tensor-name prefixes: each model's last path part, numbered when two would clash."""
     prefixes: list[str] = []
@@ -163,12 +203,22 @@ def check_finite(tensor: TensorData) -> TensorData:
     return tensor
 
 
+# A neighbour that is a text is shown by its start, and the neighbours set apart.
+NEIGHBOR_LABEL_CHARS = 40
+TEXT_NEIGHBOR_SEPARATOR = " | "
+
+
 def add_neighbors(tensor: TensorData, k: int, progress: ProgressBar = no_bar) -> TensorData:
     """A metadata column with each point's `k` nearest points (by their first column)."""
     labels = [row[0] for row in tensor.rows]
     with progress(f"neighbours of {tensor.name}", tensor.matrix.shape[0]) as advance:
         indices = nearest_neighbors(tensor.matrix, k, progress=advance)
-    cells = neighbor_cells(indices, labels)
+    if isinstance(tensor, OwnTensorData) and any(" " in label for label in labels):
+        # Labels that are texts: shortened further, and set apart by a mark a text rarely holds.
+        short = [shorten(label, NEIGHBOR_LABEL_CHARS) for label in labels]
+        cells = neighbor_cells(indices, short, TEXT_NEIGHBOR_SEPARATOR)
+    else:
+        cells = neighbor_cells(indices, labels)
     rows = [[*row, cell] for row, cell in zip(tensor.rows, cells, strict=True)]
     return replace(tensor, header=(*tensor.header, NEIGHBORS_HEADER), rows=rows)
 

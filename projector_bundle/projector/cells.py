@@ -19,10 +19,20 @@ _CONTROL_PICTURES = {code: 0x2400 + code for code in range(0x20)} | {0x7F: 0x242
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+class _Missing(str):
+    """The type of `MISSING`: equal to "" but told apart from an empty text by its type."""
+
+
+# A missing value in a numeric column (a gap in the user's own data), written as an empty
+# cell: the projector reads an empty cell as null and keeps the column numeric, so
+# "Color by" still gives a gradient. An empty text stays visible as [empty].
+MISSING = _Missing()
+
+
 def escape_cell(text: str) -> str:
     """A metadata cell that keeps its row and stays visible in the projector."""
     if text == "":
-        return "[empty]"
+        return "" if type(text) is _Missing else "[empty]"
     if not text.strip(JS_WHITESPACE):
         return "".join(f"[U+{ord(ch):04X}]" for ch in text)
     if text.isprintable():  # the common case: no control character to replace (a fast check)

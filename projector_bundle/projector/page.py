@@ -61,6 +61,7 @@ class PageInfo:
 
 def describe_page(
     refs: Sequence[ModelRef],
+    sources: Sequence[str],
     tensors: Sequence[Tensor],
     *,
     command: str,
@@ -69,9 +70,10 @@ def describe_page(
     geometry: Sequence[GeometryView] = (),
     first_view: bool = False,
 ) -> PageInfo:
-    """What the page says: the models by their public names, and each tensor's shape.
-    With `first_view`, the first tensor is the light view of the second."""
-    names = ", ".join(ref.public_name for ref in refs)
+    """What the page says: the models by their public names (and `sources`, the names of the
+    user's own vectors), and each tensor's shape. With `first_view`, the first tensor is the
+    light view of the second."""
+    names = ", ".join([*sources, *(ref.public_name for ref in refs)])
     return PageInfo(
         title=f"{names} embeddings",
         model_name=names,
