@@ -4,6 +4,7 @@ bundle    resolve -> read -> label -> project -> render -> write (`pipeline.buil
 tokenize  the tokenizer walk-through of one text
 inspect   vocabulary, hidden size and embedding shapes
 validate  check a bundle folder the way the projector will read it
+from-tensorboard  a TensorBoard log's embeddings -> the same pipeline as bundle
 serve     a bundle folder over HTTP on loopback
 """
 
@@ -20,6 +21,7 @@ import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from projector_bundle import ExportError, UsageError, __version__
 from projector_bundle.context.corpus import NEEDS_CORPUS, parse_words
@@ -36,6 +38,10 @@ from projector_bundle.points.reductions import LIMIT_HELP
 from projector_bundle.points.tensors import TENSOR_KINDS, WORD
 from projector_bundle.projector.formats import DEFAULT_HOST, DEFAULT_OUT, DEFAULT_PORT
 from projector_bundle.signals import Interrupted, interrupts_raised
+
+if TYPE_CHECKING:
+    from projector_bundle.pipeline import BundleResult
+    from projector_bundle.progress import Progress
 
 PROG = "export.py"
 VERBOSE_HELP = "let transformers print its own loading reports and bars"
@@ -142,10 +148,48 @@ def run_bundle(args: argparse.Namespace, argv: list[str]) -> int:
     )
     with fewer_collections():
         result = build_bundle(options, progress, warn)
+    report(result, progress)
+    return 0
+
+
+def report(result: BundleResult, progress: Progress) -> None:
+    """A written bundle's warnings (shown even with --quiet), then what it holds."""
     for message in result.warnings:
         warn(message)
     count = len(result.tensors)
     progress(f"done: {result.out}/ ({count} tensor{'s' if count > 1 else ''}, {result.points:,} points)")
+
+
+def run_from_tensorboard(args: argparse.Namespace, argv: list[str]) -> int:
+    from projector_bundle.inputs.tensorboard import logged_inputs, read_tensorboard_log
+    from projector_bundle.pipeline import BundleOptions, build_bundle
+    from projector_bundle.progress import on_stderr
+
+    try:
+        created = build_time()
+    except ValueError as exc:
+        args.parser.error(str(exc))
+    progress = on_stderr(args.quiet)
+    progress(f"reading the TensorBoard log {args.logdir}")
+    log = read_tensorboard_log(args.logdir)
+    for message in log.warnings:
+        warn(message)
+    options = BundleOptions(
+        out=args.out,
+        models=(),
+        tensors=(),
+        embeddings=logged_inputs(log),
+        projections=tuple(args.projections),
+        base_url=args.base_url,
+        tsv=not args.no_tsv,
+        force=args.force,
+        first_view=first_view(args.first_view, args.base_url, args.projections),
+        command=public_command(argv),
+        created=created,
+    )
+    with fewer_collections():
+        result = build_bundle(options, progress, warn)
+    report(result, progress)
     return 0
 
 
@@ -505,6 +549,33 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("validate", help="check a projector bundle folder; one line per problem")
     check.add_argument("dir", metavar="DIR", type=Path)
     check.set_defaults(run=run_validate)
+
+    board = commands.add_parser(
+        "from-tensorboard",
+        help="write a static bundle of a TensorBoard log's embeddings (SummaryWriter.add_embedding)",
+    )
+    board.add_argument(
+        "logdir",
+        metavar="LOGDIR",
+        type=Path,
+        help="the log folder (or its projector_config.pbtxt); every run below it with one is read",
+    )
+    board.add_argument("--out", type=Path, default=DEFAULT_OUT, help="bundle folder (default: site)")
+    board.add_argument(
+        "--projections",
+        metavar="KIND,...",
+        type=key_list(PROJECTION_KINDS, "projection", allow_none=True),
+        default=[PCA],
+        help="full-data projections shipped as bookmarks, before the log's own (default: pca; none)",
+    )
+    board.add_argument("--base-url", type=base_url, metavar="URL", help="where the bundle will be served")
+    board.add_argument("--first-view", choices=FIRST_VIEWS, help="as for bundle")
+    board.add_argument("--no-tsv", action="store_true", help="skip the vectors TSV (the page reads the .bytes file)")
+    board.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    board.add_argument(
+        "--force", action="store_true", help="replace --out even if it is a non-empty folder export.py did not write"
+    )
+    board.set_defaults(run=run_from_tensorboard, parser=board)
 
     serve = commands.add_parser("serve", help="serve a bundle folder on loopback (the projector cannot load file://)")
     serve.add_argument("--directory", type=Path, default=DEFAULT_OUT, help="the bundle folder (default: site)")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,7 +29,7 @@ from projector_bundle.context.geometry import (
 )
 from projector_bundle.context.layers import expand_layers
 from projector_bundle.context.trajectories import NEEDS_SENTENCES, build_paths
-from projector_bundle.inputs.tables import TEXT_COLUMN, Metadata
+from projector_bundle.inputs.tables import TEXT_COLUMN, Metadata, RawTable
 from projector_bundle.inputs.vectors import EmbeddingInput
 from projector_bundle.output.publish import DEFAULT_MAX_FILE_MB, projector_link, size_warning
 from projector_bundle.points.labels import DEFAULT_LABELS, needed_columns, select_columns
@@ -118,6 +118,7 @@ class BundleOptions:
     vectors: str | None = None  # a file of vectors the user has (`file.npz:name`), no model needed
     metadata: str | None = None  # the metadata columns of `vectors`
     embeddings: tuple[EmbeddingInput, ...] = ()  # matrices handed in from Python, with their metadata
+    text_table: RawTable | None = None  # texts handed in from Python (`from_texts`), in place of a `texts` file
 
 
 @dataclass(frozen=True)
@@ -216,6 +217,7 @@ def build_bundle(
     # The bookmarks are the exact projections of the vectors shipped, as the projector sees them.
     projections = [compute_projections(t.matrix, options.projections) for t in data]
     tensors = assign_files(data, [bookmarks(t, p) for t, p in zip(data, projections, strict=True)])
+    tensors = carry_logged(tensors, own)
     if options.first_view:
         tensors = add_first_view(tensors, projections[0])
     light = len(tensors) > len(data)  # nothing is added where the first tensor has 3 dimensions or no PCA
@@ -262,17 +264,20 @@ def build_bundle(
 
 def uses_models(options: BundleOptions) -> bool:
     """Whether any model must be resolved: for its tables, for texts or for sentences (not for vectors alone)."""
-    return bool(options.tensors or options.texts or options.sentences)
+    return bool(options.tensors or options.texts or options.text_table or options.sentences)
 
 
 def read_own_texts(options: BundleOptions, progress: Progress, warnings: list[str]) -> Texts | None:
     """`--texts`: read whole before any model loads, empty ones skipped, `--sample` drawn."""
-    from projector_bundle.inputs.texts import read_texts
+    from projector_bundle.inputs.texts import read_texts, select_texts
 
-    if options.texts is None:
+    if options.text_table is not None:
+        texts = select_texts(options.text_table, options.text_column, sample=options.sample, seed=options.seed)
+    elif options.texts is not None:
+        progress(f"reading the texts of {options.texts}")
+        texts = read_texts(options.texts, options.text_column, sample=options.sample, seed=options.seed)
+    else:
         return None
-    progress(f"reading the texts of {options.texts}")
-    texts = read_texts(options.texts, options.text_column, sample=options.sample, seed=options.seed)
     if options.sample is not None:
         progress(f"sampled {len(texts.texts):,} of the {texts.rows_read:,} texts (seed {options.seed})")
     warnings += texts.warnings()
@@ -290,6 +295,18 @@ def read_own_vectors(options: BundleOptions, progress: Progress) -> list[Embeddi
     return own + list(options.embeddings)
 
 
+def carry_logged(tensors: Sequence[Tensor], own: Sequence[EmbeddingInput]) -> list[Tensor]:
+    """The bookmarks and sprites that the user's vectors came with (a TensorBoard log's), on
+    their tensors: the logged bookmarks after the bundle's own, which the page opens on."""
+    extras = {e.name: e for e in own if e.bookmarks or e.sprite is not None}
+    return [
+        replace(t, bookmarks=(*t.bookmarks, *extras[t.name].bookmarks), sprite=extras[t.name].sprite)
+        if t.name in extras
+        else t
+        for t in tensors
+    ]
+
+
 def check_options(options: BundleOptions) -> None:
     """The checks that need no model: fail before any slow step."""
     unknown = [k for k in options.tensors if k not in TENSOR_KINDS]
@@ -303,7 +320,7 @@ def check_options(options: BundleOptions) -> None:
         check_neighbor_count(options.neighbors)
     if options.first_view and PCA not in options.projections:
         raise ExportError("--first-view light: needs the PCA bookmark (--projections pca)")
-    if options.layers and not (options.sentences or options.texts):
+    if options.layers and not (options.sentences or options.texts or options.text_table):
         raise ExportError(
             f"--layer {options.layers[0]}: needs --sentences or --texts (layers are read from running the model)"
         )
@@ -311,6 +328,11 @@ def check_options(options: BundleOptions) -> None:
         raise ExportError(NEEDS_CORPUS.format(flag="--words" if options.words else "--max-points"))
     if options.max_points is not None:
         check_max_points(options.max_points)
+    logged = next((e.name for e in options.embeddings if e.bookmarks or e.sprite is not None), None)
+    if options.sample is not None and logged is not None:
+        raise ExportError(
+            f"--sample: tensor {logged} has a sprite or bookmarks, which number its points; keep it whole"
+        )
     if options.metadata is not None and options.vectors is None:
         raise ExportError("--metadata: needs --vectors (it gives the columns of those vectors)")
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,6 +25,8 @@ import numpy as np
 import orjson
 
 from projector_bundle import ExportError
+from projector_bundle.inputs.vectors import EmbeddingInput
+from projector_bundle.points.tensors import SpriteImage
 from projector_bundle.projector.formats import FLOAT32_BYTES, JS_WHITESPACE
 from projector_bundle.text import one_line, plural
 
@@ -88,6 +90,22 @@ def read_tensorboard_log(logdir: Path) -> TensorboardLog:
             embeddings.append(embedding)
             warnings += found
     return TensorboardLog(tuple(embeddings), tuple(warnings))
+
+
+def logged_inputs(log: TensorboardLog) -> tuple[EmbeddingInput, ...]:
+    """The log's embeddings as the pipeline takes a user's own vectors: checked as float32, the
+    metadata typed by column as any input's, the bookmarks and the sprite image carried along."""
+    inputs = []
+    for e in log.embeddings:
+        columns = None
+        if e.rows is not None:
+            columns = {name: [row[i] for row in e.rows] for i, name in enumerate(e.header)}
+        embedding = EmbeddingInput.from_arrays(e.name, e.matrix, columns, source=f"tensor {e.name}")
+        sprite = None
+        if e.sprite is not None:
+            sprite = SpriteImage(read_bytes(e.sprite.image), e.sprite.image.suffix.lower(), e.sprite.single_image_dim)
+        inputs.append(replace(embedding, bookmarks=tuple(e.bookmarks), sprite=sprite))
+    return tuple(inputs)
 
 
 def find_configs(logdir: Path) -> list[Path]:
