@@ -49,6 +49,14 @@ VERBOSE_HELP = "let transformers print its own loading reports and bars"
 LIGHT, FULL = "light", "full"
 FIRST_VIEWS = (LIGHT, FULL)
 MODEL_HELP = "hub id or local folder (default: the packaged all-MiniLM-L6-v2, offline)"
+BASE_URL_HELP = (
+    "where the bundle will be served (e.g. https://OWNER.github.io/REPO/): also write "
+    "a config with absolute URLs and show its projector.tensorflow.org link"
+)
+FIRST_VIEW_HELP = (
+    "light: open on the first tensor's exact 3-D PCA coordinates (a few MB to fetch), the full "
+    "vectors one menu choice away; full: open on the full vectors (default: light with --base-url, else full)"
+)
 # New objects between two passes of the cyclic garbage collector during `bundle` (default 700).
 GC_THRESHOLD = 50_000
 
@@ -504,14 +512,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--base-url",
         type=base_url,
         metavar="URL",
-        help="where the bundle will be served (e.g. https://OWNER.github.io/REPO/): also write "
-        "a config with absolute URLs and show its projector.tensorflow.org link",
+        help=BASE_URL_HELP,
     )
     bundle.add_argument(
         "--first-view",
         choices=FIRST_VIEWS,
-        help="light: open on the first tensor's exact 3-D PCA coordinates (a few MB to fetch), the full "
-        "vectors one menu choice away; full: open on the full vectors (default: light with --base-url, else full)",
+        help=FIRST_VIEW_HELP,
     )
     tsv = bundle.add_mutually_exclusive_group()
     tsv.add_argument("--no-tsv", action="store_true", help="skip the vectors TSV (the page reads the .bytes file)")
@@ -552,13 +558,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     board = commands.add_parser(
         "from-tensorboard",
-        help="write a static bundle of a TensorBoard log's embeddings (SummaryWriter.add_embedding)",
+        help="write a static bundle of a TensorBoard log's embeddings",
     )
     board.add_argument(
         "logdir",
         metavar="LOGDIR",
         type=Path,
-        help="the log folder (or its projector_config.pbtxt); every run below it with one is read",
+        help="the log folder (SummaryWriter's), or its projector_config.pbtxt; every run below it is read",
     )
     board.add_argument("--out", type=Path, default=DEFAULT_OUT, help="bundle folder (default: site)")
     board.add_argument(
@@ -568,8 +574,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=[PCA],
         help="full-data projections shipped as bookmarks, before the log's own (default: pca; none)",
     )
-    board.add_argument("--base-url", type=base_url, metavar="URL", help="where the bundle will be served")
-    board.add_argument("--first-view", choices=FIRST_VIEWS, help="as for bundle")
+    board.add_argument("--base-url", type=base_url, metavar="URL", help=BASE_URL_HELP)
+    board.add_argument("--first-view", choices=FIRST_VIEWS, help=FIRST_VIEW_HELP)
     board.add_argument("--no-tsv", action="store_true", help="skip the vectors TSV (the page reads the .bytes file)")
     board.add_argument("--quiet", action="store_true", help="no progress on stderr")
     board.add_argument(
