@@ -125,18 +125,23 @@ ROW_HEADER = "Row"
 def own_tensor(name: str, matrix: np.ndarray, metadata: Metadata | None, label: str | None = None) -> OwnTensorData:
     """The user's vectors with their metadata columns, in file order. Points are labelled by
     `label`, else by the first text column; coloured by the first other column the projector
-    can colour by (numbers, or at most 50 categories)."""
+    can colour by: at most 50 categories, else numbers."""
     if metadata is None or not metadata.header:
         rows = [[str(i)] for i in range(1, matrix.shape[0] + 1)]
         return OwnTensorData(name, matrix, (ROW_HEADER,), rows)
     texts = [h for h, numeric in zip(metadata.header, metadata.numeric, strict=True) if not numeric]
     label = label or (texts[0] if texts else metadata.header[0])
-    colour = next(
-        (h for h, cells in zip(metadata.header, metadata.columns, strict=True) if h != label and is_colourable(cells)),
-        None,
-    )
+    # Categories before numbers: a topic says more at a glance than an id's gradient.
+    candidates = sorted(zip(metadata.header, metadata.columns, metadata.numeric, strict=True), key=lambda c: c[2])
+    colour = next((h for h, cells, numeric in candidates if h != label and colours(cells, numeric)), None)
     rows = metadata.row_cells()
     return OwnTensorData(name, matrix, metadata.header, rows, label if len(metadata.header) > 1 else None, colour)
+
+
+def colours(cells: Sequence[str], numeric: bool) -> bool:
+    """Whether colouring by a column shows something: the projector can, and (for categories)
+    some rows share a value; a column of names, each its own colour, shows nothing."""
+    return is_colourable(cells) and (numeric or len(set(cells)) < len(cells))
 
 
 def model_prefixes(names: Sequence[str]) -> list[str]:
