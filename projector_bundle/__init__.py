@@ -12,6 +12,7 @@ The Python API (`api.py`; docs/notebooks.md):
     pb.from_texts(["a text", "another"]) # export.py bundle --texts FILE
     pb.from_tensorboard("runs")          # export.py from-tensorboard runs
     pb.model_folder()                    # the packaged model's folder, for transformers
+    pb.show("site")                      # a bundle written earlier, in the notebook
 
 They are imported on first use, so `import projector_bundle` (and the CLI) stays light.
 """
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from projector_bundle.api import Bundle, Site, from_model, from_tensorboard, from_texts, model_folder
+    from projector_bundle.api import Bundle, Site, from_model, from_tensorboard, from_texts, model_folder, show
 
 __all__ = [
     "Bundle",
@@ -34,8 +35,9 @@ __all__ = [
     "from_tensorboard",
     "from_texts",
     "model_folder",
+    "show",
 ]
-_API = frozenset({"Bundle", "Site", "from_model", "from_tensorboard", "from_texts", "model_folder"})
+_API = frozenset({"Bundle", "Site", "from_model", "from_tensorboard", "from_texts", "model_folder", "show"})
 
 
 class ExportError(Exception):

@@ -9,6 +9,7 @@
     pb.from_model(limit=5000).show()                  # export.py bundle --limit 5000
     pb.from_texts(["a text", "another"]).show()       # export.py bundle --texts FILE --tensors none
     pb.from_tensorboard("runs").show()                # export.py from-tensorboard runs
+    pb.show("site")                                   # export.py serve --directory site, in the notebook
 
 Every route builds one `BundleOptions` and calls `pipeline.build_bundle`, as the CLI does, so a
 bundle written here has the same files, page, manifest and checks as one from `export.py`.
@@ -273,6 +274,11 @@ def from_tensorboard(
         command="projector_bundle.from_tensorboard(...)",
     )
     return run(options, progress)
+
+
+def show(out: PathLike = DEFAULT_OUT, port: int = 0, height: int = IFRAME_HEIGHT) -> None:
+    """Show a bundle folder written earlier (by any route) in the notebook, as `Site.show` does."""
+    show_bundle(Path(out), port=port, height=height)
 
 
 def model_folder(model: str | None = None) -> Path:
