@@ -24,6 +24,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
+
 from projector_bundle import ExportError
 from projector_bundle.inputs.tables import TEXT_COLUMN, RawTable
 from projector_bundle.inputs.vectors import EmbeddingInput
@@ -31,9 +33,10 @@ from projector_bundle.notebook import IFRAME_HEIGHT, show_bundle
 from projector_bundle.pipeline import BundleOptions, BundleResult, build_bundle
 from projector_bundle.points.labels import DEFAULT_LABELS
 from projector_bundle.points.projections import PCA
-from projector_bundle.points.tensors import WORD
+from projector_bundle.points.tensors import WORD, SpriteImage
 from projector_bundle.progress import SILENT, Progress
 from projector_bundle.projector.formats import DEFAULT_OUT
+from projector_bundle.projector.sprites import png_bytes, sprite_grid
 
 PathLike = str | os.PathLike[str]
 # The tag of an embedding added without one, as in TensorBoard.
@@ -113,6 +116,7 @@ class Bundle:
         metadata_header: Sequence[str] | None = None,
         tag: str | None = None,
         global_step: int | None = None,
+        label_img: object = None,
     ) -> None:
         """Add a tensor: `mat` (points x dimensions: a numpy array, a torch tensor, nested lists)
         and its metadata, as `SummaryWriter.add_embedding` takes them.
@@ -121,6 +125,7 @@ class Bundle:
         or columns by name: a dict of lists, a pandas or polars DataFrame. Numbers stay numbers
         (the projector colours them by a gradient); everything else is text. The tensor is named
         `tag` (default "default"), or `tag:00042` with a `global_step` of 42, as TensorBoard names it.
+        `label_img` (N, C, H, W), floats in [0, 1] or uint8, becomes the sprite: a thumbnail per point.
         """
         name = tag or DEFAULT_TAG
         if global_step is not None:
@@ -129,7 +134,10 @@ class Bundle:
             raise ExportError(f"add_embedding(tag={name!r}): this bundle has a tensor of that name; pass another tag")
         columns = metadata_columns(metadata, metadata_header)
         source = f"add_embedding(tag={name!r})"
-        self._embeddings.append(EmbeddingInput.from_arrays(name, as_array(mat), columns, source=source))
+        embedding = EmbeddingInput.from_arrays(name, as_array(mat), columns, source=source)
+        if label_img is not None:
+            embedding = replace(embedding, sprite=sprite_of(label_img, embedding.matrix.shape[0], source))
+        self._embeddings.append(embedding)
         self._written = None
 
     def write(self) -> Site:
@@ -314,6 +322,15 @@ def as_array(mat: object) -> object:
             tensor = tensor.float()
         return tensor.numpy()
     return mat
+
+
+def sprite_of(label_img: object, points: int, source: str) -> SpriteImage:
+    """`label_img` as a PNG sprite with a thumbnail per point."""
+    images = np.asarray(as_array(label_img))
+    grid = sprite_grid(images, source)
+    if images.shape[0] != points:
+        raise ExportError(f"{source}: label_img has {images.shape[0]:,} images but the vectors have {points:,}")
+    return SpriteImage(png_bytes(grid), ".png", (images.shape[3], images.shape[2]))
 
 
 def metadata_columns(metadata: object, header: Sequence[str] | None) -> dict[str, list[object]] | None:
