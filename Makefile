@@ -16,6 +16,8 @@ BASE_URL ?=
 BUNDLE_ARGS ?=
 # Sentences for the contextual tensor (one a line); set it empty for the word tensor only.
 SENTENCES ?= examples/sentences.txt
+# A table of your own texts to embed (examples/texts.csv is one); set, it replaces SENTENCES.
+TEXTS ?=
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
@@ -28,6 +30,7 @@ help: ## list the targets
 	@echo "  variables: MODEL (hub id or folder), OUT (default site), LIMIT (first N tokens), PORT,"
 	@echo "             BASE_URL (the URL the bundle is published at), BUNDLE_ARGS (more export.py flags)"
 	@echo "             SENTENCES (contextual tensor; default examples/sentences.txt, empty for none)"
+	@echo "             TEXTS (a table of texts to embed, e.g. examples/texts.csv; replaces SENTENCES)"
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,9 +46,10 @@ install: $(STAMP) ## create .venv from requirements*.txt (torch is the pinned CP
 browser: ## install Debian's Chromium for the browser tests, if missing
 	@test -x $(CHROMIUM) || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
 
-bundle: $(STAMP) ## build the static projector site into $(OUT)/ (MODEL, OUT, LIMIT, SENTENCES, BASE_URL)
+bundle: $(STAMP) ## build the static projector site into $(OUT)/ (MODEL, OUT, LIMIT, SENTENCES, TEXTS, BASE_URL)
 	$(PY) export.py bundle --out $(OUT) $(if $(MODEL),--model $(MODEL)) $(if $(LIMIT),--limit $(LIMIT)) \
-		$(if $(SENTENCES),--sentences $(SENTENCES)) $(if $(BASE_URL),--base-url $(BASE_URL)) $(BUNDLE_ARGS)
+		$(if $(TEXTS),--texts $(TEXTS),$(if $(SENTENCES),--sentences $(SENTENCES))) \
+		$(if $(BASE_URL),--base-url $(BASE_URL)) $(BUNDLE_ARGS)
 
 serve: $(STAMP) ## serve $(OUT)/ on http://$(HOST):$(PORT)/ (loopback only)
 	@$(PY) export.py serve --directory $(OUT) --host $(HOST) --port $(PORT)
@@ -62,8 +66,9 @@ format: $(STAMP) ## apply ruff's formatting and fixes
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-bench: $(STAMP) ## time export.py against the TensorBoard route (a benchmark, not a test; minutes)
+bench: $(STAMP) ## time export.py against the TensorBoard route, and --texts against encode alone (minutes)
 	$(PY) bench/bench.py
+	$(PY) bench/texts.py
 
 bench-browser: $(STAMP) browser ## time to the complete view in Chromium: our page, a bare projector, the light first view
 	PYTHONPATH=tests $(PY) bench/browser_load.py
