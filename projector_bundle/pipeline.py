@@ -217,7 +217,7 @@ def build_bundle(
     # The bookmarks are the exact projections of the vectors shipped, as the projector sees them.
     projections = [compute_projections(t.matrix, options.projections) for t in data]
     tensors = assign_files(data, [bookmarks(t, p) for t, p in zip(data, projections, strict=True)])
-    tensors = carry_logged(tensors, own)
+    tensors = carry_extras(tensors, own)
     if options.first_view:
         tensors = add_first_view(tensors, projections[0])
     light = len(tensors) > len(data)  # nothing is added where the first tensor has 3 dimensions or no PCA
@@ -295,9 +295,9 @@ def read_own_vectors(options: BundleOptions, progress: Progress) -> list[Embeddi
     return own + list(options.embeddings)
 
 
-def carry_logged(tensors: Sequence[Tensor], own: Sequence[EmbeddingInput]) -> list[Tensor]:
-    """The bookmarks and sprites that the user's vectors came with (a TensorBoard log's), on
-    their tensors: the logged bookmarks after the bundle's own, which the page opens on."""
+def carry_extras(tensors: Sequence[Tensor], own: Sequence[EmbeddingInput]) -> list[Tensor]:
+    """The bookmarks and sprite images that the user's vectors came with (a TensorBoard log's,
+    `label_img`), on their tensors: the logged bookmarks after the bundle's own, which the page opens on."""
     extras = {e.name: e for e in own if e.bookmarks or e.sprite is not None}
     return [
         replace(t, bookmarks=(*t.bookmarks, *extras[t.name].bookmarks), sprite=extras[t.name].sprite)

@@ -16,6 +16,7 @@ sub-folder holding a config is a run of its own.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -103,9 +104,16 @@ def logged_inputs(log: TensorboardLog) -> tuple[EmbeddingInput, ...]:
         embedding = EmbeddingInput.from_arrays(e.name, e.matrix, columns, source=f"tensor {e.name}")
         sprite = None
         if e.sprite is not None:
-            sprite = SpriteImage(read_bytes(e.sprite.image), e.sprite.image.suffix.lower(), e.sprite.single_image_dim)
+            sprite = SpriteImage(read_bytes(e.sprite.image), image_suffix(e.sprite.image), e.sprite.single_image_dim)
         inputs.append(replace(embedding, bookmarks=tuple(e.bookmarks), sprite=sprite))
     return tuple(inputs)
+
+
+def image_suffix(path: Path) -> str:
+    """The sprite's suffix in the bundle: its own where it is a plain one (`.png`), else `.img`
+    (browsers tell an image by its bytes; a URL must not hold `%`, `?` or `#`)."""
+    suffix = path.suffix.lower()
+    return suffix if re.fullmatch(r"\.[a-z0-9]{1,5}", suffix) else ".img"
 
 
 def find_configs(logdir: Path) -> list[Path]:

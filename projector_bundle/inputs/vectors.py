@@ -54,8 +54,8 @@ class EmbeddingInput:
     matrix: np.ndarray  # (points, dimensions) float32, C order, every value finite
     metadata: Metadata | None = None
     # What a TensorBoard log carries besides (`from-tensorboard`): its saved States, shipped after
-    # the bundle's own bookmarks, and a sprite of thumbnails. Both number the points, so such
-    # vectors cannot be sampled.
+    # the bundle's own bookmarks, and a sprite of thumbnails (also `add_embedding(label_img=...)`).
+    # Both number the points, so such vectors cannot be sampled.
     bookmarks: tuple[Mapping[str, object], ...] = ()
     sprite: SpriteImage | None = None
 

@@ -72,7 +72,7 @@ class TensorData:
 
 @dataclass(frozen=True)
 class SpriteImage:
-    """Thumbnails of the points in one image, row by row in point order (from a TensorBoard log)."""
+    """Thumbnails of the points in one image, row by row in point order (`label_img`, or a TensorBoard log's)."""
 
     data: bytes
     suffix: str  # the image file's suffix, `.png` as torch writes it

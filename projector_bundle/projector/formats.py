@@ -63,7 +63,7 @@ BOOKMARKS_SUFFIX = ".bookmarks.json"
 
 # Manifest roles: what each file of a tensor is for.
 ROLE_BYTES, ROLE_TSV, ROLE_METADATA, ROLE_BOOKMARKS, ROLE_SPRITE = "bytes", "tsv", "metadata", "bookmarks", "sprite"
-# A sprite image (thumbnails of the points, from a TensorBoard log) keeps its own suffix after this.
+# A sprite image (thumbnails of the points: `label_img`, or a TensorBoard log's) keeps its own suffix after this.
 SPRITE_SUFFIX = ".sprite"
 
 
