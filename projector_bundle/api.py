@@ -50,7 +50,8 @@ class Site:
     """A written bundle folder: what `Bundle.write()` and the `from_*` helpers return."""
 
     out: Path
-    result: BundleResult
+    result: BundleResult  # the pipeline's: tensors, file sizes
+    warnings: tuple[str, ...] = ()  # what the user should know, also printed on stderr as it came
 
     def show(self, port: int = 0, height: int = IFRAME_HEIGHT) -> None:
         """Serve the folder on loopback from this process and show it in the notebook (an IFrame);
@@ -298,12 +299,18 @@ def model_folder(model: str | None = None) -> Path:
 
 
 def run(options: BundleOptions, progress: bool) -> Site:
-    """Build the bundle; its warnings go to stderr, as the CLI shows them, and stay in the result."""
+    """Build the bundle; its warnings go to stderr as they come, as the CLI shows them, and to the `Site`."""
     steps = Progress(sys.stderr) if progress else SILENT
-    result = build_bundle(options, steps, warn)
-    for message in result.warnings:
+    warnings: list[str] = []
+
+    def collect(message: str) -> None:
         warn(message)
-    return Site(result.out, result)
+        warnings.append(message)
+
+    result = build_bundle(options, steps, collect)
+    for message in result.warnings:
+        collect(message)
+    return Site(result.out, result, tuple(warnings))
 
 
 def warn(message: str) -> None:

@@ -54,6 +54,17 @@ def test_a_bundle_has_the_files_the_cli_writes(tmp_path: Path) -> None:
     manifest = json.loads((site.out / MANIFEST_JSON).read_text())
     assert manifest["command"] == "projector_bundle.Bundle(...).write()"
     assert validate_bundle(site.out) == []
+    assert site.warnings == ()
+
+
+def test_warnings_are_printed_and_kept(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bundle = pb.Bundle(tmp_path / "site", neighbors=3)
+    bundle.add_embedding(matrix(), metadata=WORDS, tag="a")
+    bundle.add_embedding(matrix(3, 5, seed=2), metadata=WORDS[:3], tag="b")  # fewer points than K + 1
+    site = bundle.write()
+    expected = "--neighbors 3: tensor b has 3 points; its column lists the other 2"
+    assert site.warnings == (expected,)
+    assert capsys.readouterr().err == f"warning: {expected}\n"
 
 
 @pytest.mark.parametrize(
