@@ -115,8 +115,9 @@ def run_bundle(args: argparse.Namespace, argv: list[str]) -> int:
         args.parser.error(NEEDS_SENTENCES)
     if args.metadata and not args.vectors:
         args.parser.error("--metadata: needs --vectors (it gives the columns of those vectors)")
-    if args.text_column != TEXT_COLUMN and not args.texts:
-        args.parser.error("--text-column: needs --texts")
+    for flag, given in (("--text-column", args.text_column != TEXT_COLUMN), ("--pooling", args.pooling)):
+        if given and not args.texts:
+            args.parser.error(f"{flag}: needs --texts")
     for flag, given in (("--words", args.words), ("--max-points", args.max_points)):
         if given and not args.sentences:
             args.parser.error(NEEDS_CORPUS.format(flag=flag))

@@ -29,7 +29,7 @@ from projector_bundle.context.geometry import (
 )
 from projector_bundle.context.layers import expand_layers
 from projector_bundle.context.trajectories import NEEDS_SENTENCES, build_paths
-from projector_bundle.inputs.tables import TEXT_COLUMN, Metadata, RawTable
+from projector_bundle.inputs.tables import TEXT_COLUMN, RawTable
 from projector_bundle.inputs.vectors import EmbeddingInput
 from projector_bundle.output.publish import DEFAULT_MAX_FILE_MB, projector_link, size_warning
 from projector_bundle.points.labels import DEFAULT_LABELS, needed_columns, select_columns
@@ -333,6 +333,8 @@ def check_options(options: BundleOptions) -> None:
         raise ExportError(
             f"--sample: tensor {logged} has a sprite or bookmarks, which number its points; keep it whole"
         )
+    if options.pooling is not None and options.texts is None and options.text_table is None:
+        raise ExportError("--pooling: needs --texts")
     if options.metadata is not None and options.vectors is None:
         raise ExportError("--metadata: needs --vectors (it gives the columns of those vectors)")
 
@@ -490,23 +492,15 @@ def embed_own_texts(
 
 
 def text_tensors(prefix: str, vectors: TextVectors, texts: Texts) -> list[TensorData]:
-    """`<model>/texts` (or one per --layer): labelled by the shortened text, the other columns after it."""
-    header = texts.label_header()
-    cells = texts.label_cells()
-    if texts.metadata is not None:
-        header += texts.metadata.header
-        cells = [[*a, *b] for a, b in zip(cells, texts.metadata.row_cells(), strict=True)]
-    metadata = Metadata(
-        header,
-        tuple(zip(*cells, strict=True)),
-        (False,) * len(texts.label_header()) + (texts.metadata.numeric if texts.metadata else ()),
-    )
-    return [
-        own_tensor(
-            f"{prefix}/{TEXTS_SUFFIX if layer is None else f'{TEXTS_SUFFIX}_layer{layer}'}", matrix, metadata, header[0]
-        )
-        for layer, matrix in vectors.layers.items()
+    """`<model>/texts` (or one per --layer): labelled by the shortened text, the other columns
+    after it; the tensors share one list of metadata rows."""
+    names = [
+        f"{prefix}/{TEXTS_SUFFIX}" if layer is None else f"{prefix}/{TEXTS_SUFFIX}_layer{layer}"
+        for layer in vectors.layers
     ]
+    matrices = list(vectors.layers.values())
+    first = own_tensor(names[0], matrices[0], texts.columns, texts.column)
+    return [first, *(replace(first, name=n, matrix=m) for n, m in zip(names[1:], matrices[1:], strict=True))]
 
 
 def run_over_corpus(

@@ -120,6 +120,28 @@ def test_sample_draws_rows_before_embedding(tmp_path: Path, tiny_model: Path, mo
     assert manifest["tensors"][0]["reduced"] == {"sample": {"points": 40, "seed": 3}}
 
 
+def test_the_rest_of_the_pipeline_applies(tmp_path: Path, tiny_model: Path) -> None:
+    """Neighbours (the neighbours' texts shortened), the light first view and the manifest, on the texts tensor."""
+    file = tmp_path / "t.csv"
+    rows = [(f"{t} {LONG}" if i == 2 else t, c) for i, (t, c) in enumerate(zip(TEXTS, TOPICS, strict=True))]
+    file.write_text("text,topic\n" + "".join(f'"{t}",{c}\n' for t, c in rows))
+    out = tmp_path / "site"
+    args = ["bundle", "--model", str(tiny_model), "--texts", str(file), "--neighbors", "4", "--first-view", "light"]
+    assert cli.main([*args, "--out", str(out), "--quiet"]) == 0
+    config = json.loads((out / "projector_config.json").read_text())
+    assert [(e["tensorName"], e["tensorShape"]) for e in config["embeddings"]] == [
+        ("tiny-bert/texts (exact 3-D PCA)", [5, 3]),
+        ("tiny-bert/texts", [5, 8]),
+    ]
+    header, *lines = (line.split("\t") for line in (out / "metadata.tsv").read_text().splitlines())
+    assert header == ["text", "text (full)", "topic", "neighbors"]
+    cells = [line[3] for line in lines]
+    assert all(len(cell.split(" | ")) == 4 for cell in cells)  # every other point, each set apart
+    # The long text, as a neighbour of each other point: its first 40 characters.
+    assert sum("the bank account the river bank and…" in cell.split(" | ") for cell in cells) == 4
+    assert cli.main(["validate", str(out)]) == 0
+
+
 # --- bad input: one line, the exit code, nothing lost ---
 
 

@@ -17,7 +17,7 @@ import io
 import json
 import math
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,6 +88,11 @@ class Metadata:
     def row_cells(self) -> list[list[str]]:
         """The cells a row at a time, as a tensor's metadata rows."""
         return [list(row) for row in zip(*self.columns, strict=True)]
+
+    def joined(self, other: Metadata) -> Metadata:
+        """These columns, then `other`'s (as many rows); a repeated name gets ` (2)`."""
+        header = unique_names([*self.header, *other.header])
+        return Metadata(tuple(header), self.columns + other.columns, self.numeric + other.numeric)
 
     def take(self, indices: Sequence[int]) -> Metadata:
         """The rows `indices`, in that order."""
@@ -331,9 +336,3 @@ def import_parquet(source: str, flag: str):  # type: ignore[no-untyped-def]
             f"{flag} {source}: reading Parquet needs the {PARQUET_PACKAGE} package (pip install {PARQUET_PACKAGE})"
         ) from None
     return parquet
-
-
-def iter_rows(table: RawTable) -> Iterator[tuple[int, list[object]]]:
-    """(line, values) for each row, for checks that go a row at a time."""
-    for index, line in enumerate(table.lines):
-        yield line, [column[index] for column in table.columns]

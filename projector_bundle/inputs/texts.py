@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from projector_bundle import ExportError
 from projector_bundle.context.contextual import shorten
@@ -39,18 +40,17 @@ class Texts:
     empty: int = 0
     rows_read: int = 0  # before --sample
 
-    def label_header(self) -> tuple[str, ...]:
-        """The label column (shortened texts), and the full texts where any was shortened."""
-        return (self.column, self.column + FULL_SUFFIX) if self.shortened() else (self.column,)
-
-    def shortened(self) -> bool:
-        return any(len(text) > LABEL_CHARS for text in self.texts)
-
-    def label_cells(self) -> list[list[str]]:
-        """A row per text: its label, its full text (cut at FULL_TEXT_CHARS) where labels were shortened."""
-        if not self.shortened():
-            return [[text] for text in self.texts]
-        return [[shorten(text, LABEL_CHARS), shorten(text, FULL_TEXT_CHARS)] for text in self.texts]
+    @cached_property
+    def columns(self) -> Metadata:
+        """The tensor's columns: the shortened texts (the label), the full texts where any was
+        shortened (cut at FULL_TEXT_CHARS), then the file's other columns."""
+        labels = tuple(shorten(text, LABEL_CHARS) for text in self.texts)
+        if labels == tuple(self.texts):
+            own = Metadata((self.column,), (labels,), (False,))
+        else:
+            full = tuple(shorten(text, FULL_TEXT_CHARS) for text in self.texts)
+            own = Metadata((self.column, self.column + FULL_SUFFIX), (labels, full), (False, False))
+        return own if self.metadata is None else own.joined(self.metadata)
 
     def warnings(self) -> list[str]:
         out = []
