@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 
 # The file tensorboard's `visualize_embeddings` and torch's `add_embedding` write into a run's folder.
 PROJECTOR_PBTXT = "projector_config.pbtxt"
+# Rows of a tensor TSV parsed at once.
+TSV_BLOCK_ROWS = 2048
 
 
 @dataclass(frozen=True)
@@ -220,15 +222,18 @@ def parse_tensor_tsv(path: Path, text: str) -> np.ndarray:
             raise ExportError(
                 f"{path} line {number:,}: {plural(fields, 'value')}, expected {dim:,} as on line {first_number:,}"
             )
-    cells = text.split()  # tabs and newlines alike: the counts above fix where each row ends
-    try:
-        values = np.array(cells, dtype=np.float64)
-    except ValueError:
-        raise ExportError(f"{path}: {first_bad_value(numbered)}") from None
-    if values.size != len(numbered) * dim:  # a space inside a line splits one field in two
-        raise ExportError(f"{path}: {first_bad_value(numbered)}")
-    # float64 first, then float32: a value written with more digits rounds once, as the plugin rounds it.
-    return values.astype(np.float32).reshape(len(numbered), dim)
+    # Parsed a block of rows at a time into the float32 matrix: numpy's C parser, and no list of
+    # every value as text (the whole vocabulary of bert-base is 23 million values).
+    matrix = np.empty((len(numbered), dim), dtype=np.float32)
+    for start in range(0, len(numbered), TSV_BLOCK_ROWS):
+        block = numbered[start : start + TSV_BLOCK_ROWS]
+        try:
+            values = np.loadtxt([line for _, line in block], delimiter="\t", dtype=np.float64, comments=None, ndmin=2)
+        except ValueError:
+            raise ExportError(f"{path}: {first_bad_value(block)}") from None
+        # float64 first, then float32: a value written with more digits rounds once, as the plugin rounds it.
+        matrix[start : start + len(block)] = values
+    return matrix
 
 
 def first_bad_value(numbered: Sequence[tuple[int, str]]) -> str:
