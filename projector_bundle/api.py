@@ -30,11 +30,12 @@ from projector_bundle import ExportError
 from projector_bundle.inputs.tables import TEXT_COLUMN, RawTable
 from projector_bundle.inputs.vectors import EmbeddingInput
 from projector_bundle.notebook import IFRAME_HEIGHT, show_bundle
+from projector_bundle.output.writers import EXACT
 from projector_bundle.pipeline import BundleOptions, BundleResult, build_bundle
 from projector_bundle.points.labels import DEFAULT_LABELS
 from projector_bundle.points.projections import PCA
 from projector_bundle.points.tensors import WORD, SpriteImage
-from projector_bundle.progress import SILENT, Progress
+from projector_bundle.progress import SILENT, Progress, warn_on_stderr
 from projector_bundle.projector.formats import DEFAULT_OUT
 from projector_bundle.projector.sprites import png_bytes, sprite_grid
 
@@ -102,7 +103,7 @@ class Bundle:
             dims=dims,
             base_url=base_url,
             first_view=first_view,
-            tsv=tsv,
+            tsv=EXACT if tsv else None,
             force=force,
             command="projector_bundle.Bundle(...).write()",
         )
@@ -271,14 +272,14 @@ def from_tensorboard(
 
     log = read_tensorboard_log(Path(logdir))
     for message in log.warnings:
-        warn(message)
+        warn_on_stderr(message)
     options = BundleOptions(
         out=Path(out),
         models=(),
         tensors=(),
         embeddings=logged_inputs(log),
         base_url=base_url,
-        tsv=tsv,
+        tsv=EXACT if tsv else None,
         force=force,
         command="projector_bundle.from_tensorboard(...)",
     )
@@ -304,17 +305,11 @@ def run(options: BundleOptions, progress: bool) -> Site:
     warnings: list[str] = []
 
     def collect(message: str) -> None:
-        warn(message)
+        warn_on_stderr(message)
         warnings.append(message)
 
     result = build_bundle(options, steps, collect)
-    for message in result.warnings:
-        collect(message)
     return Site(result.out, result, tuple(warnings))
-
-
-def warn(message: str) -> None:
-    print(f"warning: {message}", file=sys.stderr, flush=True)
 
 
 # --- what notebooks hold, as the pipeline's columns ---

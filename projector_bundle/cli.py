@@ -13,35 +13,29 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
-import gc
 import math
 import os
 import shlex
 import signal
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from projector_bundle import ExportError, UsageError, __version__
-from projector_bundle.context.corpus import NEEDS_CORPUS, parse_words
+from projector_bundle.context.corpus import parse_words
 from projector_bundle.context.layers import parse_layer_text
-from projector_bundle.context.trajectories import NEEDS_SENTENCES
 from projector_bundle.inputs.tables import FORMATS_HELP, TEXT_COLUMN
 from projector_bundle.models.pooling import POOLING_MODES
 from projector_bundle.output.manifest import utc_time
 from projector_bundle.output.publish import DEFAULT_MAX_FILE_MB, normalise_base_url
-from projector_bundle.output.writers import EXACT_TSV_DIGITS
+from projector_bundle.output.writers import EXACT, EXACT_TSV_DIGITS
 from projector_bundle.points.labels import DEFAULT_LABELS, LABEL_COLUMNS
 from projector_bundle.points.projections import PCA, PROJECTION_KINDS
 from projector_bundle.points.reductions import LIMIT_HELP
 from projector_bundle.points.tensors import TENSOR_KINDS, WORD
 from projector_bundle.projector.formats import DEFAULT_HOST, DEFAULT_OUT, DEFAULT_PORT
 from projector_bundle.signals import Interrupted, interrupts_raised
-
-if TYPE_CHECKING:
-    from projector_bundle.pipeline import BundleResult
-    from projector_bundle.progress import Progress
+from projector_bundle.text import plural
 
 PROG = "export.py"
 VERBOSE_HELP = "let transformers print its own loading reports and bars"
@@ -57,8 +51,6 @@ FIRST_VIEW_HELP = (
     "light: open on the first tensor's exact 3-D PCA coordinates (a few MB to fetch), the full "
     "vectors one menu choice away; full: open on the full vectors (default: light with --base-url, else full)"
 )
-# New objects between two passes of the cyclic garbage collector during `bundle` (default 700).
-GC_THRESHOLD = 50_000
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -83,47 +75,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 # --- the commands: options in, library call, result out ---
 
 
-@contextlib.contextmanager
-def fewer_collections() -> Iterator[None]:
-    """The cyclic garbage collector, run less often while the block runs.
-
-    A vocabulary's tokens, rows and cells are a few hundred thousand objects and almost
-    none are in cycles: at the default threshold (700 new objects) the collector walked
-    them 300 times, 0.065 s of a 1.4 s bert-base export. The objects made before the
-    block (imports) are left out of its passes altogether.
-    """
-    threshold = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(GC_THRESHOLD)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*threshold)
-        gc.unfreeze()
-
-
 def run_bundle(args: argparse.Namespace, argv: list[str]) -> int:
-    from projector_bundle.models.loader import set_verbose, show_progress_bars
     from projector_bundle.pipeline import BundleOptions, build_bundle
-    from projector_bundle.progress import on_stderr
+    from projector_bundle.progress import on_stderr, warn_on_stderr
 
     try:
         created = build_time()
     except ValueError as exc:
         args.parser.error(str(exc))  # a usage error: exit 2 before any work
-    if args.trajectories and not args.sentences:
-        args.parser.error(NEEDS_SENTENCES)
-    if args.metadata and not args.vectors:
-        args.parser.error("--metadata: needs --vectors (it gives the columns of those vectors)")
-    for flag, given in (("--text-column", args.text_column != TEXT_COLUMN), ("--pooling", args.pooling)):
-        if given and not args.texts:
-            args.parser.error(f"{flag}: needs --texts")
-    for flag, given in (("--words", args.words), ("--max-points", args.max_points)):
-        if given and not args.sentences:
-            args.parser.error(NEEDS_CORPUS.format(flag=flag))
     progress = on_stderr(args.quiet)
-    show_progress_bars(progress.bars)
-    set_verbose(args.verbose)
     options = BundleOptions(
         out=args.out,
         models=tuple(args.model or [None]),
@@ -142,47 +102,38 @@ def run_bundle(args: argparse.Namespace, argv: list[str]) -> int:
         projections=tuple(args.projections),
         neighbors=args.neighbors,
         base_url=args.base_url,
-        tsv=not args.no_tsv,
-        tsv_digits=args.tsv_digits,
+        tsv=None if args.no_tsv else args.tsv_digits or EXACT,
         max_file_mb=args.max_file_mb,
         force=args.force,
         first_view=first_view(args.first_view, args.base_url, args.projections),
         command=public_command(argv),
         created=created,
+        verbose=args.verbose,
         texts=args.texts,
         text_column=args.text_column,
         pooling=args.pooling,
         vectors=args.vectors,
         metadata=args.metadata,
     )
-    with fewer_collections():
-        result = build_bundle(options, progress, warn)
-    report(result, progress)
+    result = build_bundle(options, progress, warn_on_stderr)
+    progress(f"done: {result.out}/ ({plural(len(result.tensors), 'tensor')}, {result.points:,} points)")
     return 0
-
-
-def report(result: BundleResult, progress: Progress) -> None:
-    """A written bundle's warnings (shown even with --quiet), then what it holds."""
-    for message in result.warnings:
-        warn(message)
-    count = len(result.tensors)
-    progress(f"done: {result.out}/ ({count} tensor{'s' if count > 1 else ''}, {result.points:,} points)")
 
 
 def run_from_tensorboard(args: argparse.Namespace, argv: list[str]) -> int:
     from projector_bundle.inputs.tensorboard import logged_inputs, read_tensorboard_log
     from projector_bundle.pipeline import BundleOptions, build_bundle
-    from projector_bundle.progress import on_stderr
+    from projector_bundle.progress import on_stderr, warn_on_stderr
 
     try:
         created = build_time()
     except ValueError as exc:
-        args.parser.error(str(exc))
+        args.parser.error(str(exc))  # a usage error: exit 2 before any work
     progress = on_stderr(args.quiet)
     progress(f"reading the TensorBoard log {args.logdir}")
     log = read_tensorboard_log(args.logdir)
     for message in log.warnings:
-        warn(message)
+        warn_on_stderr(message)
     options = BundleOptions(
         out=args.out,
         models=(),
@@ -190,15 +141,14 @@ def run_from_tensorboard(args: argparse.Namespace, argv: list[str]) -> int:
         embeddings=logged_inputs(log),
         projections=tuple(args.projections),
         base_url=args.base_url,
-        tsv=not args.no_tsv,
+        tsv=None if args.no_tsv else EXACT,
         force=args.force,
         first_view=first_view(args.first_view, args.base_url, args.projections),
         command=public_command(argv),
         created=created,
     )
-    with fewer_collections():
-        result = build_bundle(options, progress, warn)
-    report(result, progress)
+    result = build_bundle(options, progress, warn_on_stderr)
+    progress(f"done: {result.out}/ ({plural(len(result.tensors), 'tensor')}, {result.points:,} points)")
     return 0
 
 
@@ -219,10 +169,9 @@ def first_view(choice: str | None, base_url: str | None, projections: Sequence[s
 
 
 def run_tokenize(args: argparse.Namespace, argv: list[str]) -> int:
-    from projector_bundle.models.loader import resolve_model, set_verbose, tokenize
+    from projector_bundle.models.loader import resolve_model, tokenize
 
-    set_verbose(args.verbose)
-    result = tokenize(resolve_model(args.model), args.text)
+    result = tokenize(resolve_model(args.model, verbose=args.verbose, bars=True), args.text)
     # The readable piece (schemes.WORD_START marks a word's start), then the vocabulary's own spelling.
     for token_id, readable, token in zip(result.ids, result.readable, result.tokens, strict=False):
         print(f"{token_id}\t{readable}\t{token}")
@@ -231,10 +180,9 @@ def run_tokenize(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def run_inspect(args: argparse.Namespace, argv: list[str]) -> int:
-    from projector_bundle.models.loader import inspect_model, resolve_model, set_verbose
+    from projector_bundle.models.loader import inspect_model, resolve_model
 
-    set_verbose(args.verbose)
-    facts = inspect_model(resolve_model(args.model))
+    facts = inspect_model(resolve_model(args.model, verbose=args.verbose, bars=True))
     rows = [
         ("model", facts.name),
         ("type", facts.model_type),
@@ -252,15 +200,11 @@ def run_inspect(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def run_validate(args: argparse.Namespace, argv: list[str]) -> int:
-    from projector_bundle.projector.validate import ERROR, validate_bundle
-    from projector_bundle.text import plural
+    from projector_bundle.projector.validate import ERROR, folder_problem, validate_bundle
 
-    try:
-        missing = not args.dir.is_dir()
-    except (OSError, ValueError) as exc:  # a name too long, or a NUL byte in it
-        raise ExportError(f"{args.dir!s:.200}: cannot be opened ({exc})") from None
-    if missing:
-        raise ExportError(f"{args.dir}: no such folder")
+    missing = folder_problem(args.dir)
+    if missing is not None:
+        raise ExportError(missing)
     problems = validate_bundle(args.dir)
     for problem in problems:
         print(problem)
@@ -286,11 +230,6 @@ def run_serve(args: argparse.Namespace, argv: list[str]) -> int:
 
 def format_shape(shape: tuple[int, ...] | None) -> str:
     return "none" if shape is None else " x ".join(str(n) for n in shape)
-
-
-def warn(message: str) -> None:
-    """A warning is shown even with --quiet: the run went on, but the user should know."""
-    print(f"warning: {message}", file=sys.stderr, flush=True)
 
 
 def public_command(argv: Sequence[str]) -> str:
@@ -478,7 +417,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="L,...",
         type=layer_list,
         action="extend",
-        help="hidden layer(s) for --sentences, 0 = embedding output, all = every one (default: the last); repeatable",
+        help="hidden layer(s) for --sentences and --texts, 0 = embedding output, all = every one "
+        "(default: the last); repeatable",
     )
     bundle.add_argument(
         "--trajectories",
@@ -595,7 +535,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def usage_text(width: int = 100) -> str:
-    """Every command's --help at a fixed width, as the README's Usage section shows it."""
+    """Every command's --help at a fixed width, as docs/cli.md shows it."""
     parser = build_parser()
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     parsers = [(f"{PROG} --help", parser), *((f"{PROG} {n} --help", p) for n, p in commands.choices.items())]

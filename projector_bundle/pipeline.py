@@ -1,11 +1,14 @@
 """The bundle pipeline, top to bottom as the data flows:
 
-    resolve the models -> read their matrices and vocabularies (and run them over sentences)
-    -> label -> project -> render the page -> write the files and swap them in.
+    read the user's own texts and vectors -> resolve the models -> read their matrices and
+    vocabularies (and run them over the texts and sentences) -> label -> project -> render
+    the page -> write the files and swap them in.
 
 `build_bundle` takes one `BundleOptions`, built once by the caller (the CLI), and returns
 a `BundleResult` for the caller to report. Progress goes to the `Progress` it is given;
-warnings come back in the result.
+warnings, which survive --quiet, go to the one `warn` callback as they arise (advice about
+a bundle too heavy for a page comes before a write that may take minutes). Each step
+returns what it made and its warnings; `build_bundle` alone passes them on.
 """
 
 from __future__ import annotations
@@ -18,8 +21,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from projector_bundle import ExportError, __version__
-from projector_bundle.context.corpus import NEEDS_CORPUS, check_max_points
+from projector_bundle import ExportError, UsageError, __version__
+from projector_bundle.context.corpus import check_max_points
 from projector_bundle.context.geometry import (
     GEOMETRY_JSON,
     LayerGeometry,
@@ -28,10 +31,11 @@ from projector_bundle.context.geometry import (
     measure_layers,
 )
 from projector_bundle.context.layers import expand_layers
-from projector_bundle.context.trajectories import NEEDS_SENTENCES, build_paths
+from projector_bundle.context.trajectories import build_paths
 from projector_bundle.inputs.tables import TEXT_COLUMN, RawTable
 from projector_bundle.inputs.vectors import EmbeddingInput
 from projector_bundle.output.publish import DEFAULT_MAX_FILE_MB, projector_link, size_warning
+from projector_bundle.output.writers import EXACT, TsvDigits
 from projector_bundle.points.labels import DEFAULT_LABELS, needed_columns, select_columns
 from projector_bundle.points.neighbors import check_neighbor_count, check_neighbors
 from projector_bundle.points.projections import (
@@ -47,6 +51,7 @@ from projector_bundle.points.reductions import PlannedFile, check_sample, planne
 from projector_bundle.points.tensors import (
     POSITION,
     TENSOR_KINDS,
+    TENSOR_SUFFIXES,
     TYPE,
     WORD,
     Tensor,
@@ -63,10 +68,22 @@ from projector_bundle.points.tensors import (
     table_tensor,
     word_tensor,
 )
-from projector_bundle.progress import SILENT, Progress
+from projector_bundle.progress import SILENT, Progress, warn_on_stderr
 from projector_bundle.projector.colouring import ensure_colourable
 from projector_bundle.projector.firstview import add_first_view
 from projector_bundle.projector.formats import DEFAULT_OUT, MB
+from projector_bundle.text import plural
+
+# Why each option needs --sentences, by flag.
+NEEDS_SENTENCES = {
+    "--layer": "layers are read from running the model",
+    "--trajectories": "the paths run through the layers of the sentences' tokens",
+    "--words": "it picks points among the sentences' tokens",
+    "--max-points": "it picks points among the sentences' tokens",
+    "--keep-special": "it keeps the [CLS]/[SEP] points of the sentences' tokens",
+}
+# The tensor of each model's vectors of --texts: `<model>/texts`.
+TEXTS_SUFFIX = "texts"
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
@@ -76,11 +93,6 @@ if TYPE_CHECKING:
     from projector_bundle.context.textvectors import TextVectors
     from projector_bundle.inputs.texts import Texts
     from projector_bundle.models.loader import ModelRef, WordEmbeddings
-
-# The tensor of each model's vectors of --texts: `<model>/texts`.
-TEXTS_SUFFIX = "texts"
-# The model attribute that holds each extra table.
-TABLE_ATTRS = {POSITION: "position_embeddings", TYPE: "token_type_embeddings"}
 
 
 @dataclass(frozen=True)
@@ -104,13 +116,13 @@ class BundleOptions:
     projections: tuple[str, ...] = (PCA,)  # full-data projections shipped as bookmarks
     neighbors: int | None = None  # a column with each point's K nearest points
     base_url: str | None = None  # where the bundle will be served (adds the remote config)
-    tsv: bool = True  # write the vectors TSV besides the .bytes
-    tsv_digits: int | None = None  # significant digits in the TSV; None is exact
+    tsv: TsvDigits | None = EXACT  # the vectors TSV: EXACT, N significant digits, or None (the .bytes only)
     max_file_mb: float = DEFAULT_MAX_FILE_MB  # warn about larger files
     force: bool = False  # replace a non-empty folder this tool did not write
     first_view: bool = False  # put the first tensor's exact 3-D PCA coordinates first, as a light tensor
     command: str = "export.py bundle"  # how the bundle was made, as shown on the page and in the manifest
     created: str | None = None  # ISO 8601 UTC build time; None is now
+    verbose: bool = False  # let transformers and the hub client print their load reports and notices
     # The user's own data (`inputs/`): with any of these, `tensors` is usually () (no word table).
     texts: str | None = None  # a table of texts (or "-") embedded by each model: `<model>/texts`, first
     text_column: str = TEXT_COLUMN  # the column of `texts` that holds the text
@@ -128,7 +140,6 @@ class BundleResult:
     out: Path
     tensors: tuple[tuple[str, int, int], ...]  # (name, points, dimensions)
     sizes: dict[str, int]  # file name -> bytes
-    warnings: tuple[str, ...]
 
     @property
     def points(self) -> int:
@@ -143,16 +154,23 @@ class ModelData:
     tables: dict[str, np.ndarray] = field(default_factory=dict)
     context: ContextualEmbeddings | None = None
     texts: TextVectors | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Cut:
+    """A reduction step's tensors, how it cut each (by name, for the manifest), and its warnings."""
+
+    tensors: list[TensorData]
+    how: dict[str, dict[str, object]] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
 
 
 def build_bundle(
-    options: BundleOptions, progress: Progress = SILENT, warn: Callable[[str], None] | None = None
+    options: BundleOptions, progress: Progress = SILENT, warn: Callable[[str], None] = warn_on_stderr
 ) -> BundleResult:
-    """Export the bundle `options` describe into `options.out`.
-
-    Advice about a bundle too heavy for a page goes to `warn` before any file is written
-    (the write may take minutes); without `warn` it comes back with the other warnings.
-    """
+    """Export the bundle `options` describe into `options.out`; each warning goes to `warn`
+    when it arises (on stderr by default; `list.append` collects them)."""
     from projector_bundle.context.sentences import Corpus
     from projector_bundle.models.loader import resolve_model
     from projector_bundle.output.bundle import write_bundle
@@ -160,58 +178,65 @@ def build_bundle(
     from projector_bundle.output.swap import check_target
     from projector_bundle.projector.page import describe_page, render_page
 
-    warnings: list[str] = []
     check_options(options)
     check_target(options.out, force=options.force)  # before loading a model that may be large
     # The user's files are read before any model loads, so a bad one fails at once.
-    texts = read_own_texts(options, progress, warnings)
+    texts = read_own_texts(options, progress)
+    if texts is not None:
+        for message in texts.warnings():
+            warn(message)
     own = read_own_vectors(options, progress)
     # Read lazily, once per model; its first sentence now, so a bad file fails before any model loads.
     corpus = Corpus(options.sentences, passes=len(options.models)) if options.sentences else None
 
     refs = []
     if uses_models(options):
-        progress("resolving the model" + ("s" if len(options.models) > 1 else ""))
-        refs = [resolve_model(name) for name in options.models]
+        progress(f"resolving {plural(len(options.models), 'model')}")
+        refs = [resolve_model(name, verbose=options.verbose, bars=progress.bars) for name in options.models]
 
     embedded: list[TensorData] = []  # the texts, first in the menu
     data: list[TensorData] = []
     geometry: dict[str, list[LayerGeometry]] = {}
     for ref, prefix in zip(refs, model_prefixes([r.public_name for r in refs]), strict=True):
-        read = read_model(ref, options, corpus, texts, progress, warnings)
+        read = read_model(ref, options, corpus, texts, progress)
+        for message in read.warnings:
+            warn(message)
         if read.texts is not None and texts is not None:
             embedded += text_tensors(prefix, read.texts, texts)
         data += label_model(prefix, read, options, progress)
         if read.context is not None:
-            progress(f"measuring the geometry of {len(read.context.layers)} layer(s) of {ref.name}")
+            progress(f"measuring the geometry of {plural(len(read.context.layers), 'layer')} of {ref.name}")
             geometry[prefix] = measure_context(read.context)
     data = [own_tensor(e.name, e.matrix, e.metadata) for e in own] + data
     if not data and not embedded:
-        raise ExportError("nothing to export: --tensors none, and no --texts, --vectors or --sentences")
-    reduced: dict[str, dict[str, object]] = {t.name: {} for t in [*embedded, *data]}  # how each was cut
-    if options.sample is not None and texts is not None:  # drawn before embedding
-        for t in embedded:
-            reduced[t.name]["sample"] = {"points": texts.rows_read, "seed": options.seed}
-    if options.sample is not None and data:
-        data = sample_tables(options.sample, options.seed, data, reduced, progress, warnings, first=not embedded)
-    data = embedded + data
-    data = [check_finite(t) for t in data]
+        raise UsageError("nothing to export: --tensors none, and no --texts, --vectors or --sentences")
+    sampled = Cut(data)
+    if options.sample is not None and data:  # the texts were sampled before they were embedded
+        sampled = sample_tables(options.sample, options.seed, data, progress, first=not embedded)
+    for message in sampled.warnings:
+        warn(message)
+    how = dict(sampled.how)
+    if texts is not None and options.sample is not None:
+        how |= {t.name: {"sample": {"points": texts.rows_read, "seed": options.seed}} for t in embedded}
+    sampled = Cut(embedded + sampled.tensors, how)
+    data = [check_finite(t) for t in sampled.tensors]
     if options.dims is not None:
         check_dims(options.dims, data[0].matrix.shape[1])  # before the neighbours' search
     if options.neighbors:
-        check_neighbor_tables(options.neighbors, data, warnings)
+        for message in check_neighbor_tables(options.neighbors, data):
+            warn(message)
         progress(f"finding {options.neighbors} nearest neighbours of every point")
         data = [add_neighbors(t, options.neighbors, progress.bar) for t in data]
-    if options.dims is not None:
-        # After the neighbours, which are found in the model's own space.
-        data = reduce_tables(options.dims, data, reduced, progress)
+    # After the neighbours, which are found in the model's own space.
+    narrowed = Cut(data) if options.dims is None else reduce_tables(options.dims, data, progress)
+    data = narrowed.tensors
+    # How each tensor was cut, for the manifest.
+    cut = sampled.how.keys() | narrowed.how.keys()
+    reduced = {name: {**sampled.how.get(name, {}), **narrowed.how.get(name, {})} for name in cut}
 
     advice = advise_sizes(assign_files(data, [() for _ in data]), options)
     for message in advice.values():
-        if warn is None:
-            warnings.append(message)
-        else:
-            warn(message)
+        warn(message)
     if options.projections:
         progress(f"computing {', '.join(options.projections)} of every tensor")
     # The bookmarks are the exact projections of the vectors shipped, as the projector sees them.
@@ -235,6 +260,12 @@ def build_bundle(
     html = render_page(page)
 
     progress(f"writing {options.out}")
+    if options.tsv == EXACT:
+        from projector_bundle.output.tsvfloat import build_problem
+
+        slow = build_problem()
+        if slow is not None:
+            progress(f"formatting the vectors TSV in Python (the same values, longer text, slower): {slow}")
     revision = refs[0].revision if len(refs) == 1 else None
     provenance = Provenance(__version__, page.model_name, revision, options.command, page.created)
     written = write_bundle(
@@ -243,23 +274,135 @@ def build_bundle(
         html,
         provenance,
         tsv=options.tsv,
-        tsv_digits=options.tsv_digits,
         base_url=options.base_url,
         force=options.force,
         progress=progress.bar,
         extra_json={GEOMETRY_JSON: geometry_document(geometry)} if geometry else {},
-        reduced={name: how for name, how in reduced.items() if how},
+        reduced=reduced,
     )
-    warnings += [p.message for p in written.warnings]
+    for problem in written.warnings:
+        warn(problem.message)
     vector_tsvs = {t.files.tsv for t in tensors}
     # The tensors' own files were advised about before writing; this is for the others (the page, the projector).
     advised = {name for t in tensors if t.name in advice for name in (t.files.bytes, t.files.tsv, t.files.metadata)}
     others = {name: size for name, size in written.sizes.items() if name not in advised}
     oversize = size_warning(others, options.max_file_mb, vector_tsvs)
     if oversize:
-        warnings.append(oversize)
+        warn(oversize)
     summary = tuple((t.name, *t.matrix.shape) for t in tensors)
-    return BundleResult(options.out, summary, written.sizes, tuple(warnings))
+    return BundleResult(options.out, summary, written.sizes)
+
+
+def check_options(options: BundleOptions) -> None:
+    """Every rule between options, checked once, before any slow step: the CLI has no checks
+    of its own, so a mistake reads the same from `export.py` (exit 2) as from `build_bundle`."""
+    unknown = [k for k in options.tensors if k not in TENSOR_KINDS]
+    if unknown:
+        raise UsageError(f"--tensors {unknown[0]}: unknown; choose from {', '.join(TENSOR_KINDS)}")
+    given = {
+        "--layer": options.layers,
+        "--trajectories": options.trajectories,
+        "--words": options.words,
+        "--max-points": options.max_points is not None,
+        "--keep-special": options.keep_special,
+    }
+    texts = options.texts or options.text_table is not None  # a file, or a list handed in (`from_texts`)
+    if texts:  # a --layer picks the hidden state the texts are pooled from too
+        del given["--layer"]
+    needs = next((flag for flag, value in given.items() if value), None)
+    if needs is not None and not options.sentences:
+        raise UsageError(f"{needs} needs --sentences ({NEEDS_SENTENCES[needs]})")
+    given = {"--text-column": options.text_column != TEXT_COLUMN, "--pooling": options.pooling is not None}
+    needs = next((flag for flag, value in given.items() if value), None)
+    if needs is not None and not texts:
+        raise UsageError(f"{needs} needs --texts (it says how the texts are read or embedded)")
+    logged = next((e.name for e in options.embeddings if e.bookmarks or e.sprite is not None), None)
+    if options.sample is not None and logged is not None:
+        raise UsageError(f"--sample: tensor {logged} has a sprite or bookmarks, which number its points; keep it whole")
+    if options.metadata is not None and options.vectors is None:
+        raise UsageError("--metadata needs --vectors (it gives the columns of those vectors)")
+    if options.max_points is not None:
+        check_max_points(options.max_points)
+    if options.neighbors is not None:
+        check_neighbor_count(options.neighbors)
+    if options.first_view and PCA not in options.projections:
+        raise UsageError("--first-view light: needs the PCA bookmark (--projections pca)")
+    if UMAP in options.projections and not umap_available():  # not a usage mistake: exit 1
+        raise ExportError("--projections umap: needs the umap-learn package (pip install umap-learn)")
+
+
+def sample_tables(count: int, seed: int, data: Sequence[TensorData], progress: Progress, *, first: bool = True) -> Cut:
+    """`--sample`: the same seeded rows of every tensor with more than `count` points. The first
+    tensor (the one the user asked about, unless `first` is False: the texts, sampled before
+    they were embedded) must have more; smaller ones and paths stay whole."""
+    if first:
+        check_sample(count, data[0].matrix.shape[0])
+    sampled = []
+    how: dict[str, dict[str, object]] = {}
+    warnings = []
+    for t in data:
+        points = t.matrix.shape[0]
+        if points <= count or is_paths(t):
+            why = "its rows are paths through the layers" if is_paths(t) else f"it has only {points:,} points"
+            if t is not data[0] or not first:
+                warnings.append(f"--sample {count}: tensor {t.name} is kept whole ({why})")
+            sampled.append(t)
+            continue
+        progress(f"sampling {count:,} of the {points:,} points of {t.name} (seed {seed})")
+        sampled.append(sample_tensor(t, sample_rows(points, count, seed)))
+        how[t.name] = {"sample": {"points": points, "seed": seed}}
+    return Cut(sampled, how, tuple(warnings))
+
+
+def reduce_tables(dims: int, data: Sequence[TensorData], progress: Progress) -> Cut:
+    """`--dims`: every tensor wider than `dims` on its top principal axes; the share of variance
+    kept goes to the progress lines and to the manifest."""
+    out = []
+    how: dict[str, dict[str, object]] = {}
+    for t in data:
+        dimension = t.matrix.shape[1]
+        if dimension <= dims:
+            out.append(t)
+            continue
+        t, kept = reduce_tensor(t, dims)
+        progress(f"--dims {dims}: {t.name} keeps {kept:.1%} of its variance in {dims} of {dimension} dimensions")
+        how[t.name] = {"dims": {"dimension": dimension, "variance_kept": round(kept, 6)}}
+        out.append(t)
+    return Cut(out, how)
+
+
+def advise_sizes(tensors: Sequence[Tensor], options: BundleOptions) -> dict[str, str]:
+    """Before writing: each tensor too heavy for a page (points, or a file over --max-file-mb),
+    with only the reductions that fix it, by tensor name. File sizes are estimated from
+    rows spread over each tensor, formatted as the writers would."""
+    from projector_bundle.output.writers import estimate_metadata_bytes, estimate_tsv_bytes_per_value
+
+    limit = int(options.max_file_mb * MB)
+    advice = {}
+    for t in tensors:
+        points, dim = t.matrix.shape
+        per_value = None if options.tsv is None else estimate_tsv_bytes_per_value(t.matrix, options.tsv)
+        sizes = planned_sizes(points, dim, tsv_bytes_per_value=per_value)
+        files = [PlannedFile(t.files.bytes, sizes["bytes"], "bytes")]
+        if "tsv" in sizes:
+            files.append(PlannedFile(t.files.tsv, sizes["tsv"], "tsv"))
+        files.append(PlannedFile(t.files.metadata, estimate_metadata_bytes(t.header, t.rows), "metadata"))
+        found = size_advice(points, dim, files, limit)
+        if found is not None:
+            advice[t.name] = found.message(t.name)
+    return advice
+
+
+def check_neighbor_tables(k: int, data: Sequence[TensorData]) -> list[str]:
+    """K must be below the first tensor's points (the one the user asked about); a smaller
+    table (two token types, say) lists all its other points: the warnings say which."""
+    check_neighbors(k, data[0].matrix.shape[0], data[0].name)
+    return [
+        f"--neighbors {k}: tensor {t.name} has {t.matrix.shape[0]:,} points; "
+        f"its column lists the other {t.matrix.shape[0] - 1:,}"
+        for t in data[1:]
+        if k >= t.matrix.shape[0]
+    ]
 
 
 def uses_models(options: BundleOptions) -> bool:
@@ -267,7 +410,7 @@ def uses_models(options: BundleOptions) -> bool:
     return bool(options.tensors or options.texts or options.text_table or options.sentences)
 
 
-def read_own_texts(options: BundleOptions, progress: Progress, warnings: list[str]) -> Texts | None:
+def read_own_texts(options: BundleOptions, progress: Progress) -> Texts | None:
     """`--texts`: read whole before any model loads, empty ones skipped, `--sample` drawn."""
     from projector_bundle.inputs.texts import read_texts, select_texts
 
@@ -280,7 +423,6 @@ def read_own_texts(options: BundleOptions, progress: Progress, warnings: list[st
         return None
     if options.sample is not None:
         progress(f"sampled {len(texts.texts):,} of the {texts.rows_read:,} texts (seed {options.seed})")
-    warnings += texts.warnings()
     return texts
 
 
@@ -307,127 +449,8 @@ def carry_extras(tensors: Sequence[Tensor], own: Sequence[EmbeddingInput]) -> li
     ]
 
 
-def check_options(options: BundleOptions) -> None:
-    """The checks that need no model: fail before any slow step."""
-    unknown = [k for k in options.tensors if k not in TENSOR_KINDS]
-    if unknown:
-        raise ExportError(f"--tensors {unknown[0]}: unknown; choose from {', '.join(TENSOR_KINDS)}")
-    if UMAP in options.projections and not umap_available():
-        raise ExportError("--projections umap: needs the umap-learn package (pip install umap-learn)")
-    if options.trajectories and not options.sentences:
-        raise ExportError(NEEDS_SENTENCES)
-    if options.neighbors is not None:
-        check_neighbor_count(options.neighbors)
-    if options.first_view and PCA not in options.projections:
-        raise ExportError("--first-view light: needs the PCA bookmark (--projections pca)")
-    if options.layers and not (options.sentences or options.texts or options.text_table):
-        raise ExportError(
-            f"--layer {options.layers[0]}: needs --sentences or --texts (layers are read from running the model)"
-        )
-    if not options.sentences and (options.words or options.max_points is not None):
-        raise ExportError(NEEDS_CORPUS.format(flag="--words" if options.words else "--max-points"))
-    if options.max_points is not None:
-        check_max_points(options.max_points)
-    logged = next((e.name for e in options.embeddings if e.bookmarks or e.sprite is not None), None)
-    if options.sample is not None and logged is not None:
-        raise ExportError(
-            f"--sample: tensor {logged} has a sprite or bookmarks, which number its points; keep it whole"
-        )
-    if options.pooling is not None and options.texts is None and options.text_table is None:
-        raise ExportError("--pooling: needs --texts")
-    if options.metadata is not None and options.vectors is None:
-        raise ExportError("--metadata: needs --vectors (it gives the columns of those vectors)")
-
-
-def sample_tables(
-    count: int,
-    seed: int,
-    data: Sequence[TensorData],
-    reduced: dict[str, dict[str, object]],
-    progress: Progress,
-    warnings: list[str],
-    *,
-    first: bool = True,
-) -> list[TensorData]:
-    """`--sample`: the same seeded rows of every tensor with more than `count` points. The first
-    tensor (the one the user asked about, unless `first` is False: the texts, sampled before
-    they were embedded) must have more; smaller ones and paths stay whole."""
-    if first:
-        check_sample(count, data[0].matrix.shape[0])
-    sampled = []
-    for t in data:
-        points = t.matrix.shape[0]
-        if points <= count or is_paths(t):
-            why = "its rows are paths through the layers" if is_paths(t) else f"it has only {points:,} points"
-            if t is not data[0] or not first:
-                warnings.append(f"--sample {count}: tensor {t.name} is kept whole ({why})")
-            sampled.append(t)
-            continue
-        progress(f"sampling {count:,} of the {points:,} points of {t.name} (seed {seed})")
-        sampled.append(sample_tensor(t, sample_rows(points, count, seed)))
-        reduced[t.name]["sample"] = {"points": points, "seed": seed}
-    return sampled
-
-
-def reduce_tables(
-    dims: int, data: Sequence[TensorData], reduced: dict[str, dict[str, object]], progress: Progress
-) -> list[TensorData]:
-    """`--dims`: every tensor wider than `dims` on its top principal axes; the share of variance
-    kept goes to the progress lines and to `reduced` (the manifest)."""
-    out = []
-    for t in data:
-        dimension = t.matrix.shape[1]
-        if dimension <= dims:
-            out.append(t)
-            continue
-        t, kept = reduce_tensor(t, dims)
-        progress(f"--dims {dims}: {t.name} keeps {kept:.1%} of its variance in {dims} of {dimension} dimensions")
-        reduced[t.name]["dims"] = {"dimension": dimension, "variance_kept": round(kept, 6)}
-        out.append(t)
-    return out
-
-
-def advise_sizes(tensors: Sequence[Tensor], options: BundleOptions) -> dict[str, str]:
-    """Before writing: each tensor too heavy for a page (points, or a file over --max-file-mb),
-    with only the reductions that fix it, by tensor name. File sizes are estimated from
-    rows spread over each tensor, formatted as the writers would."""
-    from projector_bundle.output.writers import estimate_metadata_bytes, estimate_tsv_bytes_per_value
-
-    limit = int(options.max_file_mb * MB)
-    advice = {}
-    for t in tensors:
-        points, dim = t.matrix.shape
-        per_value = estimate_tsv_bytes_per_value(t.matrix, options.tsv_digits) if options.tsv else None
-        sizes = planned_sizes(points, dim, tsv_bytes_per_value=per_value)
-        files = [PlannedFile(t.files.bytes, sizes["bytes"], "bytes")]
-        if "tsv" in sizes:
-            files.append(PlannedFile(t.files.tsv, sizes["tsv"], "tsv"))
-        files.append(PlannedFile(t.files.metadata, estimate_metadata_bytes(t.header, t.rows), "metadata"))
-        found = size_advice(points, dim, files, limit)
-        if found is not None:
-            advice[t.name] = found.message(t.name)
-    return advice
-
-
-def check_neighbor_tables(k: int, data: Sequence[TensorData], warnings: list[str]) -> None:
-    """K must be below the first tensor's points (the one the user asked about); a smaller
-    table (two token types, say) lists all its other points, with a warning."""
-    check_neighbors(k, data[0].matrix.shape[0], data[0].name)
-    for t in data[1:]:
-        points = t.matrix.shape[0]
-        if k >= points:
-            warnings.append(
-                f"--neighbors {k}: tensor {t.name} has {points:,} points; its column lists the other {points - 1:,}"
-            )
-
-
 def read_model(
-    ref: ModelRef,
-    options: BundleOptions,
-    corpus: Corpus | None,
-    texts: Texts | None,
-    progress: Progress,
-    warnings: list[str],
+    ref: ModelRef, options: BundleOptions, corpus: Corpus | None, texts: Texts | None, progress: Progress
 ) -> ModelData:
     """Read every table `options` asks of one model, and run it over the texts and the sentences."""
     from projector_bundle.context.contextual import check_layers, corpus_warnings, layer_count
@@ -439,34 +462,36 @@ def read_model(
         read.words = read_word_embeddings(ref, options.limit)
         if options.limit is not None and options.limit > read.words.vocab_rows:
             rows = f"{read.words.vocab_rows:,} vocabulary rows"
-            warnings.append(f"--limit {options.limit:,} is more than the {rows}; exporting all of them")
-        warnings += read.words.warnings  # an unrecognised tokenizer scheme; rows and tokens that disagree
+            read.warnings.append(f"--limit {options.limit:,} is more than the {rows}; exporting all of them")
+        read.warnings += read.words.warnings  # an unrecognised tokenizer scheme; rows and tokens that disagree
     tables = [kind for kind in (POSITION, TYPE) if kind in options.tensors]
     if not tables and corpus is None and texts is None:
         return read
     model = load_model(ref)
     if texts is not None:
-        read.texts = embed_own_texts(ref, model, texts, options, progress, warnings)
+        read.texts = embed_own_texts(ref, model, texts, options, progress)
+        truncated = truncation_warning(ref, texts, read.texts)
+        if truncated:
+            read.warnings.append(truncated)
     for kind in tables:
-        matrix = read_embedding_table(model, TABLE_ATTRS[kind])
+        matrix = read_embedding_table(model, TENSOR_SUFFIXES[kind])
         if matrix is None:
-            raise ExportError(f"--tensors {kind}: {ref.name} has no {TABLE_ATTRS[kind]} ({type(model).__name__})")
+            raise ExportError(f"--tensors {kind}: {ref.name} has no {TENSOR_SUFFIXES[kind]} ({type(model).__name__})")
         read.tables[kind] = matrix
     if corpus is not None:
         count = layer_count(model)
         layers = check_layers(expand_layers(options.layers, count), count, ref.name)
         read.context = run_over_corpus(ref, model, corpus, layers, options, progress)
-        warnings += corpus_warnings(corpus.source, read.context, options.max_points)
+        read.warnings += corpus_warnings(corpus.source, read.context, options.max_points)
     return read
 
 
 def embed_own_texts(
-    ref: ModelRef, model: PreTrainedModel, texts: Texts, options: BundleOptions, progress: Progress, warnings: list[str]
+    ref: ModelRef, model: PreTrainedModel, texts: Texts, options: BundleOptions, progress: Progress
 ) -> TextVectors:
     """A vector per text, pooled as the model prescribes (or --pooling), for each --layer (default: the last)."""
     from projector_bundle.context.contextual import check_layers, layer_count
     from projector_bundle.context.textvectors import embed_texts
-    from projector_bundle.inputs.texts import lines
     from projector_bundle.models.loader import is_decoder_only, load_tokenizer, sentence_transformers_root
     from projector_bundle.models.pooling import read_pooling
 
@@ -482,13 +507,20 @@ def embed_own_texts(
         vectors = embed_texts(model, load_tokenizer(ref), texts.texts, pooling, layers, advance=advance)
     seconds = max(time.perf_counter() - start, 1e-9)
     progress(f"embedded {count:,} texts in {seconds:.1f} s ({count / seconds:,.0f} texts/s)")
-    if vectors.truncated:
-        listed = [texts.lines[i] for i in vectors.truncated_rows]
-        warnings.append(
-            f"--texts {texts.source}: {vectors.truncated:,} of {count:,} texts are longer than {ref.name}'s "
-            f"{vectors.max_tokens:,} tokens and were cut to it ({lines(listed, vectors.truncated)})"
-        )
     return vectors
+
+
+def truncation_warning(ref: ModelRef, texts: Texts, vectors: TextVectors) -> str | None:
+    """One line counting the texts the model's limit cut, with their lines; None when none was cut."""
+    from projector_bundle.inputs.texts import lines
+
+    if not vectors.truncated:
+        return None
+    listed = [texts.lines[i] for i in vectors.truncated_rows]
+    return (
+        f"--texts {texts.source}: {vectors.truncated:,} of {len(texts.texts):,} texts are longer than "
+        f"{ref.name}'s {vectors.max_tokens:,} tokens and were cut to it ({lines(listed, vectors.truncated)})"
+    )
 
 
 def text_tensors(prefix: str, vectors: TextVectors, texts: Texts) -> list[TensorData]:

@@ -1,7 +1,8 @@
 """How long steps report progress: a line per step, and a bar for the steps that take seconds.
 
 The library takes a `Progress` and never prints by itself; the CLI hands it one that writes
-to stderr (stdout is kept for what the user asked to see).
+to stderr (stdout is kept for what the user asked to see). Warnings are not progress: they
+go to stderr even with --quiet (`warn_on_stderr`, the pipeline's default).
 """
 
 from __future__ import annotations
@@ -43,6 +44,11 @@ class Progress:
 
 
 SILENT = Progress()
+
+
+def warn_on_stderr(message: str) -> None:
+    """A warning is shown even with --quiet: the run went on, but the user should know."""
+    print(f"warning: {message}", file=sys.stderr, flush=True)
 
 
 def on_stderr(quiet: bool) -> Progress:

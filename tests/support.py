@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
+from safetensors.numpy import load_file
 
 from projector_bundle import cli
+from projector_bundle.projector.colouring import MAX_CATEGORIES
+from projector_bundle.projector.formats import DEFAULT_FILES
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -70,7 +79,7 @@ def leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.parent.iterdir() if p.name.startswith(f".{folder.name}."))
 
 
-def write_tensors(out: Path, tensors: list, title: str = "hand-made", *, tsv: bool = False) -> None:
+def write_tensors(out: Path, tensors: list, title: str = "hand-made") -> None:
     """A bundle of hand-built `Tensor`s through the real writer, page and swap (no model)."""
     from projector_bundle.output.bundle import write_bundle
     from projector_bundle.output.manifest import Provenance
@@ -79,4 +88,102 @@ def write_tensors(out: Path, tensors: list, title: str = "hand-made", *, tsv: bo
     summaries = tuple(TensorSummary(t.name, *t.matrix.shape) for t in tensors)
     page = PageInfo(title, title, summaries, "0", "2026-01-01T00:00:00Z", "-", "-")
     provenance = Provenance(page.tool_version, page.model_name, None, page.command, page.created)
-    write_bundle(out, tensors, render_page(page), provenance, tsv=tsv)
+    write_bundle(out, tensors, render_page(page), provenance, tsv=None)
+
+
+def read_tensor_tsv(path: Path) -> np.ndarray:
+    """A vectors TSV read back, as float32."""
+    return np.loadtxt(path, dtype=np.float32, delimiter="\t", ndmin=2)
+
+
+def read_tensor_bytes(path: Path, dim: int) -> np.ndarray:
+    """A `.bytes` file read back: little-endian float32 rows of `dim` values."""
+    return np.fromfile(path, dtype="<f4").reshape(-1, dim)
+
+
+# More distinct words than the projector has colours.
+WIDE_VOCAB = [*TINY_VOCAB, *(f"word{i}" for i in range(MAX_CATEGORIES))]
+
+
+DEFAULT_HEADER = ["Word", "Length", "# vowels", "is number", "is preposition", "is subword", "is special", "Token"]
+
+
+def tiny_matrix(tiny_model: Path) -> np.ndarray:
+    return load_file(tiny_model / "model.safetensors")["embeddings.word_embeddings.weight"]
+
+
+def every_kind_of_float32(count: int = 200_000, seed: int = 0) -> np.ndarray:
+    """Random bit patterns (every exponent, subnormals, NaNs, infinities) plus the classic edges."""
+    bits = np.random.default_rng(seed).integers(0, 2**32, size=count, dtype=np.uint64).astype(np.uint32)
+    edges = np.array(
+        [0.0, -0.0, 1e-45, -1e-45, 1.1754944e-38, 3.4028235e38, -3.4028235e38, 0.1, 0.5, 1.0, 100.0, 16777216.0,
+         1e10, 1e-7, 5e-5, 123456.79, 0.33333334, np.inf, -np.inf, np.nan],
+        dtype=np.float32,
+    )  # fmt: skip
+    return np.concatenate([edges, bits.view(np.float32)]).reshape(-1, 10)
+
+
+def bundle_args(model: Path, out: Path, *extra: str) -> list[str]:
+    return ["bundle", "--model", str(model), "--out", str(out), "--quiet", *extra]
+
+
+def save_big_bert(folder: Path, rows: int = 20_000, dim: int = 128) -> Path:
+    """A random BERT whose vectors TSV takes long enough to write that a SIGINT lands mid-file."""
+    import torch
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    folder.mkdir(parents=True)
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *(f"w{i}" for i in range(rows - 5))]
+    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    BertTokenizerFast(str(folder / "vocab.txt")).save_pretrained(folder)
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=rows, hidden_size=dim, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=16, max_position_embeddings=16)  # fmt: skip
+    BertModel(config).save_pretrained(folder)
+    return folder
+
+
+def writing_tsv(out: Path) -> bool:
+    """Whether an export into `out` has started writing its vectors TSV in its staging folder."""
+    for staging in out.parent.glob(f".{out.name}.*.partial"):
+        with contextlib.suppress(FileNotFoundError):  # the export may remove it meanwhile
+            if (staging / DEFAULT_FILES.tsv).stat().st_size > 0:
+                return True
+    return False
+
+
+@contextlib.contextmanager
+def mounted(target: Path, *options: str) -> Iterator[bool]:
+    """Mount a tmpfs (or remount a bind) at `target` as root; False where mounting is not allowed."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        yield False
+        return
+    result = subprocess.run(["mount", *options, str(target)], capture_output=True, check=False)
+    if result.returncode != 0:
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        subprocess.run(["umount", "-l", str(target)], check=False)
+
+
+@contextlib.contextmanager
+def unwritable_home(folder: Path) -> Iterator[Path]:
+    """A home nothing can be written under, root included: a read-only tmpfs where mounting is
+    allowed; else a folder without write permission for a user other than root; else (root in
+    a container, as in CI) a regular file, under which no folder can be made."""
+    folder.mkdir()
+    with mounted(folder, "-t", "tmpfs", "-o", "ro", "tmpfs") as real:
+        if not real and os.geteuid() != 0:
+            folder.chmod(0o555)
+        elif not real:
+            folder.rmdir()
+            folder.write_bytes(b"")
+        try:
+            with pytest.raises(OSError):
+                (folder / ".cache").mkdir()
+            yield folder
+        finally:
+            if not real and folder.is_dir():
+                folder.chmod(0o755)  # so that pytest can remove it

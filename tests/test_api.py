@@ -11,11 +11,10 @@ import pandas
 import polars
 import pytest
 import torch
-from support import snapshot
+from support import read_tensor_bytes, snapshot
 
 import projector_bundle as pb
 from projector_bundle import ExportError, cli
-from projector_bundle.output.writers import read_tensor_bytes
 from projector_bundle.projector.formats import CONFIG_JSON, DEFAULT_FILES, MANIFEST_JSON, PAGE_HTML
 from projector_bundle.projector.validate import validate_bundle
 

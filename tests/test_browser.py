@@ -10,9 +10,7 @@ from urllib.parse import quote, urlsplit
 import numpy as np
 import pytest
 from browser import colour_by, colour_options, read_dataset, serve_folder, wait_until_drawn
-from safetensors.numpy import load_file
-from support import TINY_VOCAB, save_tiny_bert, write_tensors
-from test_colouring import WIDE_VOCAB
+from support import DEFAULT_HEADER, TINY_VOCAB, WIDE_VOCAB, save_tiny_bert, tiny_matrix, write_tensors
 
 from projector_bundle import cli
 from projector_bundle.models.vocabulary import Token
@@ -25,16 +23,11 @@ from projector_bundle.projector.formats import BYTES_SUFFIX, CONFIG_JSON, DEFAUL
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-DEFAULT_HEADER = ["Word", "Length", "# vowels", "is number", "is preposition", "is subword", "is special", "Token"]
 
 
 def assert_stayed_clean(log) -> None:
     assert log.external_requests == []
     assert log.console_errors == []
-
-
-def tiny_matrix(tiny_model: Path) -> np.ndarray:
-    return load_file(tiny_model / "model.safetensors")["embeddings.word_embeddings.weight"]
 
 
 def test_page_shows_what_a_person_sees(tiny_bundle: Path, tiny_model: Path, projector) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from browser import LOAD_TIMEOUT_MS, serve_folder
-from test_tsvfloat import every_kind_of_float32
+from support import every_kind_of_float32
 
 from projector_bundle.output.writers import write_tensor_tsv
 from projector_bundle.projector.formats import CONFIG_JSON, DEFAULT_FILES

@@ -18,8 +18,7 @@ from browser import (
     wait_until_drawn,
     write_bare_page,
 )
-from support import TINY_VOCAB, write_tensors
-from test_browser import DEFAULT_HEADER
+from support import DEFAULT_HEADER, TINY_VOCAB, tiny_matrix, write_tensors
 
 from projector_bundle import cli
 from projector_bundle.points.projections import EXACT_VIEW, bookmark_state, compute_pca
@@ -282,7 +281,6 @@ def test_the_load_dialog_takes_the_bundles_tsvs(tiny_bundle: Path, tiny_model: P
         assert [row["Token"] for row in data["metadata"]] == TINY_VOCAB  # the raw entries; Word is readable
         assert list(data["metadata"][0]) == DEFAULT_HEADER
         assert colour_options(page) == DEFAULT_HEADER
-        from test_browser import tiny_matrix
 
         np.testing.assert_array_equal(np.array(data["vectors"], dtype=np.float32), tiny_matrix(tiny_model))
     assert log.external_requests == []

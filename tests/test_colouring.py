@@ -5,16 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support import TINY_VOCAB, save_tiny_bert
+from support import TINY_VOCAB, WIDE_VOCAB, save_tiny_bert
 
 from projector_bundle import cli
 from projector_bundle.models.vocabulary import Token
 from projector_bundle.points.labels import select_columns
 from projector_bundle.projector.colouring import MAX_CATEGORIES, ensure_colourable, is_colourable, is_js_number
 from projector_bundle.projector.formats import DEFAULT_FILES
-
-# More distinct words than the projector has colours.
-WIDE_VOCAB = [*TINY_VOCAB, *(f"word{i}" for i in range(MAX_CATEGORIES))]
 
 
 @pytest.mark.parametrize(

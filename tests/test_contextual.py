@@ -9,11 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from safetensors.numpy import load_file
-from support import TINY_SENTENCES, leftovers, run_failing, save_tiny_bert, snapshot
+from support import TINY_SENTENCES, leftovers, read_tensor_bytes, run_failing, save_tiny_bert, snapshot
 
 from projector_bundle import cli
 from projector_bundle.context.contextual import CONTEXT_HEADER
-from projector_bundle.output.writers import read_tensor_bytes
 from projector_bundle.points.projections import umap_available
 from projector_bundle.projector.formats import CONFIG_JSON, DEFAULT_FILES, tensor_files
 
@@ -194,15 +193,15 @@ def test_layer_out_of_range(tiny_model: Path, previous: Path, tmp_path: Path, ca
     path = sentences_file(tmp_path, b"hello world\n")
     before = snapshot(previous)
     args = ["bundle", "--model", str(tiny_model), "--out", str(previous), "--sentences", str(path), "--layer", "1,2"]
-    err = run_failing(args, capsys)
+    err = run_failing(args, capsys, 2)
     assert err.splitlines()[-1] == f"error: --layer 2: {tiny_model} has layers 0 (the embedding output) to 1, got 2"
     assert snapshot(previous) == before
     assert leftovers(previous) == []
 
 
 def test_layer_needs_sentences(tiny_model: Path, previous: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    err = run_failing(["bundle", "--model", str(tiny_model), "--out", str(previous), "--layer", "1"], capsys)
-    assert err.splitlines() == ["error: --layer 1: needs --sentences (layers are read from running the model)"]
+    err = run_failing(["bundle", "--model", str(tiny_model), "--out", str(previous), "--layer", "1"], capsys, 2)
+    assert err.splitlines() == ["error: --layer needs --sentences (layers are read from running the model)"]
 
 
 def test_model_without_token_types(previous: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -11,13 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from families import build_gpt2
-from support import leftovers, run_failing, snapshot
+from support import leftovers, read_tensor_bytes, run_failing, snapshot
 
 from projector_bundle import cli
 from projector_bundle.context.contextual import READ_CHUNK, PointChoice, embed_corpus, model_batches
 from projector_bundle.context.corpus import Reservoir
 from projector_bundle.context.sentences import Sentence
-from projector_bundle.output.writers import read_tensor_bytes
 from projector_bundle.projector.formats import CONFIG_JSON
 
 LAYER1 = "tiny-bert/contextual_layer1"
@@ -269,8 +268,6 @@ def test_a_word_found_nowhere_is_a_warning_and_no_word_found_an_error(
         (["--sentences", "s.txt", "--max-points", "-3"], "argument --max-points: expected a positive integer, got -3"),
         (["--sentences", "s", "--words", ","], "--words: expected words separated by commas, with no empty word"),
         (["--sentences", "s", "--words", "a b"], "argument --words: 'a b' holds a space; a point is one word"),
-        (["--words", "bank"], "error: --words needs --sentences (it picks points among the sentences' tokens)"),
-        (["--max-points", "5"], "error: --max-points needs --sentences (it picks points among the sentences' tokens)"),
     ],
 )  # fmt: skip
 def test_usage_errors(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:

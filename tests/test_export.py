@@ -8,10 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from safetensors.numpy import load_file
-from support import TINY_VOCAB, leftovers, run_failing, save_tiny_bert, snapshot
+from support import TINY_VOCAB, leftovers, read_tensor_bytes, read_tensor_tsv, run_failing, save_tiny_bert, snapshot
 
 from projector_bundle import cli
-from projector_bundle.output.writers import read_tensor_bytes, read_tensor_tsv
 from projector_bundle.projector.formats import CONFIG_JSON, DEFAULT_FILES, PAGE_HTML, PROJECTOR_JS, PROJECTOR_NOTICE
 
 

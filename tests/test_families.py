@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from families import LLAMA3_SPECIALS, SENTENCES, build_all
+from support import read_tensor_bytes
 
 from projector_bundle import ExportError, cli
 from projector_bundle.models.loader import (
@@ -20,7 +21,6 @@ from projector_bundle.models.loader import (
     tokenize,
 )
 from projector_bundle.models.schemes import BYTE_LEVEL, METASPACE, WORDPIECE
-from projector_bundle.output.writers import read_tensor_bytes
 from projector_bundle.projector.formats import CONFIG_JSON, DEFAULT_FILES
 
 FAMILIES = ["gpt2", "roberta", "llama2", "t5", "llama3", "albert", "bert", "st-old"]

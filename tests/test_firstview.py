@@ -75,6 +75,6 @@ def test_the_cli_picks_the_light_view_for_published_bundles(tiny_model: Path, tm
 
 def test_a_light_view_needs_the_pca(tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     args = ["bundle", "--model", str(tiny_model), "--out", str(tmp_path / "s"), "--first-view", "light"]
-    assert cli.main([*args, "--projections", "none"]) == 1
+    assert cli.main([*args, "--projections", "none"]) == 2
     assert capsys.readouterr().err == "error: --first-view light: needs the PCA bookmark (--projections pca)\n"
     assert not (tmp_path / "s").exists()

@@ -8,14 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from support import run_failing, snapshot
+from support import read_tensor_bytes, read_tensor_tsv, run_failing, snapshot
 from tensorboard.plugins import projector
 from torch.utils.tensorboard import SummaryWriter
 
 import projector_bundle as pb
 from projector_bundle import cli
 from projector_bundle.inputs.tensorboard import PROJECTOR_PBTXT
-from projector_bundle.output.writers import read_tensor_bytes, read_tensor_tsv
 from projector_bundle.projector.formats import CONFIG_JSON, DEFAULT_FILES, MANIFEST_JSON
 from projector_bundle.projector.validate import validate_bundle
 

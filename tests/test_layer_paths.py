@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
-from support import leftovers, run_failing, sentences_bundle, snapshot
+from support import leftovers, read_tensor_bytes, run_failing, sentences_bundle, snapshot
 
 from projector_bundle import cli
 from projector_bundle.context.geometry import GEOMETRY_JSON
 from projector_bundle.context.trajectories import PATHS_HEADER
-from projector_bundle.output.writers import read_tensor_bytes, write_metadata
+from projector_bundle.output.writers import write_metadata
 from projector_bundle.projector.formats import CONFIG_JSON, PAGE_HTML, SEQ_NEXT
 from projector_bundle.projector.validate import validate_bundle
 
@@ -94,17 +94,15 @@ def test_without_sentences_the_page_has_no_geometry(tiny_bundle: Path) -> None:
 
 def test_trajectories_need_sentences(tiny_model: Path, previous: Path, capsys: pytest.CaptureFixture[str]) -> None:
     before = snapshot(previous)
-    with pytest.raises(SystemExit) as exit_info:
-        cli.main(["bundle", "--model", str(tiny_model), "--out", str(previous), "--trajectories"])
-    assert exit_info.value.code == 2
+    err = run_failing(["bundle", "--model", str(tiny_model), "--out", str(previous), "--trajectories"], capsys, 2)
     message = "error: --trajectories needs --sentences (the paths run through the layers of the sentences' tokens)"
-    assert capsys.readouterr().err.splitlines()[-1] == "export.py bundle: " + message
+    assert err.splitlines() == [message]
     assert snapshot(previous) == before and leftovers(previous) == []
 
 
 def test_layer_all_needs_sentences(tiny_model: Path, previous: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    err = run_failing(["bundle", "--model", str(tiny_model), "--out", str(previous), "--layer", "all"], capsys)
-    assert err.splitlines() == ["error: --layer all: needs --sentences (layers are read from running the model)"]
+    err = run_failing(["bundle", "--model", str(tiny_model), "--out", str(previous), "--layer", "all"], capsys, 2)
+    assert err.splitlines() == ["error: --layer needs --sentences (layers are read from running the model)"]
 
 
 @pytest.mark.parametrize("text", ["al", "all,1", "1,x"])

@@ -12,11 +12,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from support import run_failing, snapshot
+from support import read_tensor_bytes, run_failing, snapshot
 
 from projector_bundle import ExportError, cli
 from projector_bundle.inputs.texts import FULL_TEXT_CHARS, read_texts
-from projector_bundle.output.writers import read_tensor_bytes
 
 TEXTS = ["the river bank", "hello world and welcome", "the bank account", "welcome into the world", "hello 1990"]
 TOPICS = ["nature", "greeting", "money", "greeting", "time"]

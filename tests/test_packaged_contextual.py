@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support import read_tensor_bytes
 
 from projector_bundle import cli
-from projector_bundle.output.writers import read_tensor_bytes
 from projector_bundle.projector.formats import CONFIG_JSON
 
 pytestmark = pytest.mark.packaged

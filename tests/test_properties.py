@@ -15,9 +15,10 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from support import read_tensor_tsv
 
 from projector_bundle.output import writers
-from projector_bundle.output.writers import read_tensor_tsv, write_metadata, write_tensor_tsv
+from projector_bundle.output.writers import write_metadata, write_tensor_tsv
 from projector_bundle.projector.cells import escape_cell
 from projector_bundle.projector.formats import JS_WHITESPACE
 from projector_bundle.projector.page import PageInfo, TensorSummary, render_page

@@ -8,11 +8,11 @@ from urllib.parse import unquote
 
 import numpy as np
 import pytest
-from support import PUBLISHED_BASE_URL, leftovers, snapshot
+from support import PUBLISHED_BASE_URL, leftovers, read_tensor_bytes, snapshot
 
 from projector_bundle import cli
 from projector_bundle.output.publish import build_remote_config, normalise_base_url, projector_link, size_warning
-from projector_bundle.output.writers import read_tensor_bytes, write_tensor_tsv
+from projector_bundle.output.writers import write_tensor_tsv
 from projector_bundle.projector.formats import CONFIG_JSON, DEFAULT_FILES, REMOTE_CONFIG_JSON
 from projector_bundle.projector.schema import EmbeddingInfo
 from projector_bundle.projector.validate import check_config

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from support import TINY_VOCAB, leftovers, run_failing, snapshot
+from support import TINY_VOCAB, leftovers, read_tensor_bytes, read_tensor_tsv, run_failing, snapshot
 
 from projector_bundle import cli
-from projector_bundle.output.writers import read_tensor_bytes, read_tensor_tsv
 from projector_bundle.points.projections import reduce_dimensions
 from projector_bundle.points.reductions import sample_rows
 from projector_bundle.projector.formats import CONFIG_JSON, DEFAULT_FILES, MANIFEST_JSON
@@ -171,7 +170,7 @@ def test_neighbours_that_cannot_be_met_are_one_error_line(
 ) -> None:
     before = snapshot(previous)
     args = ["bundle", "--model", str(tiny_model), "--out", str(previous), "--quiet", "--neighbors", k]
-    assert run_failing(args, capsys) == expected
+    assert run_failing(args, capsys, 2) == expected
     assert snapshot(previous) == before
 
 

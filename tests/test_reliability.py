@@ -14,13 +14,23 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 from safetensors.numpy import load_file, save_file
-from support import ROOT, TINY_VOCAB, leftovers, run_failing, save_tiny_bert, snapshot
+from support import (
+    ROOT,
+    TINY_VOCAB,
+    bundle_args,
+    leftovers,
+    mounted,
+    run_failing,
+    save_big_bert,
+    save_tiny_bert,
+    snapshot,
+    writing_tsv,
+)
 
 from projector_bundle import cli, signals
 from projector_bundle.output import swap
@@ -33,10 +43,6 @@ WORD_EMBEDDINGS = "embeddings.word_embeddings.weight"
 def copy_model(tiny_model: Path, folder: Path) -> Path:
     shutil.copytree(tiny_model, folder)
     return folder
-
-
-def bundle_args(model: Path, out: Path, *extra: str) -> list[str]:
-    return ["bundle", "--model", str(model), "--out", str(out), "--quiet", *extra]
 
 
 def assert_untouched(out: Path, before: dict[str, bytes]) -> None:
@@ -210,22 +216,6 @@ def test_the_root_folder_is_refused(tiny_model: Path, capsys: pytest.CaptureFixt
     assert err == "error: --out /: cannot replace the root folder\n"
 
 
-@contextlib.contextmanager
-def mounted(target: Path, *options: str) -> Iterator[bool]:
-    """Mount a tmpfs (or remount a bind) at `target` as root; False where mounting is not allowed."""
-    if os.geteuid() != 0 or shutil.which("mount") is None:
-        yield False
-        return
-    result = subprocess.run(["mount", *options, str(target)], capture_output=True, check=False)
-    if result.returncode != 0:
-        yield False
-        return
-    try:
-        yield True
-    finally:
-        subprocess.run(["umount", "-l", str(target)], check=False)
-
-
 def test_the_disk_filling_up_mid_write(
     tiny_model: Path, tiny_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
@@ -280,31 +270,6 @@ def test_a_read_only_output(
 
 
 # --- Ctrl-C ---
-
-
-def save_big_bert(folder: Path, rows: int = 20_000, dim: int = 128) -> Path:
-    """A random BERT whose vectors TSV takes long enough to write that a SIGINT lands mid-file."""
-    import torch
-    from transformers import BertConfig, BertModel, BertTokenizerFast
-
-    folder.mkdir(parents=True)
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *(f"w{i}" for i in range(rows - 5))]
-    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
-    BertTokenizerFast(str(folder / "vocab.txt")).save_pretrained(folder)
-    torch.manual_seed(0)
-    config = BertConfig(vocab_size=rows, hidden_size=dim, num_hidden_layers=1, num_attention_heads=2,
-                        intermediate_size=16, max_position_embeddings=16)  # fmt: skip
-    BertModel(config).save_pretrained(folder)
-    return folder
-
-
-def writing_tsv(out: Path) -> bool:
-    """Whether an export into `out` has started writing its vectors TSV in its staging folder."""
-    for staging in out.parent.glob(f".{out.name}.*.partial"):
-        with contextlib.suppress(FileNotFoundError):  # the export may remove it meanwhile
-            if (staging / DEFAULT_FILES.tsv).stat().st_size > 0:
-                return True
-    return False
 
 
 def test_an_interrupt_mid_export(previous: Path, tmp_path: Path) -> None:

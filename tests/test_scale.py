@@ -11,13 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from projector_bundle import ExportError
+from projector_bundle.context.contextual import pool_states
 from projector_bundle.context.corpus import (
     Reservoir,
     WordMatch,
     match_words,
     mentions_any,
     parse_words,
-    pool_pieces,
 )
 from projector_bundle.points.reductions import (
     LIMIT_HELP,
@@ -77,9 +77,12 @@ def test_a_sentencepiece_style_word_keeps_its_punctuation_out() -> None:
 def test_mentions_any_and_pooling() -> None:
     assert mentions_any("The BANK.", ["bank"], lowercase=True)
     assert not mentions_any("The BANK.", ["bank"], lowercase=False)
-    states = np.arange(12, dtype=np.float32).reshape(4, 3)
-    np.testing.assert_array_equal(pool_pieces(states, [1, 2]), [4.5, 5.5, 6.5])
-    assert pool_pieces(states, [3]).dtype == np.float32
+    import torch
+
+    states = torch.arange(24, dtype=torch.float32).reshape(2, 4, 3)  # 2 rows of 4 positions, layer 0
+    pooled = pool_states([states, states + 100], [1], [(0, (1, 2)), (1, (3,))])
+    np.testing.assert_array_equal(pooled, [[[104.5, 105.5, 106.5]], [[121, 122, 123]]])
+    assert pooled.dtype == np.float32
 
 
 # --- --max-points ---

@@ -20,12 +20,20 @@ from projector_bundle.context.sentences import (
     iter_sentence_batches,
     iter_sentences,
     model_max_tokens,
-    parse_sentences,
     parse_stream,
-    read_sentences,
     truncation_warning,
 )
 from projector_bundle.models.loader import ModelRef, load_tokenizer
+
+
+def read_sentences(source: str, stdin: io.BytesIO | None = None) -> list[Sentence]:
+    """Every sentence of a file, or of standard input for "-"."""
+    return list(iter_sentences(source, stdin))
+
+
+def parse_sentences(data: bytes, source: str) -> list[Sentence]:
+    """Every sentence of `data`, as read from `source`."""
+    return list(parse_stream(io.BytesIO(data), source))
 
 
 def error_of(source: str, data: bytes | None = None) -> str:

@@ -25,8 +25,9 @@ def main(args: list[str]) -> int:
     return cli.main(["serve", *args])
 
 
-def test_serves_the_bundle_and_prints_its_url(tiny_bundle: Path) -> None:
-    command = [sys.executable, "export.py", "serve", "--directory", str(tiny_bundle), "--port", "0"]
+@pytest.mark.parametrize("serve", [["export.py", "serve"], ["-m", "projector_bundle.output.serve"]])
+def test_serves_the_bundle_and_prints_its_url(serve: list[str], tiny_bundle: Path) -> None:
+    command = [sys.executable, *serve, "--directory", str(tiny_bundle), "--port", "0"]
     server = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = server.stdout.readline()

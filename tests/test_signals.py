@@ -13,8 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from support import ROOT, leftovers, run_failing, snapshot
-from test_reliability import bundle_args, save_big_bert, writing_tsv
+from support import ROOT, bundle_args, leftovers, run_failing, save_big_bert, snapshot, writing_tsv
 
 from projector_bundle import cli, signals
 from projector_bundle.output import swap

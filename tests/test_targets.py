@@ -8,8 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from support import leftovers, run_failing, snapshot
-from test_reliability import bundle_args, mounted
+from support import bundle_args, leftovers, mounted, run_failing, snapshot
 
 from projector_bundle import cli
 from projector_bundle.output import bundle, swap

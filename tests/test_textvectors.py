@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from families import HIDDEN, SENTENCES, build_bert, build_gpt2, build_t5
+from support import read_tensor_bytes
 
 from projector_bundle import cli
 from projector_bundle.context.textvectors import embed_texts
@@ -22,7 +23,6 @@ from projector_bundle.models.loader import (
     sentence_transformers_root,
 )
 from projector_bundle.models.pooling import read_pooling
-from projector_bundle.output.writers import read_tensor_bytes
 
 # Texts of every length, the longest past the tiny models' 32 positions, in no order.
 TEXTS = [

@@ -3,29 +3,27 @@
 from __future__ import annotations
 
 import ctypes
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from support import ROOT, every_kind_of_float32, read_tensor_tsv, unwritable_home
 
 from projector_bundle.output import tsvfloat
-from projector_bundle.output.writers import format_rows_python, format_tsv_chunks, read_tensor_tsv, write_tensor_tsv
+from projector_bundle.output.writers import format_rows_python, format_tsv_chunks, write_tensor_tsv
+from projector_bundle.projector.formats import DEFAULT_FILES
+
+AARCH64_CC = "aarch64-linux-gnu-gcc"
+ELF_MACHINE_AARCH64 = 183  # e_machine of an ELF file built for AArch64
 
 
 def browser_parse(text: str) -> np.ndarray:
     """What the projector does per cell: Number() (decimal -> nearest float64), then Float32Array."""
     return np.array([float(cell) for cell in text.split()], dtype=np.float64).astype(np.float32)
-
-
-def every_kind_of_float32(count: int = 200_000, seed: int = 0) -> np.ndarray:
-    """Random bit patterns (every exponent, subnormals, NaNs, infinities) plus the classic edges."""
-    bits = np.random.default_rng(seed).integers(0, 2**32, size=count, dtype=np.uint64).astype(np.uint32)
-    edges = np.array(
-        [0.0, -0.0, 1e-45, -1e-45, 1.1754944e-38, 3.4028235e38, -3.4028235e38, 0.1, 0.5, 1.0, 100.0, 16777216.0,
-         1e10, 1e-7, 5e-5, 123456.79, 0.33333334, np.inf, -np.inf, np.nan],
-        dtype=np.float32,
-    )  # fmt: skip
-    return np.concatenate([edges, bits.view(np.float32)]).reshape(-1, 10)
 
 
 def assert_same_float32(parsed: np.ndarray, expected: np.ndarray) -> None:
@@ -111,7 +109,7 @@ def test_chunks_cover_every_row_in_order(compiled: None, monkeypatch: pytest.Mon
 def test_without_a_compiler_the_writer_falls_back(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("CC", str(tmp_path / "no-such-compiler"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    tsvfloat.load_library.cache_clear()
+    tsvfloat.build.cache_clear()
     try:
         assert tsvfloat.load_library() is None
         assert tsvfloat.format_rows(np.zeros((1, 1), dtype=np.float32)) is None
@@ -120,4 +118,85 @@ def test_without_a_compiler_the_writer_falls_back(monkeypatch: pytest.MonkeyPatc
         assert_same_float32(browser_parse((tmp_path / "v.tsv").read_text()), matrix)
         assert not list((tmp_path / "cache").rglob("*.so"))
     finally:
-        tsvfloat.load_library.cache_clear()
+        tsvfloat.build.cache_clear()
+
+
+# --- where the formatter is built: a read-only home, no compiler, another architecture ---
+
+
+def test_a_read_only_home_builds_the_formatter_in_a_private_folder(
+    compiled: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    matrix = every_kind_of_float32(2_000, seed=6)
+    expected = bytes(tsvfloat.format_rows(matrix))
+    with unwritable_home(tmp_path / "home") as home:
+        monkeypatch.setenv("HOME", str(home))
+        monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+        tsvfloat.build.cache_clear()
+        try:
+            assert tsvfloat.cache_dir() == home / ".cache" / "projector_bundle"
+            assert tsvfloat.build_problem() is None
+            assert bytes(tsvfloat.format_rows(matrix)) == expected
+            assert not (home / ".cache").exists()
+        finally:
+            tsvfloat.build.cache_clear()
+
+
+def test_a_library_that_cannot_be_loaded_is_rebuilt_elsewhere(
+    compiled: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A cut-short (or foreign) file under the cache's name is not loaded."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    broken = tmp_path / "projector_bundle" / tsvfloat.library_name("cc")
+    broken.parent.mkdir()
+    broken.write_bytes(b"\x7fELF cut short")
+    monkeypatch.delenv("CC", raising=False)
+    tsvfloat.build.cache_clear()
+    try:
+        assert tsvfloat.build_problem() is None
+        assert bytes(tsvfloat.format_rows(np.array([[0.5, 1e-7]], dtype=np.float32))) == b".5\t1e-7\n"
+    finally:
+        tsvfloat.build.cache_clear()
+
+
+def export_with(env: dict[str, str], model: Path, out: Path) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, str(ROOT / "export.py"), "bundle", "--model", str(model), "--out", str(out)]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+
+
+def test_a_read_only_home_and_no_compiler_still_export(tiny_model: Path, tiny_bundle: Path, tmp_path: Path) -> None:
+    """The bundle step end to end: with a read-only home the same bytes; without `cc` on PATH
+    the same values in Python's longer text, and one progress line that says so."""
+    tsv = DEFAULT_FILES.tsv
+    with unwritable_home(tmp_path / "home") as home:
+        env = {k: v for k, v in os.environ.items() if k not in ("XDG_CACHE_HOME", "CC")}
+        env |= {"HOME": str(home), "HF_HUB_OFFLINE": "1"}
+        built = export_with(env, tiny_model, tmp_path / "built")
+        assert built.returncode == 0, built.stderr
+        assert (tmp_path / "built" / tsv).read_bytes() == (tiny_bundle / tsv).read_bytes()
+        assert "in Python" not in built.stderr
+
+        fallback = export_with(env | {"PATH": str(tmp_path / "no-bin")}, tiny_model, tmp_path / "fallback")
+        assert fallback.returncode == 0, fallback.stderr
+        notices = [line for line in fallback.stderr.splitlines() if "in Python" in line]
+        assert notices == [
+            "export: formatting the vectors TSV in Python (the same values, longer text, slower): "
+            "no C compiler (cc is not on PATH; set CC to use another)"
+        ]
+        text = (tmp_path / "fallback" / tsv).read_bytes()
+        assert text != (tiny_bundle / tsv).read_bytes()  # %.9g: longer
+        np.testing.assert_array_equal(read_tensor_tsv(tmp_path / "fallback" / tsv), read_tensor_tsv(tiny_bundle / tsv))
+        assert not (home / ".cache").exists()
+
+
+def test_the_baseline_road_builds_for_aarch64(tmp_path: Path) -> None:
+    """tsvfloat.c with the runtime flags and a cross compiler (`make cross` installs it): the x86
+    intrinsics and the AVX-512 road must compile out, leaving an AArch64 shared library."""
+    compiler = shutil.which(AARCH64_CC)
+    assert compiler is not None, f"{AARCH64_CC} is missing: run `make cross` (apt-get install gcc-aarch64-linux-gnu)"
+    library = tmp_path / "tsvfloat-aarch64.so"
+    subprocess.run([compiler, *tsvfloat.CFLAGS, "-Wall", "-Werror", "-o", str(library), str(tsvfloat.SOURCE), "-lm"],
+                   check=True, capture_output=True)  # fmt: skip
+    header = library.read_bytes()[:20]
+    assert header[:4] == b"\x7fELF"
+    assert int.from_bytes(header[18:20], "little") == ELF_MACHINE_AARCH64

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support import read_tensor_bytes, read_tensor_tsv
 
 from projector_bundle.output.manifest import sha256_file
 from projector_bundle.output.writers import (
@@ -12,8 +13,6 @@ from projector_bundle.output.writers import (
     WrittenFile,
     boundary_padding,
     escape_cell,
-    read_tensor_bytes,
-    read_tensor_tsv,
     write_json,
     write_metadata,
     write_tensor_bytes,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
-from projector_bundle import ExportError
+from projector_bundle import ExportError, UsageError
 from projector_bundle.context.corpus import UNLIMITED, Reservoir, Ticket, match_words, mentions_any, normalise_word
 from projector_bundle.context.sentences import (
     LISTED_LINES,
@@ -32,9 +32,11 @@ if TYPE_CHECKING:
     import torch
     from transformers import BatchEncoding, PreTrainedModel, PreTrainedTokenizerBase
 
-# Metadata columns of a contextual tensor, in order. "Sentence #" and "Layer" are
-# there to colour by; "Sentence" is shortened so the inspector stays readable.
-CONTEXT_HEADER = ("Token", "Sentence #", "Position", "Sentence", "Layer")
+# The metadata columns of contextual and paths tensors, each spelled here once.
+# "Sentence #" and "Layer" are there to colour by; "Sentence" is shortened so the inspector stays readable.
+TOKEN_COLUMN, SENTENCE_NUMBER_COLUMN, POSITION_COLUMN = "Token", "Sentence #", "Position"
+SENTENCE_COLUMN, LAYER_COLUMN = "Sentence", "Layer"
+CONTEXT_HEADER = (TOKEN_COLUMN, SENTENCE_NUMBER_COLUMN, POSITION_COLUMN, SENTENCE_COLUMN, LAYER_COLUMN)
 # With --words, the word as matched comes first (the projector labels points by it).
 WORD_COLUMN = "Word"
 SENTENCE_CHARS = 60
@@ -146,9 +148,7 @@ def check_layers(layers: Sequence[int] | None, count: int, model_name: str) -> l
         return [count]
     bad = [layer for layer in layers if not 0 <= layer <= count]
     if bad:
-        raise ExportError(
-            f"--layer {bad[0]}: {model_name} has layers 0 (the embedding output) to {count}, got {bad[0]}"
-        )
+        raise UsageError(f"--layer {bad[0]}: {model_name} has layers 0 (the embedding output) to {count}, got {bad[0]}")
     return list(dict.fromkeys(layers))
 
 

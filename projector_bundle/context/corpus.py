@@ -24,17 +24,12 @@ from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-import numpy as np
-
-from projector_bundle import ExportError
+from projector_bundle import UsageError
 
 T = TypeVar("T")
 
 # A kept place whose item is still being computed.
 _EMPTY = object()
-
-# --words and --max-points given without --sentences (format with the flag).
-NEEDS_CORPUS = "{flag} needs --sentences (it picks points among the sentences' tokens)"
 
 # The k of a reservoir that keeps every item (no --max-points): no item is ever replaced.
 UNLIMITED = sys.maxsize
@@ -44,10 +39,10 @@ def parse_words(text: str) -> tuple[str, ...]:
     """`--words w1,w2,...`: the words, stripped, without repeats, in order."""
     words = [w.strip() for w in text.split(",")]
     if not all(words):
-        raise ExportError(f"--words {text!r}: expected words separated by commas, with no empty word")
+        raise UsageError(f"--words {text!r}: expected words separated by commas, with no empty word")
     spaced = next((w for w in words if any(ch.isspace() for ch in w)), None)
     if spaced is not None:
-        raise ExportError(f"--words {text!r}: {spaced!r} holds a space; a point is one word")
+        raise UsageError(f"--words {text!r}: {spaced!r} holds a space; a point is one word")
     return tuple(dict.fromkeys(words))
 
 
@@ -115,14 +110,9 @@ def _is_edge(ch: str) -> bool:
     return ch.isspace() or unicodedata.category(ch).startswith("P")
 
 
-def pool_pieces(states: np.ndarray, positions: Sequence[int]) -> np.ndarray:
-    """One vector for a word: the mean of its pieces' hidden states (float32)."""
-    return np.asarray(states[list(positions)], dtype=np.float32).mean(axis=0)
-
-
 def check_max_points(count: int) -> None:
     if count < 1:
-        raise ExportError(f"--max-points {count}: expected 1 or more")
+        raise UsageError(f"--max-points {count}: expected 1 or more")
 
 
 @dataclass(frozen=True)

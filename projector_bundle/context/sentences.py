@@ -10,7 +10,6 @@ them, and `clip_line` bounds the work a long line can cause in the tokenizer.
 from __future__ import annotations
 
 import codecs
-import io
 import itertools
 import sys
 from collections.abc import Iterable, Iterator, Sequence
@@ -43,11 +42,6 @@ class Sentence:
     line: int  # 1-based line number in the file, for messages
     text: str
     clipped: bool = False  # longer than MAX_LINE_BYTES, cut to it
-
-
-def read_sentences(source: str, stdin: BinaryIO | None = None) -> list[Sentence]:
-    """All sentences of the file `source`, or of standard input when it is "-" (small corpora, tests)."""
-    return list(iter_sentences(source, stdin))
 
 
 class Corpus:
@@ -112,11 +106,6 @@ def iter_sentences(source: str, stdin: BinaryIO | None = None) -> Iterator[Sente
 def _closing(stream: BinaryIO, sentences: Iterator[Sentence]) -> Iterator[Sentence]:
     with stream:
         yield from sentences
-
-
-def parse_sentences(data: bytes, source: str) -> list[Sentence]:
-    """Non-blank lines, stripped; a BOM and CRLF line ends are accepted."""
-    return list(parse_stream(io.BytesIO(data), source))
 
 
 def parse_stream(stream: BinaryIO, source: str, max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[Sentence]:

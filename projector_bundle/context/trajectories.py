@@ -23,17 +23,22 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from projector_bundle import ExportError
-from projector_bundle.context.contextual import WORD_COLUMN
+from projector_bundle.context.contextual import (
+    LAYER_COLUMN,
+    POSITION_COLUMN,
+    SENTENCE_NUMBER_COLUMN,
+    TOKEN_COLUMN,
+    WORD_COLUMN,
+)
 from projector_bundle.projector.formats import SEQ_NEXT
 
 if TYPE_CHECKING:
     from projector_bundle.context.contextual import Occurrence
 
 PATHS_SUFFIX = "contextual_paths"
-PATHS_HEADER = ("Token", "Sentence #", "Position", "Layer", SEQ_NEXT)
+PATHS_HEADER = (TOKEN_COLUMN, SENTENCE_NUMBER_COLUMN, POSITION_COLUMN, LAYER_COLUMN, SEQ_NEXT)
 # With --words, the word as matched comes first, as in the layer tensors.
 WORD_PATHS_HEADER = (WORD_COLUMN, *PATHS_HEADER)
-NEEDS_SENTENCES = "--trajectories needs --sentences (the paths run through the layers of the sentences' tokens)"
 
 
 def path_links(occurrences: int, layers: int) -> list[int | None]:

@@ -52,8 +52,10 @@ PYTORCH_BIN = "pytorch_model.bin"
 PYTORCH_BIN_INDEX = "pytorch_model.bin.index.json"
 WEIGHT_FILES = (SAFETENSORS, SAFETENSORS_INDEX, PYTORCH_BIN, PYTORCH_BIN_INDEX)
 
-# Config keys that hold the width of the input embeddings, across architectures.
-WIDTH_KEYS = ("hidden_size", "embedding_size", "d_model", "n_embd", "dim")
+# Config keys of the model's hidden size (its layers' width), across architectures.
+HIDDEN_SIZE_KEYS = ("hidden_size", "d_model", "n_embd", "dim")
+# Config keys that may hold the input embeddings' width: ALBERT and ELECTRA set it below the hidden size.
+WIDTH_KEYS = (*HIDDEN_SIZE_KEYS, "embedding_size")
 # Module names that hold input embeddings in common architectures without "embed" in them.
 EMBEDDING_MODULES = frozenset({"wte", "shared", "word_embeddings", "embed_tokens", "tok_embeddings"})
 NOT_WORD_EMBEDDINGS = ("position", "token_type", "lm_head", "decoder.", "predictions")

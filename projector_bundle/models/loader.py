@@ -12,7 +12,7 @@ import os
 import pickle
 import re
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
@@ -21,6 +21,7 @@ import numpy as np
 
 from projector_bundle import ExportError
 from projector_bundle.models.checkpoint import (
+    HIDDEN_SIZE_KEYS,
     MODEL_CONFIG,
     TOKENIZER_JSON,
     WEIGHT_FILES,
@@ -37,6 +38,7 @@ from projector_bundle.models.checkpoint import (
 )
 from projector_bundle.models.modeljson import ModelFileError, read_json, shown
 from projector_bundle.models.schemes import Scheme, detect_scheme, detect_slow_scheme, read_piece, readable
+from projector_bundle.models.tables import POSITION_TABLE, TABLE_MODULES, TYPE_TABLE
 from projector_bundle.models.vocabulary import Token
 from projector_bundle.text import one_line
 
@@ -60,13 +62,6 @@ MODULES_JSON = "modules.json"
 TRANSFORMER_MODULE = "sentence_transformers.models.Transformer"
 # SentencePiece model files that transformers can only read through the sentencepiece package.
 SENTENCEPIECE_FILES = ("spiece.model", "spm.model", "tokenizer.model", "sentencepiece.bpe.model")
-# Where architectures keep their position and token-type tables (module names, last part).
-TABLE_MODULES = {
-    "position_embeddings": ("position_embeddings", "wpe", "embed_positions"),
-    "token_type_embeddings": ("token_type_embeddings",),
-}
-# Config keys of the model's hidden size, across architectures.
-HIDDEN_SIZE_KEYS = ("hidden_size", "d_model", "n_embd", "dim")
 
 
 @dataclass(frozen=True)
@@ -77,6 +72,8 @@ class ModelRef:
     path: Path
     source: str  # "package", "folder" or "hub"
     revision: str | None = None
+    verbose: bool = False  # let transformers and the hub client print their load reports and notices
+    bars: bool = False  # and, when verbose, draw their own bars (loading weights, downloads)
 
     @property
     def public_name(self) -> str:
@@ -111,23 +108,25 @@ class ModelFacts:
     token_type_embeddings: tuple[int, ...] | None
 
 
-def resolve_model(name: str | None) -> ModelRef:
+def resolve_model(name: str | None, *, verbose: bool = False, bars: bool = False) -> ModelRef:
     """Turn `--model` into a local folder: the packaged default, a folder, or a hub id.
+    `verbose` and `bars` say what transformers may print whenever this model is loaded.
 
     The default's own names (`sentence-transformers/all-MiniLM-L6-v2`, `all-MiniLM-L6-v2`) are
     the hub's cached copy where there is one, else the packaged copy: the same weights and
     vocabulary, so naming the model never needs the network.
     """
     if name is None:
-        return _packaged_default()
-    path = Path(name).expanduser()
-    if path.exists():
-        return ModelRef(name=name, path=_check_folder(path), source="folder")
-    if name.startswith((".", "/", "~")) or name.count("/") > 1 or os.sep in name.replace("/", ""):
+        ref = _packaged_default()
+    elif (path := Path(name).expanduser()).exists():
+        ref = ModelRef(name=name, path=_check_folder(path), source="folder")
+    elif name.startswith((".", "/", "~")) or name.count("/") > 1 or os.sep in name.replace("/", ""):
         raise ExportError(f"--model {name}: no such folder")
-    if name.lower() in DEFAULT_MODEL_ALIASES:
-        return _cached(DEFAULT_MODEL_NAME) or _packaged_default()
-    return _from_hub(name)
+    elif name.lower() in DEFAULT_MODEL_ALIASES:
+        ref = _cached(DEFAULT_MODEL_NAME, verbose=verbose, bars=bars) or _packaged_default()
+    else:
+        ref = _from_hub(name, verbose=verbose, bars=bars)
+    return replace(ref, verbose=verbose, bars=bars)
 
 
 def _packaged_default() -> ModelRef:
@@ -174,12 +173,12 @@ def _transformer_module(folder: Path) -> Path:
     return module
 
 
-def _cached(repo_id: str) -> ModelRef | None:
+def _cached(repo_id: str, *, verbose: bool, bars: bool) -> ModelRef | None:
     """The hub's cached copy of `repo_id`, or None where it is not (fully) cached."""
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError
 
-    _apply_progress_bars(transformers=False)
+    _quiet_libraries(verbose, bars, transformers=False)
     try:
         path = Path(snapshot_download(repo_id, allow_patterns=HUB_PATTERNS, local_files_only=True))
         return ModelRef(name=repo_id, path=_check_folder(path), source="hub", revision=path.name)
@@ -191,11 +190,11 @@ def _cached(repo_id: str) -> ModelRef | None:
         raise ExportError(f"--model {repo_id}: not a folder, and not a valid hub id ({exc})") from None
 
 
-def _from_hub(repo_id: str) -> ModelRef:
+def _from_hub(repo_id: str, *, verbose: bool, bars: bool) -> ModelRef:
     from huggingface_hub import constants, snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 
-    cached = _cached(repo_id)
+    cached = _cached(repo_id, verbose=verbose, bars=bars)
     if cached is not None:
         return cached
     host = urlparse(constants.ENDPOINT).hostname or "huggingface.co"
@@ -223,26 +222,13 @@ def _reachable(host: str, port: int = 443, timeout: float = 3.0) -> bool:
         return False
 
 
-# Whether transformers and the hub client may draw their own bars ("Loading weights", downloads),
-# and print their load reports (MISSING/UNEXPECTED weight tables) and notices.
-_settings = {"bars": True, "verbose": False}
-
-
-def show_progress_bars(enabled: bool) -> None:
-    """Let transformers and the hub draw their bars when verbose, or not (`--quiet`, stderr not a terminal)."""
-    _settings["bars"] = enabled
-
-
-def set_verbose(verbose: bool) -> None:
-    """Let transformers and the hub talk on stderr (`--verbose`); by default they are silent."""
-    _settings["verbose"] = verbose
-
-
-def _apply_progress_bars(transformers: bool = True) -> None:
+def _quiet_libraries(verbose: bool, bars: bool, transformers: bool = True) -> None:
+    """Let transformers and the hub client print their load reports (MISSING/UNEXPECTED weight
+    tables) and notices when `verbose`, and draw their own bars when `bars` too; else silence them.
+    Their settings are process-wide: each load sets them from its `ModelRef`."""
     from huggingface_hub.utils import disable_progress_bars, enable_progress_bars
 
-    verbose = _settings["verbose"]
-    bars = verbose and _settings["bars"]
+    bars = verbose and bars
     (enable_progress_bars if bars else disable_progress_bars)()
     if transformers:
         from transformers.utils import logging
@@ -254,7 +240,7 @@ def _apply_progress_bars(transformers: bool = True) -> None:
 def load_tokenizer(ref: ModelRef) -> PreTrainedTokenizerBase:
     from transformers import AutoTokenizer
 
-    _apply_progress_bars()
+    _quiet_libraries(ref.verbose, ref.bars)
     check_tokenizer_dependencies(ref)
     check_tokenizer_files(ref.path)
     try:
@@ -283,7 +269,7 @@ def load_model(ref: ModelRef) -> PreTrainedModel:
     check_weights(ref.path)
     from transformers import AutoConfig, AutoModel
 
-    _apply_progress_bars()
+    _quiet_libraries(ref.verbose, ref.bars)
 
     # The config first, so that a field transformers trips over is blamed on config.json.
     try:
@@ -467,8 +453,8 @@ def inspect_model(ref: ModelRef) -> ModelFacts:
         hidden_size=hidden_size(model.config.to_dict(), words.shape[1]),
         embedding_size=words.shape[1],
         word_embedding_weights=int(words.size),
-        position_embeddings=shape("position_embeddings"),
-        token_type_embeddings=shape("token_type_embeddings"),
+        position_embeddings=shape(POSITION_TABLE),
+        token_type_embeddings=shape(TYPE_TABLE),
     )
 
 
@@ -504,7 +490,7 @@ def readable_pieces(vocabulary: Vocabulary, pieces: list[str]) -> list[str]:
 
 
 def _embedding_weight(model: PreTrainedModel, attr: str) -> torch.Tensor | None:
-    """The model's position or token-type table (`attr`: "position_embeddings", "token_type_embeddings"),
+    """The model's position or token-type table (`attr`: POSITION_TABLE or TYPE_TABLE),
     under the name its architecture gives it (GPT-2's `wpe`, BART's `embed_positions`), when it is a 2-D table."""
     import torch
 

@@ -12,6 +12,8 @@ from projector_bundle.output.manifest import Provenance, TensorEntry, WrittenFil
 from projector_bundle.output.publish import build_remote_config
 from projector_bundle.output.swap import check_target, staging_folder, swap_in
 from projector_bundle.output.writers import (
+    EXACT,
+    TsvDigits,
     write_chunks,
     write_json,
     write_metadata,
@@ -40,8 +42,7 @@ def write_bundle(
     page_html: str,
     provenance: Provenance,
     *,
-    tsv: bool = True,
-    tsv_digits: int | None = None,
+    tsv: TsvDigits | None = EXACT,
     base_url: str | None = None,
     force: bool = False,
     progress: ProgressBar = no_bar,
@@ -50,7 +51,8 @@ def write_bundle(
 ) -> WrittenBundle:
     """Write every file of the bundle into a fresh folder, validate it, then swap it in for `out`.
 
-    `tsv_digits=None` writes exact TSVs; a `base_url` adds the config with absolute URLs;
+    `tsv` is how the vectors TSVs are written (EXACT, N significant digits), None for none;
+    a `base_url` adds the config with absolute URLs;
     `extra_json` maps more file names to the values to write there as JSON (e.g. layer_geometry.json);
     `reduced` maps a tensor name to how its vectors were cut (`--sample`, `--dims`), for the manifest.
     The validator's errors abort the export before the swap.
@@ -58,7 +60,7 @@ def write_bundle(
     check_target(out, force=force)  # again: the folder may have changed since the run began
     with staging_folder(out) as staging:
         try:
-            files = write_files(staging, tensors, page_html, provenance, tsv=tsv, tsv_digits=tsv_digits,
+            files = write_files(staging, tensors, page_html, provenance, tsv=tsv,
                                 base_url=base_url, progress=progress, extra_json=extra_json or {},
                                 reduced=reduced or {})  # fmt: skip
             problems = validate_bundle(staging, reread=False, check_sizes=False)
@@ -81,8 +83,7 @@ def write_files(
     page_html: str,
     provenance: Provenance,
     *,
-    tsv: bool,
-    tsv_digits: int | None,
+    tsv: TsvDigits | None,
     base_url: str | None,
     progress: ProgressBar,
     extra_json: Mapping[str, object],
@@ -94,9 +95,9 @@ def write_files(
     written: dict[str, WrittenFile] = {}
     for t in tensors:
         written[t.files.bytes] = write_tensor_bytes(folder / t.files.bytes, t.matrix)
-        if tsv:
+        if tsv is not None:
             with progress(f"writing {t.files.tsv}", t.matrix.shape[0]) as advance:
-                written[t.files.tsv] = write_tensor_tsv(folder / t.files.tsv, t.matrix, advance, digits=tsv_digits)
+                written[t.files.tsv] = write_tensor_tsv(folder / t.files.tsv, t.matrix, advance, digits=tsv)
         if t.files.metadata not in written:  # a light first view shares the full tensor's rows
             written[t.files.metadata] = write_metadata(folder / t.files.metadata, t.header, t.rows)
         if t.bookmarks:
@@ -113,7 +114,7 @@ def write_files(
     for name, value in extra_json.items():
         written[name] = write_json(folder / name, value)
     files = hash_files(folder, written)
-    entries = [manifest_entry(t, tsv, reduced.get(t.name, {})) for t in tensors]
+    entries = [manifest_entry(t, tsv is not None, reduced.get(t.name, {})) for t in tensors]
     files[MANIFEST_JSON] = write_json(folder / MANIFEST_JSON, build_manifest(provenance, entries, files))
     return files
 

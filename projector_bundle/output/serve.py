@@ -167,3 +167,11 @@ def serve_in_background(folder: Path, host: str = DEFAULT_HOST, port: int = 0) -
     thread.start()
     _background[folder] = BackgroundServer(folder, server, thread)
     return _background[folder]
+
+
+if __name__ == "__main__":  # `python -m projector_bundle.output.serve` is `export.py serve`
+    import sys
+
+    from projector_bundle.cli import main
+
+    raise SystemExit(main(["serve", *sys.argv[1:]]))

@@ -9,6 +9,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Final, Literal
 
 import numpy as np
 import orjson
@@ -92,14 +93,18 @@ def write_tensor_bytes(path: Path, matrix: np.ndarray) -> WrittenFile:
 
 # Nine significant digits are enough for any float32 to parse back to itself.
 EXACT_TSV_DIGITS = 9
+# How the vectors TSV writes a value: EXACT (the shortest decimal that reads back to the
+# same float32) or N significant digits (`--tsv-digits`, `%.Ng`).
+EXACT: Final = "exact"
+TsvDigits = int | Literal["exact"]
 
 
 def write_tensor_tsv(
-    path: Path, matrix: np.ndarray, progress: Callable[[int], None] | None = None, *, digits: int | None = None
+    path: Path, matrix: np.ndarray, progress: Callable[[int], None] | None = None, *, digits: TsvDigits = EXACT
 ) -> WrittenFile:
     """One row per vector, tab-separated, no header; `progress` gets the rows written.
 
-    With `digits=None` every value is the shortest decimal that round-trips through
+    With `digits=EXACT` every value is the shortest decimal that round-trips through
     float64 to float32 (how the projector parses it), formatted in C on every core;
     fewer significant digits make a smaller file (`--tsv-digits`) at the cost of exactness.
     """
@@ -113,7 +118,7 @@ def write_tensor_tsv(
     return write_chunks(path, texts())
 
 
-def format_tsv_chunks(matrix: np.ndarray, digits: int | None = None) -> Iterator[tuple[int, bytes | memoryview]]:
+def format_tsv_chunks(matrix: np.ndarray, digits: TsvDigits = EXACT) -> Iterator[tuple[int, bytes | memoryview]]:
     """(rows, text) per chunk, in order; exact chunks format in parallel threads.
 
     A text is valid until the next chunk is asked for: its buffer is then reused.
@@ -122,9 +127,9 @@ def format_tsv_chunks(matrix: np.ndarray, digits: int | None = None) -> Iterator
 
     rows, dim = matrix.shape
     step = max(1, TSV_CHUNK_VALUES // max(dim, 1))
-    if digits is not None or load_library() is None:  # --tsv-digits, or no C compiler: exact but slow
+    if digits != EXACT or load_library() is None:  # --tsv-digits, or no C compiler: exact but slow
         for _, chunk in row_blocks(matrix, step):
-            yield len(chunk), format_rows_python(chunk, EXACT_TSV_DIGITS if digits is None else digits)
+            yield len(chunk), format_rows_python(chunk, digits if isinstance(digits, int) else EXACT_TSV_DIGITS)
         return
     workers = usable_cores()
     free: list[np.ndarray] = []  # buffers whose text the consumer is done with
@@ -188,7 +193,7 @@ def spread_rows(points: int, count: int = ESTIMATE_ROWS) -> np.ndarray:
     return rows[np.diff(rows, prepend=-1) > 0]
 
 
-def estimate_tsv_bytes_per_value(matrix: np.ndarray, digits: int | None = None) -> float:
+def estimate_tsv_bytes_per_value(matrix: np.ndarray, digits: TsvDigits = EXACT) -> float:
     """The vectors TSV's bytes per value, from formatting rows spread over the matrix as the writer would."""
     sample = take_rows(matrix, spread_rows(len(matrix)))
     size = sum(memoryview(text).nbytes for _, text in format_tsv_chunks(sample, digits))
@@ -208,12 +213,3 @@ def write_json(path: Path, value: object, *, indent: bool = True) -> WrittenFile
     """Indented for files people read; compact for the megabytes of per-point bookmarks."""
     option = orjson.OPT_INDENT_2 if indent else 0
     return write_chunks(path, [orjson.dumps(value, option=option) + b"\n"])
-
-
-def read_tensor_tsv(path: Path) -> np.ndarray:
-    """Read a vectors TSV back (for tests and `validate`)."""
-    return np.loadtxt(path, dtype=np.float32, delimiter="\t", ndmin=2)
-
-
-def read_tensor_bytes(path: Path, dim: int) -> np.ndarray:
-    return np.fromfile(path, dtype="<f4").reshape(-1, dim)

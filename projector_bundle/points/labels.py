@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import cast
 
 from projector_bundle.models.vocabulary import Token
 
@@ -50,7 +49,7 @@ def label_column(
     """Register a label function as a metadata column; cells read as `format_cell` renders them."""
 
     def register(fn: Callable[[Token], object]) -> Callable[[Token], object]:
-        LABEL_COLUMNS[key] = LabelColumn(key, header, _cell_of(fn), needed)
+        LABEL_COLUMNS[key] = LabelColumn(key, header, lambda token: format_cell(fn(token)), needed)
         return fn
 
     return register
@@ -65,21 +64,6 @@ def format_cell(value: object) -> str:
     if isinstance(value, bool):
         return BOOL_CELLS[value]
     return str(value)
-
-
-def _cell_of(fn: Callable[[Token], object]) -> Callable[[Token], str]:
-    """`fn`'s cell for a token, by the type `fn` declares: a str is its own cell, a bool
-    true/false, an int its digits, anything else `format_cell`. Without the generic call
-    per cell (9 cells a token by default), labelling bert-base took 0.08 s instead of 0.105 s."""
-    returns = fn.__annotations__.get("return")
-    if returns in ("str", str):
-        return cast("Callable[[Token], str]", fn)
-    if returns in ("bool", bool):
-        holds = cast("Callable[[Token], bool]", fn)
-        return lambda token: BOOL_CELLS[holds(token)]
-    if returns in ("int", int):
-        return lambda token: str(fn(token))
-    return lambda token: format_cell(fn(token))
 
 
 def placeholder(token_id: int) -> str:

@@ -9,7 +9,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
-from projector_bundle import ExportError
+from projector_bundle import UsageError
+from projector_bundle.text import plural
 
 NEIGHBORS_HEADER = "neighbors"
 
@@ -28,17 +29,17 @@ MAX_THREADS = 8
 def check_neighbor_count(k: int) -> None:
     """Refuse a `--neighbors` below 1 or above `MAX_NEIGHBORS`, before any work."""
     if k < 1:
-        raise ExportError(f"--neighbors {k}: expected 1 or more")
+        raise UsageError(f"--neighbors {k}: expected 1 or more")
     if k > MAX_NEIGHBORS:
-        raise ExportError(f"--neighbors {k}: expected at most {MAX_NEIGHBORS}, got {k:,}")
+        raise UsageError(f"--neighbors {k}: expected at most {MAX_NEIGHBORS}, got {k:,}")
 
 
 def check_neighbors(k: int, points: int, tensor: str) -> None:
     """Refuse a `--neighbors` that cannot be met (K >= points) or is above `MAX_NEIGHBORS`."""
     check_neighbor_count(k)
     if k >= points:
-        others = f"{points - 1:,} other" + ("" if points == 2 else "s")
-        raise ExportError(
+        others = plural(points - 1, "other")
+        raise UsageError(
             f"--neighbors {k}: tensor {tensor} has {points:,} points, so each has at most {others}; "
             f"expected fewer than {points:,}, got {k:,}"
         )

@@ -13,11 +13,19 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from projector_bundle import ExportError
-from projector_bundle.context.contextual import ContextualEmbeddings, context_rows, shorten
+from projector_bundle.context.contextual import (
+    LAYER_COLUMN,
+    POSITION_COLUMN,
+    SENTENCE_NUMBER_COLUMN,
+    ContextualEmbeddings,
+    context_rows,
+    shorten,
+)
 from projector_bundle.inputs.tables import Metadata
+from projector_bundle.models.tables import POSITION_TABLE, TYPE_TABLE, WORD_TABLE
 from projector_bundle.models.vocabulary import Token
 from projector_bundle.points.blocks import release_all, row_blocks, take_rows
-from projector_bundle.points.labels import LabelColumn, label_rows
+from projector_bundle.points.labels import LABEL_COLUMNS, LabelColumn, label_rows
 from projector_bundle.points.neighbors import NEIGHBORS_HEADER, nearest_neighbors, neighbor_cells
 from projector_bundle.points.projections import reduce_dimensions
 from projector_bundle.progress import ProgressBar, no_bar
@@ -28,19 +36,19 @@ from projector_bundle.projector.schema import EmbeddingInfo, SpriteInfo
 # `--tensors` keys, in the order their tensors appear.
 WORD, POSITION, TYPE = "word", "position", "type"
 TENSOR_KINDS = (WORD, POSITION, TYPE)
-TENSOR_SUFFIXES = {WORD: "word_embeddings", POSITION: "position_embeddings", TYPE: "token_type_embeddings"}
+TENSOR_SUFFIXES = {WORD: WORD_TABLE, POSITION: POSITION_TABLE, TYPE: TYPE_TABLE}
 CONTEXTUAL_SUFFIX = "contextual_layer{layer}"
 
 # Both columns numeric: the projector labels points by the first non-numeric column,
 # else by the first; the block number (position // 64) is there to colour by.
 POSITION_BLOCK = 64
-POSITION_HEADER = ("Position", f"Block of {POSITION_BLOCK}")
+POSITION_HEADER = (POSITION_COLUMN, f"Block of {POSITION_BLOCK}")
 TYPE_HEADER = ("Token type",)
 
 # What a bookmark colours by, when the tensor has that column.
-COLOUR_BY = ("is subword", "Sentence #", POSITION_HEADER[1])
+COLOUR_BY = (LABEL_COLUMNS["subword"].header, SENTENCE_NUMBER_COLUMN, POSITION_HEADER[1])
 # A tensor of paths through the layers (`trajectories`) is coloured by layer, so each path shows its direction.
-PATHS_COLOUR_BY = "Layer"
+PATHS_COLOUR_BY = LAYER_COLUMN
 
 
 @dataclass(frozen=True)

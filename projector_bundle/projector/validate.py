@@ -80,6 +80,15 @@ def has_errors(problems: list[Problem]) -> bool:
     return any(p.severity == ERROR for p in problems)
 
 
+def folder_problem(folder: Path) -> str | None:
+    """Why `folder` is no bundle folder to read (missing, a file, a name the system refuses), or None."""
+    try:
+        is_folder = folder.is_dir()
+    except (OSError, ValueError) as exc:  # a name too long, or a NUL byte in it
+        return f"{folder!s:.200}: cannot be opened ({_why(exc)})"
+    return None if is_folder else f"{folder}: no such folder"
+
+
 def validate_bundle(folder: Path, *, reread: bool = True, check_sizes: bool = True) -> list[Problem]:
     """Every problem the projector would hit loading `folder`, in file order.
 
@@ -88,12 +97,9 @@ def validate_bundle(folder: Path, *, reread: bool = True, check_sizes: bool = Tr
     `reread` (the manifest's hashes, TSV shapes, the `.bytes` values and the bookmarks'
     JSON) and `check_sizes` off.
     """
-    try:
-        is_folder = folder.is_dir()
-    except (OSError, ValueError) as exc:  # a name too long, or a NUL byte in it
-        return [error(f"{folder!s:.200}: cannot be opened ({_why(exc)})")]
-    if not is_folder:
-        return [error(f"{folder}: no such folder")]
+    missing = folder_problem(folder)
+    if missing is not None:
+        return [error(missing)]
     config = read_json(folder, CONFIG_JSON)
     if isinstance(config, Problem):
         return [config]
