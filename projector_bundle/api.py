@@ -271,8 +271,6 @@ def from_tensorboard(
     from projector_bundle.inputs.tensorboard import logged_inputs, read_tensorboard_log
 
     log = read_tensorboard_log(Path(logdir))
-    for message in log.warnings:
-        warn_on_stderr(message)
     options = BundleOptions(
         out=Path(out),
         models=(),
@@ -283,7 +281,7 @@ def from_tensorboard(
         force=force,
         command="projector_bundle.from_tensorboard(...)",
     )
-    return run(options, progress)
+    return run(options, progress, read=log.warnings)
 
 
 def show(out: PathLike = DEFAULT_OUT, port: int = 0, height: int = IFRAME_HEIGHT) -> None:
@@ -299,8 +297,9 @@ def model_folder(model: str | None = None) -> Path:
     return resolve_model(model).path
 
 
-def run(options: BundleOptions, progress: bool) -> Site:
-    """Build the bundle; its warnings go to stderr as they come, as the CLI shows them, and to the `Site`."""
+def run(options: BundleOptions, progress: bool, read: Sequence[str] = ()) -> Site:
+    """Build the bundle; its warnings (after those of reading the input, `read`) go to stderr as
+    they come, as the CLI shows them, and to the `Site`."""
     steps = Progress(sys.stderr) if progress else SILENT
     warnings: list[str] = []
 
@@ -308,6 +307,8 @@ def run(options: BundleOptions, progress: bool) -> Site:
         warn_on_stderr(message)
         warnings.append(message)
 
+    for message in read:
+        collect(message)
     result = build_bundle(options, steps, collect)
     return Site(result.out, result, tuple(warnings))
 

@@ -130,3 +130,17 @@ def test_a_non_finite_logged_value_is_refused(
         "the projector cannot place such a point"
     ]
     assert snapshot(previous) == before
+
+
+def test_what_reading_the_log_found_is_kept_and_printed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with SummaryWriter(tmp_path / "runs") as writer:
+        writer.add_embedding(torch.eye(3), metadata=["a", "b\tc", "d"], tag="t")  # torch writes the tab as it is
+    site = pb.from_tensorboard(tmp_path / "runs", tmp_path / "site")
+    metadata = tmp_path / "runs" / "00000" / "t" / "metadata.tsv"
+    expected = (
+        f"{metadata} line 2: 2 cells, expected 1, as the first line has no tab; read as the projector reads it "
+        "(extra cells dropped, missing ones empty)"
+    )
+    assert site.warnings == (expected,)
+    assert capsys.readouterr().err == f"warning: {expected}\n"
+    assert metadata_lines(site.out / DEFAULT_FILES.metadata) == ["a", "b", "d"]
