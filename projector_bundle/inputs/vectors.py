@@ -147,7 +147,7 @@ def read_vectors(spec: str, metadata: str | None = None) -> EmbeddingInput:
     return EmbeddingInput(f"{stem}/{name}" if name else stem, vectors, meta)
 
 
-def _open_error(path: str, spec: str, exc: OSError) -> ExportError:
+def _open_error(spec: str, exc: OSError) -> ExportError:
     if isinstance(exc, FileNotFoundError):
         return ExportError(f"{VECTORS_FLAG} {spec}: no such file")
     if isinstance(exc, IsADirectoryError):
@@ -159,7 +159,7 @@ def load_numpy(path: str, spec: str) -> np.ndarray:
     try:
         array = np.load(path, allow_pickle=False)
     except OSError as exc:
-        raise _open_error(path, spec, exc) from None
+        raise _open_error(spec, exc) from None
     except ValueError as exc:  # a pickled object array, or not an .npy file at all
         raise ExportError(f"{VECTORS_FLAG} {spec}: not a numeric .npy array ({exc})") from None
     if not isinstance(array, np.ndarray):
@@ -171,7 +171,7 @@ def load_npz(path: str, spec: str, name: str | None) -> np.ndarray:
     try:
         archive = np.load(path, allow_pickle=False)
     except OSError as exc:
-        raise _open_error(path, spec, exc) from None
+        raise _open_error(spec, exc) from None
     except ValueError as exc:
         raise ExportError(f"{VECTORS_FLAG} {spec}: not an .npz archive ({exc})") from None
     with archive:
@@ -201,7 +201,7 @@ def load_parquet(path: str, spec: str, name: str | None) -> tuple[np.ndarray, Ra
     try:
         table = parquet.read_table(path)
     except OSError as exc:
-        raise _open_error(path, spec, exc) from None
+        raise _open_error(spec, exc) from None
     except ValueError as exc:
         raise ExportError(f"{VECTORS_FLAG} {spec}: not a readable Parquet file ({exc})") from None
     if table.num_rows == 0:
