@@ -25,7 +25,7 @@ PORT ?= 8000
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser cross bundle serve test lint format golden bench bench-browser clean
+.PHONY: help install browser cross bundle serve test lint format golden bench bench-serve bench-browser clean
 
 help: ## list the targets
 	@awk -F':.*## ' '/^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -74,6 +74,9 @@ format: $(STAMP) ## apply ruff's formatting and fixes
 bench: $(STAMP) ## time export.py against the TensorBoard route, and --texts against encode alone (minutes)
 	$(PY) bench/bench.py
 	$(PY) bench/texts.py
+
+bench-serve: $(STAMP) ## peak memory of export.py serve under 30 concurrent gzip downloads of a 30 MB file
+	$(PY) bench/serve_load.py
 
 bench-browser: $(STAMP) browser ## time to the complete view in Chromium: our page, a bare projector, the light first view
 	PYTHONPATH=tests $(PY) bench/browser_load.py

@@ -70,7 +70,7 @@ class Bundle:
 
     Args:
         out: the bundle folder (replaced as a whole by `write()`; a non-empty folder this tool
-            did not write is refused unless `force`).
+            did not write is refused unless `force`, which writes into it and keeps its other files).
         projections: full-data projections shipped as bookmarks (`pca`, `umap`); () for none.
         neighbors: add a column with each point's K nearest points.
         dims: ship each tensor on its top N principal axes.

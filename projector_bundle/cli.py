@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
-import math
 import os
 import shlex
 import signal
@@ -35,7 +34,7 @@ from projector_bundle.points.reductions import LIMIT_HELP
 from projector_bundle.points.tensors import TENSOR_KINDS, WORD
 from projector_bundle.projector.formats import DEFAULT_HOST, DEFAULT_OUT, DEFAULT_PORT
 from projector_bundle.signals import Interrupted, interrupts_raised
-from projector_bundle.text import plural
+from projector_bundle.text import plural, printable
 
 PROG = "export.py"
 VERBOSE_HELP = "let transformers print its own loading reports and bars"
@@ -46,6 +45,10 @@ MODEL_HELP = "hub id or local folder (default: the packaged all-MiniLM-L6-v2, of
 BASE_URL_HELP = (
     "where the bundle will be served (e.g. https://OWNER.github.io/REPO/): also write "
     "a config with absolute URLs and show its projector.tensorflow.org link"
+)
+FORCE_HELP = (
+    "write into --out even if it is a non-empty folder export.py did not write "
+    "(its files of the bundle's names are replaced, the others kept)"
 )
 FIRST_VIEW_HELP = (
     "light: open on the first tensor's exact 3-D PCA coordinates (a few MB to fetch), the full "
@@ -242,7 +245,7 @@ def public_command(argv: Sequence[str]) -> str:
             value = Path(value).name or value
         return f"{flag}{equals}{value}"
 
-    return shlex.join([PROG, *(public(a) for a in argv)])
+    return printable(shlex.join([PROG, *(public(a) for a in argv)]))
 
 
 def build_time() -> str | None:
@@ -295,7 +298,13 @@ def int_at_least(minimum: int, expected: str) -> Callable[[str], int]:
 
 positive_int = int_at_least(1, "a positive integer")
 non_negative_int = int_at_least(0, "a whole number of 0 or more")
-positive_mb = number_within(float, lambda v: 0 < v < math.inf, "a positive number of megabytes")
+# --max-file-mb: a kilobyte to a petabyte; beyond, byte counts overflow or round to nothing.
+MIN_FILE_MB, MAX_FILE_MB = 0.001, 1e9
+positive_mb = number_within(
+    float,
+    lambda v: MIN_FILE_MB <= v <= MAX_FILE_MB,
+    f"a number of megabytes from {MIN_FILE_MB:g} to {MAX_FILE_MB:,.0f}",
+)
 tsv_digits = number_within(int, lambda v: 1 <= v <= EXACT_TSV_DIGITS, f"an integer from 1 to {EXACT_TSV_DIGITS}")
 port_number = number_within(int, lambda v: 0 <= v <= 65535, "a port from 0 to 65535 (0 picks a free one)")
 
@@ -478,7 +487,9 @@ def build_parser() -> argparse.ArgumentParser:
     bundle.add_argument("--quiet", action="store_true", help="no progress on stderr")
     bundle.add_argument("--verbose", action="store_true", help=VERBOSE_HELP)
     bundle.add_argument(
-        "--force", action="store_true", help="replace --out even if it is a non-empty folder export.py did not write"
+        "--force",
+        action="store_true",
+        help=FORCE_HELP,
     )
     bundle.set_defaults(run=run_bundle, parser=bundle)
 
@@ -519,9 +530,7 @@ def build_parser() -> argparse.ArgumentParser:
     board.add_argument("--first-view", choices=FIRST_VIEWS, help=FIRST_VIEW_HELP)
     board.add_argument("--no-tsv", action="store_true", help="skip the vectors TSV (the page reads the .bytes file)")
     board.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    board.add_argument(
-        "--force", action="store_true", help="replace --out even if it is a non-empty folder export.py did not write"
-    )
+    board.add_argument("--force", action="store_true", help=FORCE_HELP)
     board.set_defaults(run=run_from_tensorboard, parser=board)
 
     serve = commands.add_parser("serve", help="serve a bundle folder on loopback (the projector cannot load file://)")

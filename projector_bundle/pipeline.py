@@ -31,6 +31,7 @@ from projector_bundle.context.geometry import (
     measure_layers,
 )
 from projector_bundle.context.layers import expand_layers
+from projector_bundle.context.sentences import STDIN
 from projector_bundle.context.trajectories import build_paths
 from projector_bundle.inputs.tables import TEXT_COLUMN, RawTable
 from projector_bundle.inputs.vectors import EmbeddingInput
@@ -132,6 +133,13 @@ class BundleOptions:
     embeddings: tuple[EmbeddingInput, ...] = ()  # matrices handed in from Python, with their metadata
     text_table: RawTable | None = None  # texts handed in from Python (`from_texts`), in place of a `texts` file
 
+    def input_paths(self) -> tuple[tuple[str, Path], ...]:
+        """The local files and folders the run reads, by flag: --out may be none of them,
+        nor hold nor lie inside one (a hub id or stdin is no path)."""
+        models = [("--model", Path(m)) for m in self.models if m is not None and Path(m).expanduser().exists()]
+        sentences = [("--sentences", Path(self.sentences))] if self.sentences and self.sentences != STDIN else []
+        return (*models, *sentences)
+
 
 @dataclass(frozen=True)
 class BundleResult:
@@ -179,7 +187,8 @@ def build_bundle(
     from projector_bundle.projector.page import describe_page, render_page
 
     check_options(options)
-    check_target(options.out, force=options.force)  # before loading a model that may be large
+    # Before loading a model that may be large.
+    check_target(options.out, force=options.force, inputs=options.input_paths())
     # The user's files are read before any model loads, so a bad one fails at once.
     texts = read_own_texts(options, progress)
     if texts is not None:
@@ -454,7 +463,12 @@ def read_model(
 ) -> ModelData:
     """Read every table `options` asks of one model, and run it over the texts and the sentences."""
     from projector_bundle.context.contextual import check_layers, corpus_warnings, layer_count
-    from projector_bundle.models.loader import load_model, read_embedding_table, read_word_embeddings
+    from projector_bundle.models.loader import (
+        load_model,
+        own_code_warning,
+        read_embedding_table,
+        read_word_embeddings,
+    )
 
     read = ModelData()
     if WORD in options.tensors:
@@ -464,6 +478,8 @@ def read_model(
             rows = f"{read.words.vocab_rows:,} vocabulary rows"
             read.warnings.append(f"--limit {options.limit:,} is more than the {rows}; exporting all of them")
         read.warnings += read.words.warnings  # an unrecognised tokenizer scheme; rows and tokens that disagree
+    if own_code := own_code_warning(ref):  # after the read, which refuses a type transformers does not know
+        read.warnings.append(own_code)
     tables = [kind for kind in (POSITION, TYPE) if kind in options.tensors]
     if not tables and corpus is None and texts is None:
         return read
@@ -544,7 +560,7 @@ def run_over_corpus(
     progress: Progress,
 ) -> ContextualEmbeddings:
     """The model's points over the corpus, read lazily, with a bar in sentences per second."""
-    from projector_bundle.context.contextual import PointChoice, embed_corpus
+    from projector_bundle.context.contextual import PointChoice, corpus_memory, embed_corpus
     from projector_bundle.models.loader import load_tokenizer
 
     choice = PointChoice(options.words, options.max_points, options.keep_special, options.seed)
@@ -552,7 +568,10 @@ def run_over_corpus(
     progress(f"running {ref.name} over {which}{corpus.source} (layers {', '.join(map(str, layers))})")
     start = time.perf_counter()
     with progress.bar(f"{ref.name} over {corpus.source}", None, unit="sentence") as advance:
-        context = embed_corpus(model, load_tokenizer(ref), corpus.read(), layers, choice, advance=advance)
+        memory = corpus_memory(corpus.source)
+        context = embed_corpus(
+            model, load_tokenizer(ref), corpus.read(), layers, choice, advance=advance, memory=memory
+        )
     counts, seconds = context.counts, max(time.perf_counter() - start, 1e-9)
     progress(
         f"read {counts.sentences:,} sentences in {seconds:.1f} s ({counts.sentences / seconds:,.0f} sentences/s), "

@@ -16,4 +16,13 @@ def plural(count: int, noun: str) -> str:
 
 def describe_size(size: int) -> str:
     """Bytes as MB, or as kB where MB would round to nothing."""
-    return f"{size / MB:.1f} MB" if size >= MB / 10 else f"{size / 1000:.1f} kB"
+    return f"{size / MB:,.1f} MB" if size >= MB / 10 else f"{size / 1000:,.1f} kB"
+
+
+def printable(text: str) -> str:
+    """`text` as UTF-8 can hold it: the bytes of a non-UTF-8 file name (which Python keeps as
+    lone surrogates) shown as `\\xff` escapes, so a page, a JSON file or a message can carry it."""
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate that no file name decodes to
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")

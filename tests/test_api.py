@@ -186,7 +186,7 @@ def test_a_failed_write_leaves_the_last_good_bundle(tmp_path: Path) -> None:
     # The CLI's message: its flags are the API's keywords (force=True).
     assert api_error(elsewhere.write) == (
         f"--out {foreign}: the folder is not empty and has no manifest.json from export.py; "
-        "pass --force to replace it and everything in it"
+        "pass --force to write the bundle into it (files of the same names are replaced, the others kept)"
     )
     assert (foreign / "mine.txt").read_text() == "keep me"
 

@@ -11,7 +11,14 @@ from safetensors.numpy import load_file
 from support import TINY_VOCAB, leftovers, read_tensor_bytes, read_tensor_tsv, run_failing, save_tiny_bert, snapshot
 
 from projector_bundle import cli
-from projector_bundle.projector.formats import CONFIG_JSON, DEFAULT_FILES, PAGE_HTML, PROJECTOR_JS, PROJECTOR_NOTICE
+from projector_bundle.projector.formats import (
+    CONFIG_JSON,
+    DEFAULT_FILES,
+    MANIFEST_JSON,
+    PAGE_HTML,
+    PROJECTOR_JS,
+    PROJECTOR_NOTICE,
+)
 
 
 def model_weights(folder: Path) -> np.ndarray:
@@ -181,7 +188,13 @@ def test_out_under_a_file(tiny_model: Path, tmp_path: Path, capsys: pytest.Captu
 
 
 def test_rebuild_replaces_the_bundle_and_leaves_no_staging(tiny_model: Path, previous: Path) -> None:
+    # A file an older build wrote (its manifest lists it) goes; one the user put there stays.
     (previous / "stale.txt").write_text("from an older build")
+    manifest = json.loads((previous / MANIFEST_JSON).read_text())
+    manifest["files"]["stale.txt"] = {"size": 19, "sha256": "0" * 64}
+    (previous / MANIFEST_JSON).write_text(json.dumps(manifest))
+    (previous / "notes.txt").write_text("the user's")
     assert cli.main(["bundle", "--model", str(tiny_model), "--out", str(previous), "--quiet"]) == 0
     assert not (previous / "stale.txt").exists()
+    assert (previous / "notes.txt").read_text() == "the user's"
     assert leftovers(previous) == []

@@ -186,7 +186,7 @@ def test_size_advice_comes_before_the_files_and_its_way_out_works(
     advice = next(line for line in err if line.startswith("warning: tensor "))
     # Printed before the files are written, not with the warnings at the end.
     assert err.index(advice) < err.index(f"export: writing {out}")
-    assert "vectors.tsv is 0.0 MB, over the 0.0 MB file limit" in advice
+    assert "vectors.tsv is 2,124 bytes, over the 1,200 bytes file limit" in advice
     assert "metadata.tsv" not in advice and "vectors.bytes" not in advice
     ways = advice.split("Ways out: ")[1].split(", ")
     # No --dims: fewer than 8 dimensions (MIN_DIMS) would fit, which is not worth a page.

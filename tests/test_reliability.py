@@ -186,15 +186,19 @@ def test_a_folder_we_did_not_write_needs_force(
     home = tmp_path / "home"
     home.mkdir()
     (home / "notes.txt").write_text("precious")
+    (home / PAGE_HTML).write_text("the user's own page")
+    before = snapshot(home)
     err = run_failing(bundle_args(tiny_model, home), capsys)
     assert err == (
         f"error: --out {home}: the folder is not empty and has no manifest.json from export.py; "
-        "pass --force to replace it and everything in it\n"
+        "pass --force to write the bundle into it (files of the same names are replaced, the others kept)\n"
     )
-    assert snapshot(home) == {"notes.txt": b"precious"}
+    assert snapshot(home) == before
     assert leftovers(home) == []
+    # --force writes the bundle in: a file of a bundle's name is replaced, every other file kept.
     assert cli.main(bundle_args(tiny_model, home, "--force")) == 0
-    assert not (home / "notes.txt").exists()
+    assert (home / "notes.txt").read_text() == "precious"
+    assert (home / PAGE_HTML).read_text() != "the user's own page"
     assert validate_bundle(home) == []
 
 

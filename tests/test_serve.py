@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import gzip
 import http.client
+import os
 import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -18,6 +20,7 @@ import pytest
 from support import ROOT
 
 from projector_bundle import cli
+from projector_bundle.output import serve
 from projector_bundle.output.serve import make_server
 
 
@@ -167,5 +170,90 @@ def test_text_is_gzipped_for_clients_that_accept_it(tiny_bundle: Path) -> None:
         assert "Content-Encoding" not in headers and body == (tiny_bundle / "vectors.bytes").read_bytes()
         assert fetch("/metadata.tsv", "gzip;q=0, identity")[0].get("Content-Encoding") is None
     finally:
+        server.shutdown()
+        server.server_close()
+
+
+# --- a server that survives its clients ---
+
+
+def test_a_large_text_file_is_gzipped_as_it_is_sent(tiny_bundle: Path, tmp_path: Path) -> None:
+    """Past GZIP_WHOLE_BYTES the file is compressed a piece at a time: no Content-Length, the
+    response ends with the connection, and it decompresses to the file."""
+    site = tmp_path / "site"
+    shutil.copytree(tiny_bundle, site)
+    text = "".join(f"token{i}\t{i}\n" for i in range(300_000)).encode()
+    assert len(text) > serve.GZIP_WHOLE_BYTES
+    (site / "big.tsv").write_bytes(text)
+    server = make_server(site)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        connection = http.client.HTTPConnection(*server.server_address[:2], timeout=30)
+        connection.request("GET", "/big.tsv", headers={"Accept-Encoding": "gzip"})
+        response = connection.getresponse()
+        assert response.getheader("Content-Encoding") == "gzip"
+        assert response.getheader("Content-Length") is None
+        assert gzip.decompress(response.read()) == text
+        connection.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_clients_that_go_away_mid_download_are_not_news(tiny_bundle: Path, tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    shutil.copytree(tiny_bundle, site)
+    (site / "big.tsv").write_bytes(b"0.123456789\t" * 3_000_000)  # 36 MB: far more than a socket buffer
+    server, port = serving(site)
+    try:
+        for encoding in ("gzip", "identity", "gzip", "identity"):
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
+                client.sendall(f"GET /big.tsv HTTP/1.1\r\nHost: x\r\nAccept-Encoding: {encoding}\r\n\r\n".encode())
+                assert client.recv(1024).startswith(b"HTTP/1.0 200")
+                # Close with a reset, as a browser tab does on reload.
+                client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        assert status_of(port, "/index.html")[0] == 200  # the server lives on
+    finally:
+        server.send_signal(signal.SIGINT)
+        _, err = server.communicate(timeout=60)
+    assert server.returncode == 0
+    assert err == ""  # no traceback, not even a line
+
+
+def test_a_fifo_or_device_in_the_folder_is_refused(tiny_bundle: Path, tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    shutil.copytree(tiny_bundle, site)
+    os.mkfifo(site / "pipe.tsv")
+    server, port = serving(site)
+    try:
+        for path in ("/pipe.tsv",):
+            status, body = status_of(port, path)
+            assert status == 403
+            assert b"not a regular file" in body
+        assert status_of(port, "/index.html")[0] == 200
+    finally:
+        server.send_signal(signal.SIGINT)
+        _, err = server.communicate(timeout=10)
+    assert err == ""
+
+
+def test_idle_connections_time_out_and_workers_are_bounded(tiny_bundle: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """More idle sockets than workers: the threads stay at WORKERS, each idle one is closed
+    after the idle timeout, and a real request is answered once a worker is free."""
+    monkeypatch.setattr(serve.QuietHandler, "timeout", 1)
+    server = make_server(tiny_bundle)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    before = threading.active_count()
+    idle = [socket.create_connection(server.server_address[:2], timeout=30) for _ in range(serve.WORKERS + 24)]
+    try:
+        connection = http.client.HTTPConnection(*server.server_address[:2], timeout=60)
+        connection.request("GET", "/index.html")
+        assert connection.getresponse().read() == (tiny_bundle / "index.html").read_bytes()
+        assert threading.active_count() <= before + serve.WORKERS
+        # Each idle socket was closed by the server (an empty read is the end of the stream).
+        assert [s.recv(1) for s in idle] == [b""] * len(idle)
+    finally:
+        for s in idle:
+            s.close()
         server.shutdown()
         server.server_close()

@@ -16,7 +16,8 @@ from projector_bundle.projector.formats import MANIFEST_JSON
 from projector_bundle.projector.validate import validate_bundle
 
 NOT_OURS = (
-    "the folder is not empty and has no manifest.json from export.py; pass --force to replace it and everything in it"
+    "the folder is not empty and has no manifest.json from export.py; "
+    "pass --force to write the bundle into it (files of the same names are replaced, the others kept)"
 )
 
 
@@ -70,14 +71,14 @@ def test_a_bundle_replaced_by_another_folder_during_the_run_is_kept(
     assert leftovers(previous) == []
 
 
-def test_force_replaces_a_folder_that_appears_during_the_run(
+def test_force_writes_into_a_folder_that_appears_during_the_run_and_keeps_its_files(
     tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     out = tmp_path / "site"
     appearing_at(out, monkeypatch, write_notes)
     assert cli.main(bundle_args(tiny_model, out, "--force")) == 0
     assert (out / MANIFEST_JSON).is_file()
-    assert not (out / "notes.txt").exists()
+    assert (out / "notes.txt").read_text() == "precious"
     assert leftovers(out) == []
 
 

@@ -9,6 +9,9 @@ corpus. torch is imported inside `embed_corpus` and `pool_states` only; the rest
 
 from __future__ import annotations
 
+import math
+import os
+import stat
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, cast
@@ -16,7 +19,15 @@ from typing import TYPE_CHECKING, cast
 import numpy as np
 
 from projector_bundle import ExportError, UsageError
-from projector_bundle.context.corpus import UNLIMITED, Reservoir, Ticket, match_words, mentions_any, normalise_word
+from projector_bundle.context.corpus import (
+    UNLIMITED,
+    CorpusMemory,
+    Reservoir,
+    Ticket,
+    match_words,
+    mentions_any,
+    normalise_word,
+)
 from projector_bundle.context.sentences import (
     LISTED_LINES,
     Sentence,
@@ -161,6 +172,7 @@ def embed_corpus(
     *,
     advance: Callable[[int], None] = lambda done: None,
     sample: Reservoir[_Point] | None = None,
+    memory: CorpusMemory | None = None,
 ) -> ContextualEmbeddings:
     """Hidden states of `layers` for the points `choice` picks from `sentences`, read lazily.
 
@@ -170,16 +182,62 @@ def embed_corpus(
     an attention mask, so models without a padding token (GPT-2, Llama) batch too, and every
     state is the one the sentence gets alone. An encoder-decoder model (T5, BART) runs its
     encoder only. `advance` is told the sentences read; `sample` (default: a new reservoir of
-    `choice.max_points` per word) is where kept points wait.
+    `choice.max_points` per word) is where kept points wait. After each chunk, `memory`
+    refuses a run whose points would not fit (from the first chunk, where the file's size is known).
     """
     import torch
 
     run = _CorpusRun(model, tokenizer, layers, choice, sample)
+    dim = int(model.config.hidden_size)
+    cap = (choice.max_points or UNLIMITED) * max(len(choice.words), 1)
     with torch.inference_mode():
         for chunk in chunked(sentences, READ_CHUNK):
             run.read(chunk)
             advance(len(chunk))
+            if memory is not None:
+                memory.check(run.sample.held(), run.counts.sentences, chunk[-1].end, len(layers), dim, cap)
     return run.result()
+
+
+# Caps the memory a corpus run may plan for, in megabytes (MemAvailable otherwise).
+MEMORY_ENV = "EXPORT_MEMORY_MB"
+
+
+def corpus_memory(source: str) -> CorpusMemory | None:
+    """The memory check of a run over `source`: its size if it is a regular file, and the budget
+    (`EXPORT_MEMORY_MB`, else the memory Linux says is available); None where neither is known."""
+    limit = os.environ.get(MEMORY_ENV)
+    if limit is not None:
+        try:
+            megabytes = float(limit)
+        except ValueError:
+            megabytes = math.nan
+        if not 0 < megabytes < math.inf:
+            raise ExportError(f"{MEMORY_ENV}: expected a positive number of megabytes, got {limit!r}")
+        budget = int(megabytes * 1e6)
+    else:
+        available = available_memory()
+        if available is None:
+            return None
+        budget = available
+    try:
+        info = os.stat(source)
+        size = info.st_size if stat.S_ISREG(info.st_mode) else None
+    except (OSError, ValueError):
+        size = None  # standard input, or a pipe
+    return CorpusMemory(source, size, budget)
+
+
+def available_memory() -> int | None:
+    """MemAvailable of /proc/meminfo in bytes; None without it."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as file:
+            for line in file:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
 
 
 class _CorpusRun:

@@ -24,7 +24,9 @@ from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from projector_bundle import UsageError
+from projector_bundle import ExportError, UsageError
+from projector_bundle.points.reductions import round_down
+from projector_bundle.text import describe_size
 
 T = TypeVar("T")
 
@@ -108,6 +110,42 @@ def _strip_punctuation(text: str, start: int, stop: int) -> tuple[int, int]:
 
 def _is_edge(ch: str) -> bool:
     return ch.isspace() or unicodedata.category(ch).startswith("P")
+
+
+# The memory a kept point costs, measured roughly on bert-base runs: its vectors about three
+# times at the peak (in the sample, stacked into each layer's matrix, and in the projections'
+# work), plus its occurrence, sentence and metadata cells.
+VECTOR_COPIES = 3
+POINT_OVERHEAD_BYTES = 600
+
+
+@dataclass(frozen=True)
+class CorpusMemory:
+    """What a corpus run may hold: the source's size (None for a stream) and the memory budget."""
+
+    source: str
+    source_bytes: int | None
+    budget: int  # bytes
+
+    def check(self, points: int, sentences: int, read_bytes: int, layers: int, dim: int, cap: int) -> None:
+        """Refuse, naming the numbers, a run whose points will not fit: projected from the part read
+        where the source's size is known, else those held now. `cap` is what --max-points allows."""
+        per_point = layers * dim * 4 * VECTOR_COPIES + POINT_OVERHEAD_BYTES
+        known = self.source_bytes is not None and 0 < read_bytes < self.source_bytes
+        projected = min(cap, points * self.source_bytes // read_bytes) if known and self.source_bytes else points
+        if projected * per_point <= self.budget:
+            return
+        fit = max(round_down(self.budget // per_point), 1)
+        if known and self.source_bytes:
+            share = f"{read_bytes / self.source_bytes:.1%} of the file"
+            what = f"about {projected:,} points ({points:,} in its first {sentences:,} sentences, {share})"
+        else:
+            what = f"{points:,} points in its first {sentences:,} sentences"
+        raise ExportError(
+            f"--sentences {self.source}: {what} x {layers} layer(s) x {dim} dimensions would need about "
+            f"{describe_size(projected * per_point)} of memory, more than the {describe_size(self.budget)} available; "
+            f"pass --max-points {fit} (or fewer), or fewer --layer"
+        )
 
 
 def check_max_points(count: int) -> None:

@@ -13,7 +13,7 @@ import codecs
 import itertools
 import sys
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -42,6 +42,8 @@ class Sentence:
     line: int  # 1-based line number in the file, for messages
     text: str
     clipped: bool = False  # longer than MAX_LINE_BYTES, cut to it
+    # Bytes of the source read up to the end of this line, to tell how far a run has come.
+    end: int = field(default=0, compare=False)
 
 
 class Corpus:
@@ -129,7 +131,7 @@ def parse_stream(stream: BinaryIO, source: str, max_line_bytes: int = MAX_LINE_B
             offset += size
             if text:
                 found = True
-                yield Sentence(number, text, clipped)
+                yield Sentence(number, text, clipped, offset)
     except OSError as exc:
         raise ExportError(f"--sentences {source}: cannot read it: {exc.strerror}") from None
     if number == 0:

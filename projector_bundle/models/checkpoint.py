@@ -14,6 +14,7 @@ what is wrong (a safetensors header before anything it declares is allocated).
 
 from __future__ import annotations
 
+import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, TypeGuard
 
 import numpy as np
 
+from projector_bundle.files import open_regular
 from projector_bundle.models.modeljson import (
     ModelFileError,
     decode_utf8,
@@ -100,8 +102,8 @@ def read_safetensors_header(file: Path) -> dict[str, StoredTensor]:
     checked as safetensors checks them, before anything is allocated: a file it would refuse
     (a damaged length, a span past the end, tensors that share bytes) raises ModelFileError."""
     try:
-        size = file.stat().st_size
-        with open(file, "rb") as f:
+        with open_regular(file) as f:
+            size = os.fstat(f.fileno()).st_size
             prefix = f.read(8)
             if len(prefix) < 8:
                 raise ModelFileError(file, f"{size:,} bytes: too short for safetensors (its header length takes 8)")
@@ -273,6 +275,32 @@ def find_word_embeddings(tensors: dict[str, StoredTensor], config: dict) -> Stor
     return candidates[0] if len(candidates) == 1 else None
 
 
+def check_table_rows(tensors: dict[str, StoredTensor], config: dict, config_file: Path) -> None:
+    """The word table's rows must be the config's `vocab_size`: transformers refuses the
+    model otherwise, pointing at a report it printed nowhere. Checked where exactly one
+    stored tensor can be that table."""
+    vocab_size = config.get("vocab_size")
+    widths = {config[key] for key in WIDTH_KEYS if is_int(config.get(key))}
+    if not is_int(vocab_size) or not widths or find_word_embeddings(tensors, config) is not None:
+        return
+    candidates = [
+        t
+        for t in tensors.values()
+        if len(t.shape) == 2
+        and t.shape[1] in widths
+        and t.name.endswith(".weight")
+        and t.name.removesuffix(".weight").rsplit(".", 1)[-1] in EMBEDDING_MODULES
+        and not any(word in t.name for word in NOT_WORD_EMBEDDINGS)
+    ]
+    if len(candidates) == 1:
+        table = candidates[0]
+        raise ModelFileError(
+            config_file,
+            f"vocab_size is {vocab_size:,}, but the word-embedding table {table.name} in {table.file.name} "
+            f"has {table.shape[0]:,} rows; they must agree",
+        )
+
+
 def is_embedding_name(name: str) -> bool:
     module = name.removesuffix(".weight")
     if any(word in module for word in NOT_WORD_EMBEDDINGS):
@@ -378,8 +406,14 @@ def check_tokenizer_model(described: dict[str, object], file: Path) -> None:
         )
         if not pairs:
             raise ModelFileError(file, f"a Unigram vocab must be a list of [piece, score] pairs, got {shown(vocab)}")
-    elif model_type is not None and not (isinstance(vocab, dict) and all(is_int(i) and i >= 0 for i in vocab.values())):
-        raise ModelFileError(file, f"a {model_type} vocab must map tokens to ids, got {shown(vocab)}")
+    elif model_type is not None:
+        if not isinstance(vocab, dict):
+            raise ModelFileError(file, f"a {model_type} vocab must map tokens to ids, got {shown(vocab)}")
+        bad = next((t for t, i in vocab.items() if not is_int(i) or i < 0), None)
+        if bad is not None:  # the one entry, not a vocabulary of 30,000
+            raise ModelFileError(
+                file, f"a {model_type} vocab must map tokens to ids of 0 or more, got {shown(bad)}: {shown(vocab[bad])}"
+            )
     unknown = model.get("unk_token")
     if model_type == "WordPiece" and isinstance(vocab, dict) and not (isinstance(unknown, str) and unknown in vocab):
         # The library needs it for every word it cannot split, and fails only then, mid-tokenization.

@@ -12,6 +12,7 @@ import os
 import pickle
 import re
 import socket
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,6 +29,7 @@ from projector_bundle.models.checkpoint import (
     StoredTensor,
     Vocabulary,
     check_declared_size,
+    check_table_rows,
     check_tokenizer_files,
     find_word_embeddings,
     list_stored_tensors,
@@ -40,7 +42,7 @@ from projector_bundle.models.modeljson import ModelFileError, read_json, shown
 from projector_bundle.models.schemes import Scheme, detect_scheme, detect_slow_scheme, read_piece, readable
 from projector_bundle.models.tables import POSITION_TABLE, TABLE_MODULES, TYPE_TABLE
 from projector_bundle.models.vocabulary import Token
-from projector_bundle.text import one_line
+from projector_bundle.text import one_line, printable
 
 if TYPE_CHECKING:
     import torch
@@ -79,7 +81,7 @@ class ModelRef:
     def public_name(self) -> str:
         """The name a published bundle shows: the hub id, or only the folder's own name,
         never a path that tells about the user's file system."""
-        return self.path.resolve().name if self.source == "folder" else self.name
+        return printable(self.path.resolve().name if self.source == "folder" else self.name)
 
 
 @dataclass(frozen=True)
@@ -143,9 +145,15 @@ def _packaged_default() -> ModelRef:
 def _check_folder(path: Path) -> Path:
     if not path.is_dir():
         raise ExportError(f"--model {path}: not a folder")
+    if printable(str(path.resolve())) != str(path.resolve()):
+        # safetensors and the tokenizers library take paths as UTF-8 strings and cannot open it.
+        raise ExportError(
+            f"--model {printable(str(path))}: its path is not valid UTF-8, which transformers cannot open; "
+            "rename the folder"
+        )
     if not (path / MODEL_CONFIG).is_file() and (path / MODULES_JSON).is_file():
         path = _transformer_module(path)
-    if not (path / MODEL_CONFIG).is_file():
+    if not os.path.lexists(path / MODEL_CONFIG):  # one that is not a regular file is refused when read
         raise ExportError(f"--model {path}: no {MODEL_CONFIG} in the folder")
     if not any((path / f).is_file() for f in WEIGHT_FILES):
         raise ExportError(f"--model {path}: no weights in the folder (expected one of {', '.join(WEIGHT_FILES)})")
@@ -277,8 +285,12 @@ def load_model(ref: ModelRef) -> PreTrainedModel:
     except Exception as exc:  # it reads every field for the model's type, and fails on a wrong one with any type
         raise load_error(ref.name, MODEL_CONFIG, exc) from None
     try:
-        # transformers reads safetensors, or .bin through torch.load(weights_only=True); never remote code.
-        return AutoModel.from_pretrained(ref.path, config=config, trust_remote_code=False)
+        with warnings.catch_warnings():
+            # torch's weights-only unpickler asks, on stderr, for an issue about a raw pickle's
+            # protocol before it refuses the file; the refusal below says all the user needs.
+            warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+            # transformers reads safetensors, or .bin through torch.load(weights_only=True); never remote code.
+            return AutoModel.from_pretrained(ref.path, config=config, trust_remote_code=False)
     except Exception as exc:  # a weight file we do not check can fail in it with any type
         raise load_error(ref.name, "weights", exc) from None
 
@@ -286,8 +298,11 @@ def load_model(ref: ModelRef) -> PreTrainedModel:
 def check_weights(folder: Path) -> None:
     """Before transformers builds a model: every safetensors header as safetensors checks it, and
     the config's embedding table against the size of the weight files."""
-    list_stored_tensors(folder)
-    check_declared_size(read_config(folder), weight_files(folder), folder / MODEL_CONFIG)
+    tensors = list_stored_tensors(folder)
+    config = read_config(folder)
+    check_declared_size(config, weight_files(folder), folder / MODEL_CONFIG)
+    if tensors is not None:
+        check_table_rows(tensors, config, folder / MODEL_CONFIG)
 
 
 # safetensors prefixes every header error with this; the rest says what is wrong.
@@ -413,6 +428,19 @@ def word_embeddings(matrix: np.ndarray, vocabulary: Vocabulary, vocab_rows: int)
     tokens = build_tokens(vocabulary, matrix.shape[0])
     warnings = vocabulary_warnings(vocabulary, tokens, vocab_rows)
     return WordEmbeddings(matrix, tokens, vocab_rows, vocabulary.scheme, warnings)
+
+
+def own_code_warning(ref: ModelRef) -> str | None:
+    """What to say of a model whose config names its own code (`auto_map`) but whose
+    `model_type` transformers knows: it is read with transformers' class for that type,
+    and its own code never runs. (An unknown type is refused when it loads.)"""
+    config = read_config(ref.path)
+    if "auto_map" not in config:
+        return None
+    return (
+        f"--model {ref.name}: its {MODEL_CONFIG} names its own Python code (auto_map), which export.py never "
+        f"runs; it is read with transformers' built-in class for model_type {config.get('model_type')!r}"
+    )
 
 
 def find_stored_word_embeddings(ref: ModelRef) -> StoredTensor | None:

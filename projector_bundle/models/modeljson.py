@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TypeGuard
 
 from projector_bundle import ExportError
+from projector_bundle.files import open_regular
 from projector_bundle.text import one_line
 
 # The largest tokenizer.json files are tens of megabytes; a JSON file of a model past this
@@ -49,7 +50,7 @@ def read_json(file: Path, depth: int | None = MAX_JSON_DEPTH) -> object:
 def read_text(file: Path, limit: int = MAX_JSON_BYTES) -> str:
     """A text file of a model as UTF-8, read no further than `limit` bytes."""
     try:
-        with open(file, "rb") as f:
+        with open_regular(file) as f:
             data = f.read(limit + 1)
     except OSError as exc:
         raise ModelFileError(file, f"cannot be read ({exc.strerror or exc})") from None

@@ -14,10 +14,13 @@ from pathlib import Path
 
 import orjson
 
+from projector_bundle.files import read_bounded
 from projector_bundle.projector.formats import MANIFEST_JSON
 
 GENERATOR = "export.py"
 _READ_CHUNK = 1 << 20
+# A manifest lists a few dozen files in a few kB; a far larger one is not ours to read whole.
+MAX_MANIFEST_BYTES = 16 * 2**20
 
 
 @dataclass(frozen=True)
@@ -94,13 +97,30 @@ def build_manifest(
     }
 
 
+def read_our_manifest(folder: Path) -> dict[str, object] | None:
+    """The manifest in `folder` if this tool wrote it; None for a missing, foreign or unreadable one
+    (a FIFO, a link to /dev/zero or a file past `MAX_MANIFEST_BYTES` among them)."""
+    try:
+        manifest = orjson.loads(read_bounded(folder / MANIFEST_JSON, MAX_MANIFEST_BYTES))
+    except (OSError, orjson.JSONDecodeError):
+        return None
+    return manifest if isinstance(manifest, dict) and manifest.get("generator") == GENERATOR else None
+
+
 def is_our_bundle(folder: Path) -> bool:
     """Whether `folder` holds a manifest this tool wrote."""
-    try:
-        manifest = orjson.loads((folder / MANIFEST_JSON).read_bytes())
-    except (OSError, orjson.JSONDecodeError):
-        return False
-    return isinstance(manifest, dict) and manifest.get("generator") == GENERATOR
+    return read_our_manifest(folder) is not None
+
+
+def listed_files(folder: Path) -> set[str] | None:
+    """The files of `folder` that this tool wrote, as its manifest lists them (and the manifest
+    itself); None where the folder has no manifest of ours."""
+    manifest = read_our_manifest(folder)
+    if manifest is None:
+        return None
+    files = manifest.get("files")
+    names = {name for name in files if isinstance(name, str)} if isinstance(files, dict) else set()
+    return names | {MANIFEST_JSON}
 
 
 def sha256_file(path: Path) -> str:

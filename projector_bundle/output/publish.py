@@ -29,6 +29,12 @@ def normalise_base_url(text: str) -> str:
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https"):
         raise ValueError(f"expected an http:// or https:// URL, got {text!r}")
+    if "@" in parts.netloc:
+        # Written into the page and the remote config as given, for anyone to read.
+        shown = text.replace(parts.netloc.rpartition("@")[0], "***", 1)
+        raise ValueError(
+            f"expected a URL without a user name or password, which the bundle would publish, got {shown!r}"
+        )
     if not parts.hostname:
         raise ValueError(f"expected a URL with a host, got {text!r}")
     try:

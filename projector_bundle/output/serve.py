@@ -13,21 +13,31 @@ import io
 import ipaddress
 import os
 import socket
+import sys
 import threading
+import zlib
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO, cast
 
 from projector_bundle import ExportError
+from projector_bundle.files import NotAFileError, open_regular
 from projector_bundle.projector.formats import DEFAULT_HOST
 
 # Sent gzipped to a browser that accepts it, as static hosts do with text: the page, the
 # projector script, configs, bookmarks and metadata. The .bytes vectors barely compress.
 GZIP_SUFFIXES = (".html", ".js", ".json", ".tsv", ".txt")
-# Larger files go as they are rather than be compressed in memory per request.
-GZIP_MAX_BYTES = 32_000_000
+# A file up to this size is compressed whole, so its Content-Length can be sent; a larger one
+# is compressed as it is sent, a piece at a time: memory per request stays near this bound.
+GZIP_WHOLE_BYTES = 1_000_000
+READ_BYTES = 256 * 1024
+# Requests answered at once; more connections wait in the listen queue.
+WORKERS = 16
+LISTEN_QUEUE = 128
+# A connection that sends or reads nothing for this long is closed.
+IDLE_SECONDS = 30
 
 
 class QuietHandler(SimpleHTTPRequestHandler):
@@ -38,19 +48,51 @@ class QuietHandler(SimpleHTTPRequestHandler):
     a host that compresses text would send.
     """
 
+    timeout = IDLE_SECONDS
+
     def send_head(self) -> BinaryIO | None:
-        """The file or listing for the request, refusing paths the folder does not hold."""
+        """The file or listing for the request, refusing paths the folder does not hold
+        and anything but a regular file (a FIFO would hang the request, a device never end)."""
         path = self.translate_path(self.path)
         if "\0" in path:  # `%00` in the URL: open() would raise, dropping the connection
             self.send_error(HTTPStatus.BAD_REQUEST, "NUL byte in the path")
             return None
         if not inside(path, self.directory):
-            # A link inside the bundle that points out of it: neither served nor listed.
-            self.send_error(HTTPStatus.FORBIDDEN, "link out of the served folder")
+            return self.refuse_link()
+        if os.path.isdir(path):
+            if not self.path.split("?", 1)[0].split("#", 1)[0].endswith("/"):
+                return super().send_head()  # the redirect to the folder's URL with a slash
+            names = (os.path.join(path, name) for name in ("index.html", "index.htm"))
+            index = next((name for name in names if os.path.lexists(name)), None)
+            if index is None:
+                return super().send_head()  # the listing
+            if not inside(index, self.directory):
+                return self.refuse_link()
+            path = index
+        try:
+            file = open_regular(path)
+        except NotAFileError:
+            self.send_error(HTTPStatus.FORBIDDEN, "not a regular file")
             return None
-        if self.accepts_gzip() and path.endswith(GZIP_SUFFIXES) and os.path.isfile(path):
-            return self.send_gzipped(path)
-        return super().send_head()
+        except OSError:
+            self.send_error(HTTPStatus.NOT_FOUND, "File not found")
+            return None
+        try:
+            if self.accepts_gzip() and path.endswith(GZIP_SUFFIXES):
+                return self.send_gzipped(path, file)
+            self.send_response(HTTPStatus.OK)
+            self.send_header("Content-Type", self.guess_type(path))
+            self.send_header("Content-Length", str(os.fstat(file.fileno()).st_size))
+            self.end_headers()
+            return file
+        except BaseException:
+            file.close()
+            raise
+
+    def refuse_link(self) -> BinaryIO | None:
+        """No answer but 403 for a link inside the bundle that points out of it: neither served nor listed."""
+        self.send_error(HTTPStatus.FORBIDDEN, "link out of the served folder")
+        return None
 
     def accepts_gzip(self) -> bool:
         """Whether Accept-Encoding lists gzip with a weight above zero."""
@@ -60,19 +102,24 @@ class QuietHandler(SimpleHTTPRequestHandler):
                 return not any(p.replace(" ", "") in ("q=0", "q=0.0", "q=0.00", "q=0.000") for p in params)
         return False
 
-    def send_gzipped(self, path: str) -> BinaryIO | None:
-        """The file gzipped, where it is small enough to compress per request."""
-        if os.path.getsize(path) > GZIP_MAX_BYTES:
-            return super().send_head()
-        with open(path, "rb") as file:
-            body = gzip.compress(file.read(), compresslevel=6, mtime=0)
+    def send_gzipped(self, path: str, file: BinaryIO) -> BinaryIO:
+        """The headers of `file` gzipped, and the stream its gzipped bytes come from: whole for
+        a small file (with its Content-Length), else compressed as it is sent (the response
+        then ends when the connection closes, as HTTP/1.0 allows)."""
         self.send_response(HTTPStatus.OK)
         self.send_header("Content-Type", self.guess_type(path))
         self.send_header("Content-Encoding", "gzip")
-        self.send_header("Content-Length", str(len(body)))
         self.send_header("Vary", "Accept-Encoding")
+        if os.fstat(file.fileno()).st_size <= GZIP_WHOLE_BYTES:
+            with file:
+                body = gzip.compress(file.read(GZIP_WHOLE_BYTES + 1), compresslevel=6, mtime=0)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            return io.BytesIO(body)
+        self.send_header("Connection", "close")
+        self.close_connection = True
         self.end_headers()
-        return io.BytesIO(body)
+        return cast(BinaryIO, GzipStream(file))
 
     def end_headers(self) -> None:
         self.send_header("Access-Control-Allow-Origin", "*")
@@ -82,6 +129,65 @@ class QuietHandler(SimpleHTTPRequestHandler):
         pass
 
 
+class GzipStream(io.RawIOBase):
+    """A file's bytes gzipped (mtime 0, as `gzip.compress` above), read a piece at a time."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self.file = file
+        self.compressor = zlib.compressobj(6, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+        self.done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        while not self.done:
+            piece = self.file.read(READ_BYTES)
+            if not piece:
+                self.done = True
+                return self.compressor.flush()
+            if out := self.compressor.compress(piece):
+                return out
+        return b""
+
+    def close(self) -> None:
+        self.file.close()
+        super().close()
+
+
+class BundleServer(ThreadingHTTPServer):
+    """At most `WORKERS` requests at once, each on its own thread: a thread per connection,
+    unbounded, ended in "can't start new thread" under a few hundred sockets."""
+
+    request_queue_size = LISTEN_QUEUE
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.slots = threading.BoundedSemaphore(WORKERS)
+        super().__init__(*args, **kwargs)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self.slots.acquire()  # the accept loop waits here while every worker is busy
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away (a reload, a closed tab) or fell idle is no news; anything
+        else is one line on stderr, never a traceback."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, TimeoutError)):
+            return
+        print(f"serve: a request from {client_address[0]} failed: {exc!r:.200}", file=sys.stderr, flush=True)
+
+
 def inside(path: str, folder: str) -> bool:
     """Whether `path`, with every link followed, lies in `folder`."""
     root = os.path.realpath(folder)
@@ -89,7 +195,7 @@ def inside(path: str, folder: str) -> bool:
     return real == root or real.startswith(root.rstrip(os.sep) + os.sep)
 
 
-class _IPv6Server(ThreadingHTTPServer):
+class _IPv6Server(BundleServer):
     address_family = socket.AF_INET6
 
 
@@ -105,10 +211,10 @@ def check_loopback(host: str) -> str:
     raise ExportError(f"--host {host}: serves on loopback only (127.0.0.1, ::1 or localhost)")
 
 
-def make_server(folder: Path, host: str = DEFAULT_HOST, port: int = 0) -> ThreadingHTTPServer:
+def make_server(folder: Path, host: str = DEFAULT_HOST, port: int = 0) -> BundleServer:
     """A server for `folder` bound to a loopback `host`; port 0 picks a free port."""
     host = check_loopback(host)
-    server_class = _IPv6Server if ":" in host else ThreadingHTTPServer
+    server_class = _IPv6Server if ":" in host else BundleServer
     handler = functools.partial(QuietHandler, directory=str(folder))
     try:
         return server_class((host, port), handler)

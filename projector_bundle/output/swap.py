@@ -2,6 +2,8 @@
 
 `check_target` is the policy (what may be replaced); `staging_folder` and `swap_in` are the
 mechanism (a temporary folder beside the target, and one atomic exchange where Linux has it).
+Only the files the old manifest lists are replaced: `carry_others` hard-links every other
+file of the target into the new bundle before the exchange (docs/reliability.md).
 
 Every run claims a token with a lock file `.NAME.TOKEN.lock` holding its pid and start time,
 and names its folders after it: `.NAME.TOKEN.partial` (the new bundle being built) and, where
@@ -18,14 +20,17 @@ import errno
 import os
 import re
 import shutil
+import stat
 import sys
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 from projector_bundle import ExportError
-from projector_bundle.output.manifest import is_our_bundle
+from projector_bundle.files import make_folders, read_bounded
+from projector_bundle.output.manifest import is_our_bundle, listed_files
 from projector_bundle.projector.formats import MANIFEST_JSON
 from projector_bundle.signals import interrupts_deferred
 
@@ -34,21 +39,29 @@ RETIRED_SUFFIX = ".old"
 LOCK_SUFFIX = ".lock"
 # tempfile's random names: 8 characters of this alphabet.
 _TOKEN = r"[a-z0-9_]{8}"
+# A lock holds one short line, written right after the file is made: one still empty
+# after this many seconds was left by a run that could not write it (a full disk).
+EMPTY_LOCK_SECONDS = 10
+MAX_LOCK_BYTES = 100
+# Room kept for the longest name of a file inside a bundle (a model prefix and a tensor file).
+BUNDLE_NAME_BYTES = 100
 
 
 # --- the policy ---
 
 
-def check_target(out: Path, *, force: bool = False) -> None:
-    """Fail before any work if `out` cannot become a bundle folder, or is a folder
-    this tool did not write and --force was not given.
+def check_target(out: Path, *, force: bool = False, inputs: Sequence[tuple[str, Path]] = ()) -> None:
+    """Fail before any work if `out` cannot become a bundle folder, overlaps one of the run's
+    `inputs` (flag, path), or is a folder this tool did not write and --force was not given.
 
     Leftovers of earlier killed runs are cleared first, so the check sees the bundle
     that a kill between two renames left aside.
     """
     target = resolve_target(out)
+    check_no_dangling_link(out)
     if target.parent == target:
         raise ExportError(f"--out {out}: cannot replace the root folder")
+    check_apart_from_inputs(out, target, inputs)
     check_name_lengths(out, target)
     clear_leftovers(target)
     check_replaceable(out, target, force=force)
@@ -76,8 +89,41 @@ def check_replaceable(out: Path, target: Path, *, force: bool) -> None:
         # A typo such as --out ~ must not delete a home folder.
         raise ExportError(
             f"--out {out}: the folder is not empty and has no {MANIFEST_JSON} from export.py; "
-            "pass --force to replace it and everything in it"
+            "pass --force to write the bundle into it (files of the same names are replaced, the others kept)"
         )
+
+
+def check_apart_from_inputs(out: Path, target: Path, inputs: Sequence[tuple[str, Path]]) -> None:
+    """Refuse an `out` that is, holds or lies inside an input, --force or not: the swap would
+    replace the input (a model folder's weights and tokenizer) with the bundle."""
+    for flag, path in inputs:
+        try:
+            source = path.expanduser().resolve(strict=True)
+        except (OSError, RuntimeError):
+            continue  # missing or unreadable: its own reader says so
+        if source == target:
+            relation = "is"
+        elif source.is_relative_to(target):
+            relation = "holds"
+        elif target.is_relative_to(source):
+            relation = "lies inside"
+        else:
+            continue
+        raise ExportError(
+            f"--out {out}: {relation} the {flag} input {path}; the bundle must go to a folder apart from its inputs"
+        )
+
+
+def check_no_dangling_link(out: Path) -> None:
+    """Refuse an `out` that is (or passes through) a link to nothing: the run would create
+    folders wherever the link points, which is rarely what was meant."""
+    path = Path(os.path.abspath(out))
+    for each in (path, *path.parents):
+        if os.path.islink(each) and not os.path.exists(each):
+            raise ExportError(
+                f"--out {out}: {each} is a link to {os.readlink(each)}, which does not exist; "
+                "create that folder or remove the link"
+            )
 
 
 def resolve_target(out: Path) -> Path:
@@ -103,6 +149,17 @@ def check_name_lengths(out: Path, target: Path) -> None:
     existing = next((p for p in (target, *target.parents) if os.path.isdir(p)), None)
     if existing is None:
         return
+    try:
+        path_max = os.pathconf(existing, "PC_PATH_MAX")
+    except (OSError, ValueError):
+        path_max = None
+    # The longest path the run makes: a file of the bundle in the staging folder beside the target.
+    longest = len(os.fsencode(target.parent / staging_name(target.name, "x" * 8))) + 1 + BUNDLE_NAME_BYTES
+    if path_max is not None and longest >= path_max:
+        raise ExportError(
+            f"--out {out}: its full path is {len(os.fsencode(target)):,} bytes; with the staging folder's name "
+            f"and the bundle's file names the run would need {longest:,}, and this system allows {path_max - 1:,}"
+        )
     try:
         limit = os.pathconf(existing, "PC_NAME_MAX")
     except (OSError, ValueError):
@@ -144,7 +201,7 @@ def staging_folder(out: Path) -> Iterator[Path]:
         # Stop signals wait for the few steps that create the lock and the folder, so a
         # signal never leaves one of them without the other, or a lock without a run.
         with interrupts_deferred():
-            target.parent.mkdir(parents=True, exist_ok=True)
+            make_folders(target.parent)
             lock = claim_token(target)
             staging = target.with_name(staging_name(target.name, lock.name.split(".")[-2]))
             staging.mkdir()
@@ -169,8 +226,12 @@ def claim_token(target: Path) -> Path:
     """A lock file `.NAME.TOKEN.lock` beside `target` naming this process, made before any
     folder with its token, so no folder of a living run is ever without its lock."""
     fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=LOCK_SUFFIX, dir=target.parent)
-    with os.fdopen(fd, "w", encoding="ascii") as file:
-        file.write(owner_line(os.getpid()))
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as file:
+            file.write(owner_line(os.getpid()))
+    except BaseException:  # a full disk: no lock may stay behind, empty or not
+        os.unlink(name)
+        raise
     return Path(name)
 
 
@@ -192,6 +253,7 @@ def swap_in(staging: Path, out: Path, *, force: bool = False) -> None:
                     check_replaceable(out, target, force=force)
                 raise
             return
+        carry_others(target, staging, listed_files(target) or set())
         if _exchange(staging, target):  # one atomic step: `out` never disappears, even for a web server
             return  # `staging` now holds the old bundle; the caller removes it
         retired = staging.with_name(staging.name.removesuffix(STAGING_SUFFIX) + RETIRED_SUFFIX)
@@ -203,6 +265,83 @@ def swap_in(staging: Path, out: Path, *, force: bool = False) -> None:
             os.rename(retired, target)
             raise
         shutil.rmtree(retired, ignore_errors=True)
+
+
+def carry_others(old: Path, new: Path, ours: set[str]) -> None:
+    """Hard-link into `new` every file and folder of `old` that is not ours: neither listed in
+    the old manifest (`ours`) nor written again in `new`. A CNAME, .nojekyll, .git/ or notes
+    so cross into the new bundle, while a file an earlier run wrote and this one does not
+    is left behind with the old bundle.
+
+    Links, not moves: until the swap the old folder keeps every file, so a run killed at
+    any point loses nothing. Where a link cannot be made (another file system), a regular
+    file is copied.
+    """
+    folders = {str(Path(name).parent) for name in ours}
+    owned = {str(p) for name in folders for p in (Path(name), *Path(name).parents)} - {"."}
+    stack = [""]
+    made: list[Path] = []  # folders of ours made here only to hold someone's files
+    while stack:
+        relative = stack.pop()
+        with os.scandir(old / relative) as entries:
+            found = list(entries)
+        for entry in found:
+            name = f"{relative}/{entry.name}" if relative else entry.name
+            there = new / name
+            is_dir = entry.is_dir(follow_symlinks=False)
+            if os.path.lexists(there):
+                if is_dir and there.is_dir() and not there.is_symlink():
+                    stack.append(name)  # a folder of both: look for someone's files inside
+                continue  # a name the new bundle writes: the new file replaces the old
+            if name in ours:
+                continue  # a file an earlier run wrote and this one does not
+            if is_dir and name in owned:
+                there.mkdir()
+                made.append(there)
+                stack.append(name)
+            elif is_dir:
+                link_tree(Path(entry.path), there)
+            else:
+                link_entry(Path(entry.path), there)
+    for folder in reversed(made):
+        if not any(folder.iterdir()):
+            folder.rmdir()
+
+
+def link_tree(source: Path, destination: Path) -> None:
+    """`destination` as a copy of the folder `source` whose files are hard links; a loop, not recursion."""
+    stack = [(source, destination)]
+    folders = []
+    while stack:
+        src, dst = stack.pop()
+        dst.mkdir()
+        folders.append((src, dst))
+        with os.scandir(src) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append((Path(entry.path), dst / entry.name))
+                else:
+                    link_entry(Path(entry.path), dst / entry.name)
+    for src, dst in reversed(folders):  # last, so adding the files did not touch their times
+        shutil.copystat(src, dst, follow_symlinks=False)
+
+
+def link_entry(source: Path, destination: Path) -> None:
+    """A hard link to `source` (a link itself is linked, not followed); a copy of a regular
+    file or link where the file system refuses the hard link."""
+    try:
+        os.link(source, destination, follow_symlinks=False)
+        return
+    except OSError as exc:
+        if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.EACCES):
+            raise
+        failed = exc
+    if source.is_symlink():
+        os.symlink(os.readlink(source), destination)
+    elif stat.S_ISREG(source.lstat().st_mode):
+        shutil.copy2(source, destination)
+    else:
+        raise failed
 
 
 # renameat2(2) flags and "current directory" fd, from <linux/fs.h> and <fcntl.h>.
@@ -279,7 +418,9 @@ def lock_is_alive(lock: Path | None) -> bool:
     if lock is None:
         return False
     try:
-        text = lock.read_text(encoding="ascii")
+        text = read_bounded(lock, MAX_LOCK_BYTES).decode("ascii")
+        if not text and time.time() - lock.stat().st_mtime > EMPTY_LOCK_SECONDS:
+            return False  # made, never written: its run failed at once (older versions left these)
     except FileNotFoundError:
         return False
     except (OSError, UnicodeDecodeError):

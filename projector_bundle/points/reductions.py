@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from projector_bundle import UsageError
+from projector_bundle.text import describe_size
 
 # The projector keeps every point in WebGL buffers and its search and inspector loop over
 # all of them: past about this many points a page opens slowly and stutters on a laptop.
@@ -111,11 +112,11 @@ def _name(file: PlannedFile) -> str:
 def _rows_that_fit(points: int, files: Collection[PlannedFile], max_file_bytes: int, max_points: int) -> int:
     bounds = [max_points, points - 1]
     bounds += [max_file_bytes * points // f.size for f in files if f.size > 0]
-    return _round_down(min(bounds))
+    return round_down(min(bounds))
 
 
 def _dims_that_fit(dim: int, over: Collection[PlannedFile], max_file_bytes: int) -> int | None:
-    dims = _round_down(min(max_file_bytes * dim // f.size for f in over))
+    dims = round_down(min(max_file_bytes * dim // f.size for f in over))
     dims = min(dims, dim - 1)
     return dims if dims >= MIN_DIMS else None
 
@@ -127,7 +128,7 @@ def _digits_that_fit(points: int, dim: int, max_file_bytes: int) -> int | None:
     return None
 
 
-def _round_down(n: int) -> int:
+def round_down(n: int) -> int:
     """`n` rounded down to two significant figures (123,456 -> 120,000)."""
     if n < 100:
         return max(n, 0)
@@ -145,4 +146,5 @@ def planned_sizes(points: int, dim: int, *, tsv_bytes_per_value: float | None) -
 
 
 def _mb(size: int) -> str:
-    return f"{size / 1_000_000:,.1f} MB"
+    """A size for a limit's message: in bytes where kB would round a file and a small limit alike."""
+    return describe_size(size) if size >= 10_000 else f"{size:,} bytes"

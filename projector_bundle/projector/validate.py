@@ -11,6 +11,7 @@ a tab is the header. Every check returns `Problem`s; nothing here raises or writ
 from __future__ import annotations
 
 import codecs
+import errno
 import math
 import os
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from typing import Any, NamedTuple, TypeGuard, cast
 import numpy as np
 import orjson
 
+from projector_bundle.files import TooLargeError, read_bounded
 from projector_bundle.output.manifest import sha256_file
 from projector_bundle.projector.formats import (
     BYTES_SUFFIX,
@@ -36,6 +38,8 @@ from projector_bundle.projector.schema import (
     CONFIG_KEYS,
     JSON_KEYS,
     KEY_EMBEDDINGS,
+    KEY_MODEL_CHECKPOINT_DIR,
+    KEY_MODEL_CHECKPOINT_PATH,
     PATH_FIELDS,
     SPRITE_JSON_KEYS,
     EmbeddingInfo,
@@ -86,7 +90,9 @@ def folder_problem(folder: Path) -> str | None:
         is_folder = folder.is_dir()
     except (OSError, ValueError) as exc:  # a name too long, or a NUL byte in it
         return f"{folder!s:.200}: cannot be opened ({_why(exc)})"
-    return None if is_folder else f"{folder}: no such folder"
+    if is_folder:
+        return None
+    return f"{folder}: {'not a folder' if os.path.lexists(folder) else 'no such folder'}"
 
 
 def validate_bundle(folder: Path, *, reread: bool = True, check_sizes: bool = True) -> list[Problem]:
@@ -107,9 +113,10 @@ def validate_bundle(folder: Path, *, reread: bool = True, check_sizes: bool = Tr
     for info in infos:
         problems += check_embedding_files(folder, info, reread=reread)
     problems += check_manifest(folder, reread=reread)
+    problems += check_links(folder)
     if check_sizes:
         problems += check_file_sizes(folder)
-    return problems
+    return list(dict.fromkeys(problems))  # a link out is found both by the config and by the walk
 
 
 # --- the config: pure checks on the parsed JSON ---
@@ -120,6 +127,9 @@ def check_config(config: object) -> tuple[list[Problem], list[EmbeddingInfo]]:
     if not isinstance(config, dict):
         return [error(f"{CONFIG_JSON}: expected a JSON object, got {_json_type(config)}")], []
     problems = [warning(f"{CONFIG_JSON}: unknown key {key!r}") for key in config if key not in CONFIG_KEYS]
+    for key in (KEY_MODEL_CHECKPOINT_PATH, KEY_MODEL_CHECKPOINT_DIR):
+        if key in config:  # unused by a static bundle, but never a path outside it
+            problems += check_relative_path(CONFIG_JSON, key, config[key])
     embeddings = config.get(KEY_EMBEDDINGS)
     if not isinstance(embeddings, list) or not embeddings:
         got = "an empty list" if embeddings == [] else "nothing" if embeddings is None else _json_type(embeddings)
@@ -243,7 +253,7 @@ def check_embedding_files(folder: Path, info: EmbeddingInfo, *, reread: bool = T
         if isinstance(bookmarks, Problem):
             problems.append(bookmarks)
         elif reread:
-            problems += check_bookmarks(bookmarks, info.bookmarks_path)
+            problems += check_bookmarks(bookmarks, info.bookmarks_path, rows)
     if info.sprite is not None:
         sprite = _inside(folder, info.sprite.image_path)
         if isinstance(sprite, Problem):
@@ -258,7 +268,11 @@ def _inside(folder: Path, relative: str) -> Path | Problem:
         resolved = path.resolve(strict=True)
         inside = resolved.is_relative_to(folder.resolve())
         is_file = resolved.is_file()
-    except (OSError, RuntimeError):  # missing, a link loop, a name too long
+    except RuntimeError:  # Python 3.11 reports a loop of links this way
+        return error(f"{relative}: a loop of symbolic links")
+    except OSError as exc:  # missing, a loop of links, a name too long
+        if exc.errno == errno.ELOOP:
+            return error(f"{relative}: a loop of symbolic links")
         return error(f"{relative}: missing")
     except ValueError:  # a NUL byte, which no file name can hold
         return error(f"{relative!r}: not a possible file name (it holds a NUL byte)")
@@ -279,10 +293,9 @@ def read_json(folder: Path, name: str) -> object | Problem:
     if isinstance(path, Problem):
         return path
     try:
-        size = path.stat().st_size
-        if size > MAX_JSON_BYTES:
-            return error(f"{name}: {size:,} bytes; expected a JSON file of at most {MAX_JSON_BYTES:,}")
-        return orjson.loads(path.read_bytes())
+        return orjson.loads(read_bounded(path, MAX_JSON_BYTES))
+    except TooLargeError as exc:
+        return error(f"{name}: {exc.strerror}; expected a JSON file")
     except orjson.JSONDecodeError as exc:
         return error(f"{name}: not valid JSON ({exc})")
     except OSError as exc:
@@ -470,13 +483,33 @@ def check_chunk_boundaries(raw: bytes, name: str, *, offset: int = 0, line: int 
     return problems
 
 
-def check_bookmarks(path: Path, name: str) -> list[Problem]:
+def check_bookmarks(path: Path, name: str, rows: int) -> list[Problem]:
+    """A list of `State` objects whose `projections` (one object of coordinates per point) the
+    projector's loadState can copy onto the tensor's points: read at most `MAX_JSON_BYTES`."""
     try:
-        value = orjson.loads(path.read_bytes())
+        value = orjson.loads(read_bounded(path, MAX_JSON_BYTES))
+    except TooLargeError as exc:
+        return [error(f"{name}: {exc.strerror}; expected a JSON file")]
+    except OSError as exc:
+        return [error(f"{name}: cannot be read ({exc.strerror})")]
     except orjson.JSONDecodeError as exc:
         return [error(f"{name}: not valid JSON ({exc})")]
     if not isinstance(value, list):
         return [error(f"{name}: expected a JSON list of bookmarks, got {_json_type(value)}")]
+    for number, state in enumerate(value, start=1):
+        if not isinstance(state, dict):
+            return [error(f"{name}: bookmark {number} is {_json_type(state)}, expected an object")]
+        projections = state.get("projections")
+        if not isinstance(projections, list) or not all(isinstance(p, dict) for p in projections):
+            got = _json_type(projections) if not isinstance(projections, list) else "a list with a non-object"
+            return [error(f"{name}: bookmark {number}: 'projections' must be a list of objects, got {got}")]
+        if len(projections) > rows:
+            # loadState copies projections[i] onto point i: one past the last point breaks the page.
+            return [
+                error(
+                    f"{name}: bookmark {number}: {plural(len(projections), 'projection')}, but the tensor has {rows:,}"
+                )
+            ]
     return []
 
 
@@ -493,7 +526,15 @@ def check_manifest(folder: Path, *, reread: bool = True) -> list[Problem]:
     if isinstance(manifest, Problem):
         return [manifest]
     try:
-        files = [(str(name), int(entry["size"]), str(entry["sha256"])) for name, entry in manifest["files"].items()]
+        files = [(str(name), entry["size"], entry["sha256"]) for name, entry in manifest["files"].items()]
+        wrong = next(((n, z, d) for n, z, d in files if not _is_size(z) or not isinstance(d, str)), None)
+        if wrong is not None:
+            return [
+                error(
+                    f"{MANIFEST_JSON}: {wrong[0]}: size must be a whole number of bytes and sha256 a string, "
+                    f"got {_show(wrong[1])} and {_show(wrong[2])}"
+                )
+            ]
         tsvs = [(t["files"][ROLE_TSV], *t["shape"]) for t in manifest.get("tensors", []) if ROLE_TSV in t["files"]]
         tsvs = [(str(name), int(rows), int(dim)) for name, rows, dim in tsvs]
     except (KeyError, TypeError, ValueError, AttributeError):
@@ -514,6 +555,25 @@ def check_manifest(folder: Path, *, reread: bool = True) -> list[Problem]:
     return problems
 
 
+def check_links(folder: Path) -> list[Problem]:
+    """Every symbolic link in the folder stays inside it: a link to / or .. would let a
+    server or a host that follows links publish files that are not the bundle's."""
+    root = folder.resolve()
+    problems = []
+    for path in sorted(_walk(folder, links=True)):
+        if not path.is_symlink():
+            continue
+        name = path.relative_to(folder).as_posix()
+        try:
+            resolved = path.resolve(strict=False)
+        except (RuntimeError, OSError):
+            problems.append(error(f"{name}: a loop of symbolic links"))
+            continue
+        if not resolved.is_relative_to(root):
+            problems.append(error(f"{name}: a link to {resolved}, outside the bundle folder"))
+    return problems
+
+
 def check_file_sizes(folder: Path) -> list[Problem]:
     limit_mib = GITHUB_FILE_LIMIT // (1024 * 1024)
     return [
@@ -524,8 +584,15 @@ def check_file_sizes(folder: Path) -> list[Problem]:
 
 
 def _file_sizes(folder: Path) -> Iterator[tuple[Path, int]]:
-    """Every regular file under `folder`, links not followed; a stack, not recursion,
-    so a folder nested a thousand levels deep is walked like any other."""
+    """Every regular file under `folder`, links not followed, with its size."""
+    for path in _walk(folder):
+        yield path, path.stat(follow_symlinks=False).st_size
+
+
+def _walk(folder: Path, *, links: bool = False) -> Iterator[Path]:
+    """Every regular file under `folder` (and with `links` every symbolic link), links not
+    followed; a stack, not recursion, so a folder nested a thousand levels deep is walked
+    like any other."""
     stack = [folder]
     while stack:
         current = stack.pop()
@@ -534,10 +601,13 @@ def _file_sizes(folder: Path) -> Iterator[tuple[Path, int]]:
         except OSError:
             continue  # unreadable or gone: nothing in it can be served either
         for entry in entries:
-            if entry.is_dir(follow_symlinks=False):
+            if entry.is_symlink():
+                if links:
+                    yield Path(entry.path)
+            elif entry.is_dir(follow_symlinks=False):
                 stack.append(Path(entry.path))
             elif entry.is_file(follow_symlinks=False):
-                yield Path(entry.path), entry.stat(follow_symlinks=False).st_size
+                yield Path(entry.path)
 
 
 def _lines(path: Path, limit: int) -> Iterator[tuple[int, bytes]]:
@@ -551,6 +621,10 @@ def _lines(path: Path, limit: int) -> Iterator[tuple[int, bytes]]:
 
 def _mib(size: int) -> str:
     return f"{math.floor(size / (1024 * 1024) * 10) / 10:.1f}"
+
+
+def _is_size(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _is_pair_of_positive_ints(value: object) -> TypeGuard[list[int]]:
