@@ -4,6 +4,7 @@ bundle    resolve -> read -> label -> project -> render -> write (`pipeline.buil
 tokenize  the tokenizer walk-through of one text
 inspect   vocabulary, hidden size and embedding shapes
 validate  check a bundle folder the way the projector will read it
+from-tensorboard  a TensorBoard log's embeddings -> the same pipeline as bundle
 serve     a bundle folder over HTTP on loopback
 """
 
@@ -43,6 +44,18 @@ VERBOSE_HELP = "let transformers print its own loading reports and bars"
 LIGHT, FULL = "light", "full"
 FIRST_VIEWS = (LIGHT, FULL)
 MODEL_HELP = "hub id or local folder (default: the packaged all-MiniLM-L6-v2, offline)"
+BASE_URL_HELP = (
+    "where the bundle will be served (e.g. https://OWNER.github.io/REPO/): also write "
+    "a config with absolute URLs and show its projector.tensorflow.org link"
+)
+FORCE_HELP = (
+    "write into --out even if it is a non-empty folder export.py did not write "
+    "(its files of the bundle's names are replaced, the others kept)"
+)
+FIRST_VIEW_HELP = (
+    "light: open on the first tensor's exact 3-D PCA coordinates (a few MB to fetch), the full "
+    "vectors one menu choice away; full: open on the full vectors (default: light with --base-url, else full)"
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -108,6 +121,38 @@ def run_bundle(args: argparse.Namespace, argv: list[str]) -> int:
         pooling=args.pooling,
         vectors=args.vectors,
         metadata=args.metadata,
+    )
+    result = build_bundle(options, progress, warn_on_stderr)
+    progress(f"done: {result.out}/ ({plural(len(result.tensors), 'tensor')}, {result.points:,} points)")
+    return 0
+
+
+def run_from_tensorboard(args: argparse.Namespace, argv: list[str]) -> int:
+    from projector_bundle.inputs.tensorboard import logged_inputs, read_tensorboard_log
+    from projector_bundle.pipeline import BundleOptions, build_bundle
+    from projector_bundle.progress import on_stderr, warn_on_stderr
+
+    try:
+        created = build_time()
+    except ValueError as exc:
+        args.parser.error(str(exc))  # a usage error: exit 2 before any work
+    progress = on_stderr(args.quiet)
+    progress(f"reading the TensorBoard log {args.logdir}")
+    log = read_tensorboard_log(args.logdir)
+    for message in log.warnings:
+        warn_on_stderr(message)
+    options = BundleOptions(
+        out=args.out,
+        models=(),
+        tensors=(),
+        embeddings=logged_inputs(log),
+        projections=tuple(args.projections),
+        base_url=args.base_url,
+        tsv=None if args.no_tsv else EXACT,
+        force=args.force,
+        first_view=first_view(args.first_view, args.base_url, args.projections),
+        command=public_command(argv),
+        created=created,
     )
     result = build_bundle(options, progress, warn_on_stderr)
     progress(f"done: {result.out}/ ({plural(len(result.tensors), 'tensor')}, {result.points:,} points)")
@@ -455,14 +500,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--base-url",
         type=base_url,
         metavar="URL",
-        help="where the bundle will be served (e.g. https://OWNER.github.io/REPO/): also write "
-        "a config with absolute URLs and show its projector.tensorflow.org link",
+        help=BASE_URL_HELP,
     )
     bundle.add_argument(
         "--first-view",
         choices=FIRST_VIEWS,
-        help="light: open on the first tensor's exact 3-D PCA coordinates (a few MB to fetch), the full "
-        "vectors one menu choice away; full: open on the full vectors (default: light with --base-url, else full)",
+        help=FIRST_VIEW_HELP,
     )
     tsv = bundle.add_mutually_exclusive_group()
     tsv.add_argument("--no-tsv", action="store_true", help="skip the vectors TSV (the page reads the .bytes file)")
@@ -485,8 +528,7 @@ def build_parser() -> argparse.ArgumentParser:
     bundle.add_argument(
         "--force",
         action="store_true",
-        help="write into --out even if it is a non-empty folder export.py did not write "
-        "(its files of the bundle's names are replaced, the others kept)",
+        help=FORCE_HELP,
     )
     bundle.set_defaults(run=run_bundle, parser=bundle)
 
@@ -504,6 +546,31 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("validate", help="check a projector bundle folder; one line per problem")
     check.add_argument("dir", metavar="DIR", type=Path)
     check.set_defaults(run=run_validate)
+
+    board = commands.add_parser(
+        "from-tensorboard",
+        help="write a static bundle of a TensorBoard log's embeddings",
+    )
+    board.add_argument(
+        "logdir",
+        metavar="LOGDIR",
+        type=Path,
+        help="the log folder (SummaryWriter's), or its projector_config.pbtxt; every run below it is read",
+    )
+    board.add_argument("--out", type=Path, default=DEFAULT_OUT, help="bundle folder (default: site)")
+    board.add_argument(
+        "--projections",
+        metavar="KIND,...",
+        type=key_list(PROJECTION_KINDS, "projection", allow_none=True),
+        default=[PCA],
+        help="full-data projections shipped as bookmarks, before the log's own (default: pca; none)",
+    )
+    board.add_argument("--base-url", type=base_url, metavar="URL", help=BASE_URL_HELP)
+    board.add_argument("--first-view", choices=FIRST_VIEWS, help=FIRST_VIEW_HELP)
+    board.add_argument("--no-tsv", action="store_true", help="skip the vectors TSV (the page reads the .bytes file)")
+    board.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    board.add_argument("--force", action="store_true", help=FORCE_HELP)
+    board.set_defaults(run=run_from_tensorboard, parser=board)
 
     serve = commands.add_parser("serve", help="serve a bundle folder on loopback (the projector cannot load file://)")
     serve.add_argument("--directory", type=Path, default=DEFAULT_OUT, help="the bundle folder (default: site)")

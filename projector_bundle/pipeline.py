@@ -33,7 +33,7 @@ from projector_bundle.context.geometry import (
 from projector_bundle.context.layers import expand_layers
 from projector_bundle.context.sentences import STDIN
 from projector_bundle.context.trajectories import build_paths
-from projector_bundle.inputs.tables import TEXT_COLUMN
+from projector_bundle.inputs.tables import TEXT_COLUMN, RawTable
 from projector_bundle.inputs.vectors import EmbeddingInput, split_spec
 from projector_bundle.output.publish import git_size_note, projector_link, size_warning
 from projector_bundle.output.writers import EXACT, TsvDigits
@@ -165,6 +165,7 @@ class BundleOptions:
     vectors: str | None = None  # a file of vectors the user has (`file.npz:name`), no model needed
     metadata: str | None = None  # the metadata columns of `vectors`
     embeddings: tuple[EmbeddingInput, ...] = ()  # matrices handed in from Python, with their metadata
+    text_table: RawTable | None = None  # texts handed in from Python (`from_texts`), in place of a `texts` file
 
     def input_paths(self) -> tuple[tuple[str, Path], ...]:
         """The local files and folders the run reads, by flag: --out may be none of them,
@@ -317,6 +318,7 @@ def build_bundle(
         for t, p, shown in zip(data, projections, layouts, strict=True)
     ]
     tensors = assign_files(data, marks)
+    tensors = carry_extras(tensors, own)
     if options.first_view:
         tensors = add_first_view(tensors, projections[0])
     light = len(tensors) > len(data)  # nothing is added where the first tensor has 3 dimensions or no PCA
@@ -397,15 +399,19 @@ def check_options(options: BundleOptions) -> None:
         "--max-points": options.max_points is not None,
         "--keep-special": options.keep_special,
     }
-    if options.texts:  # a --layer picks the hidden state the texts are pooled from too
+    texts = options.texts or options.text_table is not None  # a file, or a list handed in (`from_texts`)
+    if texts:  # a --layer picks the hidden state the texts are pooled from too
         del given["--layer"]
     needs = next((flag for flag, value in given.items() if value), None)
     if needs is not None and not options.sentences:
         raise UsageError(f"{needs} needs --sentences ({NEEDS_SENTENCES[needs]})")
     given = {"--text-column": options.text_column != TEXT_COLUMN, "--pooling": options.pooling is not None}
     needs = next((flag for flag, value in given.items() if value), None)
-    if needs is not None and not options.texts:
+    if needs is not None and not texts:
         raise UsageError(f"{needs} needs --texts (it says how the texts are read or embedded)")
+    logged = next((e.name for e in options.embeddings if e.bookmarks or e.sprite is not None), None)
+    if options.sample is not None and logged is not None:
+        raise UsageError(f"--sample: tensor {logged} has a sprite or bookmarks, which number its points; keep it whole")
     if options.metadata is not None and options.vectors is None:
         raise UsageError("--metadata needs --vectors (it gives the columns of those vectors)")
     if options.max_points is not None:
@@ -518,17 +524,20 @@ def check_neighbor_tables(k: int, data: Sequence[TensorData]) -> list[str]:
 
 def uses_models(options: BundleOptions) -> bool:
     """Whether any model must be resolved: for its tables, for texts or for sentences (not for vectors alone)."""
-    return bool(options.tensors or options.texts or options.sentences)
+    return bool(options.tensors or options.texts or options.text_table or options.sentences)
 
 
 def read_own_texts(options: BundleOptions, progress: Progress) -> Texts | None:
     """`--texts`: read whole before any model loads, empty ones skipped, `--sample` drawn."""
-    from projector_bundle.inputs.texts import read_texts
+    from projector_bundle.inputs.texts import read_texts, select_texts
 
-    if options.texts is None:
+    if options.text_table is not None:
+        texts = select_texts(options.text_table, options.text_column, sample=options.sample, seed=options.seed)
+    elif options.texts is not None:
+        progress(f"reading the texts of {options.texts}")
+        texts = read_texts(options.texts, options.text_column, sample=options.sample, seed=options.seed)
+    else:
         return None
-    progress(f"reading the texts of {options.texts}")
-    texts = read_texts(options.texts, options.text_column, sample=options.sample, seed=options.seed)
     if options.sample is not None:
         progress(f"sampled {len(texts.texts):,} of the {texts.rows_read:,} texts (seed {options.seed})")
     return texts
@@ -595,6 +604,18 @@ def cluster_legends(tensors: Sequence[Tensor], clusterings: dict[str, Clustering
         rest = int((clustering.named < 0).sum())
         legends.append(ClusterLegend(shown.name, CLUSTER_HEADER, entries, rest))
     return tuple(legends)
+
+
+def carry_extras(tensors: Sequence[Tensor], own: Sequence[EmbeddingInput]) -> list[Tensor]:
+    """The bookmarks and sprite images that the user's vectors came with (a TensorBoard log's,
+    `label_img`), on their tensors: the logged bookmarks after the bundle's own, which the page opens on."""
+    extras = {e.name: e for e in own if e.bookmarks or e.sprite is not None}
+    return [
+        replace(t, bookmarks=(*t.bookmarks, *extras[t.name].bookmarks), sprite=extras[t.name].sprite)
+        if t.name in extras
+        else t
+        for t in tensors
+    ]
 
 
 def read_model(

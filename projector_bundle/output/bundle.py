@@ -102,6 +102,9 @@ def write_files(
             written[t.files.metadata] = write_metadata(folder / t.files.metadata, t.header, t.rows)
         if t.bookmarks:
             written[t.files.bookmarks] = write_json(folder / t.files.bookmarks, list(t.bookmarks), indent=False)
+        if t.sprite is not None:
+            name = t.files.sprite(t.sprite.suffix)
+            written[name] = write_chunks(folder / name, [t.sprite.data])
     embeddings = [t.embedding_info() for t in tensors]
     written[CONFIG_JSON] = write_json(folder / CONFIG_JSON, build_config(embeddings))
     if base_url is not None:
@@ -118,5 +121,6 @@ def write_files(
 
 def manifest_entry(tensor: Tensor, tsv: bool, reduced: Mapping[str, object]) -> TensorEntry:
     rows, dim = tensor.matrix.shape
-    files = tensor.files.roles(tsv=tsv, bookmarks=bool(tensor.bookmarks))
+    sprite = None if tensor.sprite is None else tensor.sprite.suffix
+    files = tensor.files.roles(tsv=tsv, bookmarks=bool(tensor.bookmarks), sprite=sprite)
     return TensorEntry(name=tensor.name, shape=(rows, dim), columns=tuple(tensor.header), files=files, reduced=reduced)

@@ -16,6 +16,7 @@ import socket
 import sys
 import threading
 import zlib
+from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -228,6 +229,50 @@ def make_server(folder: Path, host: str = DEFAULT_HOST, port: int = 0) -> Bundle
 def server_url(server: ThreadingHTTPServer) -> str:
     host, port = str(server.server_address[0]), server.server_address[1]
     return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+
+
+@dataclass(frozen=True)
+class BackgroundServer:
+    """A bundle server on a daemon thread of this process (a notebook's kernel): it stops with the process."""
+
+    folder: Path
+    server: ThreadingHTTPServer
+    thread: threading.Thread
+
+    @property
+    def url(self) -> str:
+        return server_url(self.server)
+
+    @property
+    def port(self) -> int:
+        return int(self.server.server_address[1])
+
+    def stop(self) -> None:
+        """Stop serving and free the port."""
+        self.server.shutdown()
+        self.server.server_close()
+        if _background.get(self.folder) is self:
+            del _background[self.folder]
+
+
+# One server per bundle folder, so showing a bundle again (after rewriting it) reuses its port.
+_background: dict[Path, BackgroundServer] = {}
+
+
+def serve_in_background(folder: Path, host: str = DEFAULT_HOST, port: int = 0) -> BackgroundServer:
+    """Serve `folder` on loopback from a daemon thread: the server already serving it if there
+    is one (on `port`, where one is asked for), else a new one; port 0 picks a free port."""
+    folder = folder.resolve()  # the handler opens files by this path: a later chdir must not move it
+    running = _background.get(folder)
+    if running is not None and running.thread.is_alive() and port in (0, running.port):
+        return running
+    if running is not None:
+        running.stop()
+    server = make_server(folder, host, port)
+    thread = threading.Thread(target=server.serve_forever, name=f"serve {folder.name}", daemon=True)
+    thread.start()
+    _background[folder] = BackgroundServer(folder, server, thread)
+    return _background[folder]
 
 
 if __name__ == "__main__":  # `python -m projector_bundle.output.serve` is `export.py serve`

@@ -34,7 +34,7 @@ from projector_bundle.points.projections import reduce_dimensions
 from projector_bundle.progress import ProgressBar, no_bar
 from projector_bundle.projector.colouring import is_colourable
 from projector_bundle.projector.formats import DEFAULT_FILES, SEQ_NEXT, TensorFiles, tensor_files
-from projector_bundle.projector.schema import EmbeddingInfo
+from projector_bundle.projector.schema import EmbeddingInfo, SpriteInfo
 
 # `--tensors` keys, in the order their tensors appear.
 WORD, POSITION, TYPE = "word", "position", "type"
@@ -83,20 +83,33 @@ class TensorData:
 
 
 @dataclass(frozen=True)
+class SpriteImage:
+    """Thumbnails of the points in one image, row by row in point order (`label_img`, or a TensorBoard log's)."""
+
+    data: bytes
+    suffix: str  # the image file's suffix, `.png` as torch writes it
+    single_image_dim: tuple[int, int]  # one thumbnail's [width, height]
+
+
+@dataclass(frozen=True)
 class Tensor(TensorData):
-    """A tensor of the bundle: its data, its files and its bookmarks (the projector's saved `State`s)."""
+    """A tensor of the bundle: its data, its files, its bookmarks (the projector's saved `State`s)
+    and its sprite image, if it has one."""
 
     files: TensorFiles = DEFAULT_FILES
     bookmarks: Sequence[Mapping[str, object]] = ()
+    sprite: SpriteImage | None = None
 
     def embedding_info(self) -> EmbeddingInfo:
         rows, dim = self.matrix.shape
+        sprite = self.sprite
         return EmbeddingInfo(
             tensor_name=self.name,
             tensor_shape=(rows, dim),
             tensor_path=self.files.bytes,
             metadata_path=self.files.metadata,
             bookmarks_path=self.files.bookmarks if self.bookmarks else None,
+            sprite=None if sprite is None else SpriteInfo(self.files.sprite(sprite.suffix), sprite.single_image_dim),
         )
 
 

@@ -70,7 +70,9 @@ BOOKMARKS_SUFFIX = ".bookmarks.json"
 
 
 # Manifest roles: what each file of a tensor is for.
-ROLE_BYTES, ROLE_TSV, ROLE_METADATA, ROLE_BOOKMARKS = "bytes", "tsv", "metadata", "bookmarks"
+ROLE_BYTES, ROLE_TSV, ROLE_METADATA, ROLE_BOOKMARKS, ROLE_SPRITE = "bytes", "tsv", "metadata", "bookmarks", "sprite"
+# A sprite image (thumbnails of the points: `label_img`, or a TensorBoard log's) keeps its own suffix after this.
+SPRITE_SUFFIX = ".sprite"
 
 
 @dataclass(frozen=True)
@@ -80,13 +82,15 @@ class TensorFiles:
     stem: str
     metadata: str
 
-    def roles(self, *, tsv: bool, bookmarks: bool) -> dict[str, str]:
-        """Role -> file name, for the files a tensor of this bundle really has."""
+    def roles(self, *, tsv: bool, bookmarks: bool, sprite: str | None = None) -> dict[str, str]:
+        """Role -> file name, for the files a tensor of this bundle really has (`sprite`: its image's suffix)."""
         files = {ROLE_BYTES: self.bytes, ROLE_METADATA: self.metadata}
         if tsv:
             files[ROLE_TSV] = self.tsv
         if bookmarks:
             files[ROLE_BOOKMARKS] = self.bookmarks
+        if sprite is not None:
+            files[ROLE_SPRITE] = self.sprite(sprite)
         return files
 
     @property
@@ -100,6 +104,10 @@ class TensorFiles:
     @property
     def bookmarks(self) -> str:
         return self.stem + BOOKMARKS_SUFFIX
+
+    def sprite(self, suffix: str) -> str:
+        """The sprite image's name: `vectors.sprite.png` for a PNG."""
+        return self.stem + SPRITE_SUFFIX + suffix
 
 
 # The first tensor keeps the plain names users of the exercise expect.

@@ -41,7 +41,7 @@ class EmbeddingInfo:
     tensor_path: str  # tensorPath: `.bytes` (raw little-endian float32) or a TSV, relative to the page
     metadata_path: str | None = None  # metadataPath: labels TSV, one row per point (+ a header with 2+ columns)
     bookmarks_path: str | None = None  # bookmarksPath: a JSON list of saved `State`s
-    sprite: SpriteInfo | None = None  # sprite: thumbnails (never written by this tool)
+    sprite: SpriteInfo | None = None  # sprite: thumbnails (carried over from a TensorBoard log)
 
     def to_json(self) -> dict[str, object]:
         """The config entry, without the fields that are unset."""
