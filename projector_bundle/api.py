@@ -32,6 +32,7 @@ from projector_bundle.inputs.vectors import EmbeddingInput
 from projector_bundle.notebook import IFRAME_HEIGHT, show_bundle
 from projector_bundle.output.writers import EXACT
 from projector_bundle.pipeline import BundleOptions, BundleResult, build_bundle
+from projector_bundle.points.clusters import NONE
 from projector_bundle.points.labels import DEFAULT_LABELS
 from projector_bundle.points.projections import PCA
 from projector_bundle.points.tensors import WORD, SpriteImage
@@ -76,6 +77,8 @@ class Bundle:
         dims: ship each tensor on its top N principal axes.
         base_url: where the bundle will be published (adds the config with absolute URLs).
         first_view: open on the first tensor's exact 3-D PCA coordinates (a light first view).
+        clusters: "auto" or a number adds a Cluster column of named groups; "none" (the default)
+            keeps the metadata as `add_embedding` was given it, as TensorBoard shows it.
         tsv: write the vectors TSV besides the .bytes file.
         progress: print the pipeline's steps on stderr.
     """
@@ -89,6 +92,7 @@ class Bundle:
         dims: int | None = None,
         base_url: str | None = None,
         first_view: bool = False,
+        clusters: str | int = NONE,
         tsv: bool = True,
         force: bool = False,
         progress: bool = False,
@@ -103,6 +107,7 @@ class Bundle:
             dims=dims,
             base_url=base_url,
             first_view=first_view,
+            clusters=clusters,
             tsv=EXACT if tsv else None,
             force=force,
             command="projector_bundle.Bundle(...).write()",
@@ -262,6 +267,7 @@ def from_tensorboard(
     out: PathLike = DEFAULT_OUT,
     *,
     base_url: str | None = None,
+    clusters: str | int = NONE,
     tsv: bool = True,
     force: bool = False,
     progress: bool = False,
@@ -276,6 +282,7 @@ def from_tensorboard(
         models=(),
         tensors=(),
         embeddings=logged_inputs(log),
+        clusters=clusters,
         base_url=base_url,
         tsv=EXACT if tsv else None,
         force=force,

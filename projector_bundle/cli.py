@@ -146,6 +146,7 @@ def run_from_tensorboard(args: argparse.Namespace, argv: list[str]) -> int:
         models=(),
         tensors=(),
         embeddings=logged_inputs(log),
+        clusters=args.clusters,
         projections=tuple(args.projections),
         base_url=args.base_url,
         tsv=None if args.no_tsv else EXACT,
@@ -564,6 +565,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=key_list(PROJECTION_KINDS, "projection", allow_none=True),
         default=[PCA],
         help="full-data projections shipped as bookmarks, before the log's own (default: pca; none)",
+    )
+    board.add_argument(
+        "--clusters",
+        type=clusters_choice,
+        default=NONE,
+        metavar="auto|N|none",
+        help=f"a Cluster column of named groups found in each tensor's full space (default: {NONE}: the log's "
+        "metadata as it was logged)",
     )
     board.add_argument("--base-url", type=base_url, metavar="URL", help=BASE_URL_HELP)
     board.add_argument("--first-view", choices=FIRST_VIEWS, help=FIRST_VIEW_HELP)

@@ -151,3 +151,8 @@ def assert_clean(log, warnings: int = 0, not_found: int = 0) -> None:
     assert log.external_requests == []
     assert log.console_errors == [NOT_FOUND] * not_found
     assert len([w for w in log.console_warnings if w.startswith("view.js:")]) == warnings, log.console_warnings
+
+
+def assert_stayed_clean(log) -> None:
+    assert log.external_requests == []
+    assert log.console_errors == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import subprocess
@@ -15,7 +16,7 @@ from safetensors.numpy import load_file
 
 from projector_bundle import cli
 from projector_bundle.projector.colouring import MAX_CATEGORIES
-from projector_bundle.projector.formats import DEFAULT_FILES
+from projector_bundle.projector.formats import CONFIG_JSON, DEFAULT_FILES
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -215,3 +216,52 @@ def changed_copy(source: Path, folder: Path, *, swaps: list[tuple[str, str]], se
         if (source / name).exists():
             shutil.copyfile(source / name, folder / name)
     return rotation
+
+
+def copy_model(tiny_model: Path, folder: Path) -> Path:
+    shutil.copytree(tiny_model, folder)
+    return folder
+
+
+def assert_untouched(out: Path, before: dict[str, bytes]) -> None:
+    assert snapshot(out) == before
+    assert leftovers(out) == []
+
+
+# Points in four topics, for the clustering tests.
+TOPIC_WORDS = [
+    ["river", "boat", "water", "fish"],
+    ["guitar", "drum", "song", "band"],
+    ["comet", "orbit", "planet", "star"],
+    ["bread", "oven", "flour", "yeast"],
+]
+PER_TOPIC = 30
+
+
+def topic_data(seed: int = 3, dim: int = 24) -> tuple[np.ndarray, list[int], list[str]]:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(len(TOPIC_WORDS), dim)) * 4
+    matrix, topics, texts = [], [], []
+    for topic, words in enumerate(TOPIC_WORDS):
+        for i in range(PER_TOPIC):
+            matrix.append(centres[topic] + rng.normal(size=dim))
+            topics.append(topic)
+            picked = rng.choice(words, 2, replace=False)
+            texts.append(f"the {picked[0]} and the {picked[1]}, note {i}")
+    return np.asarray(matrix, dtype=np.float32), topics, texts
+
+
+def write_vectors(folder: Path, rows: int | None = None) -> list[str]:
+    matrix, topics, texts = topic_data()
+    rows = rows or len(matrix)
+    np.save(folder / "v.npy", matrix[:rows])
+    lines = ["text\ttopic_id"] + [f"{t}\t{k}" for t, k in zip(texts[:rows], topics[:rows], strict=True)]
+    (folder / "meta.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return ["--vectors", str(folder / "v.npy"), "--metadata", str(folder / "meta.tsv")]
+
+
+def read_bundle(out: Path) -> tuple[list[str], list[list[str]], list[dict]]:
+    lines = (out / "metadata.tsv").read_text(encoding="utf-8").splitlines()
+    config = json.loads((out / CONFIG_JSON).read_text())["embeddings"][0]
+    marks = json.loads((out / config["bookmarksPath"]).read_text())
+    return lines[0].split("\t"), [line.split("\t") for line in lines[1:]], marks

@@ -9,7 +9,7 @@ from urllib.parse import quote, urlsplit
 
 import numpy as np
 import pytest
-from browser import colour_by, colour_options, read_dataset, serve_folder, wait_until_drawn
+from browser import assert_stayed_clean, colour_by, colour_options, read_dataset, serve_folder, wait_until_drawn
 from support import DEFAULT_HEADER, TINY_VOCAB, WIDE_VOCAB, save_tiny_bert, tiny_matrix, write_tensors
 
 from projector_bundle import cli
@@ -23,11 +23,6 @@ from projector_bundle.projector.formats import BYTES_SUFFIX, CONFIG_JSON, DEFAUL
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-
-
-def assert_stayed_clean(log) -> None:
-    assert log.external_requests == []
-    assert log.console_errors == []
 
 
 def test_page_shows_what_a_person_sees(tiny_bundle: Path, tiny_model: Path, projector) -> None:

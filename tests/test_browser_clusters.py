@@ -6,9 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from browser import colour_by, colour_options, serve_folder, wait_until_drawn
-from test_browser import assert_stayed_clean
-from test_clusters import TOPIC_WORDS, read_bundle, write_vectors
+from browser import assert_stayed_clean, colour_by, colour_options, serve_folder, wait_until_drawn
+from support import TOPIC_WORDS, read_bundle, write_vectors
 
 from projector_bundle import cli
 from projector_bundle.points.clusters import CLUSTER_HEADER, CLUSTER_KEY, FINE_HEADER

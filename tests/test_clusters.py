@@ -3,14 +3,13 @@ the column, the bookmarks, the page's list, and every bad value."""
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
-from support import run_failing, snapshot
+from support import TOPIC_WORDS, read_bundle, run_failing, snapshot, topic_data, write_vectors
 
 from projector_bundle import UsageError, cli
 from projector_bundle.pipeline import BundleOptions, build_bundle
@@ -25,32 +24,11 @@ from projector_bundle.points.clusters import (
     cluster_points,
 )
 from projector_bundle.projector.colouring import MAX_CATEGORIES, is_colourable, is_js_number
-from projector_bundle.projector.formats import CONFIG_JSON
 
-# Four topics, each a tight blob around its own direction, with words of its own in every text.
-TOPIC_WORDS = [
-    ["river", "boat", "water", "fish"],
-    ["guitar", "drum", "song", "band"],
-    ["comet", "orbit", "planet", "star"],
-    ["bread", "oven", "flour", "yeast"],
-]
-PER_TOPIC = 30
 NAME = re.compile(r"\w+( \w+)*")
 
 
-def topic_data(seed: int = 3, dim: int = 24) -> tuple[np.ndarray, list[int], list[str]]:
-    rng = np.random.default_rng(seed)
-    centres = rng.normal(size=(len(TOPIC_WORDS), dim)) * 4
-    matrix, topics, texts = [], [], []
-    for topic, words in enumerate(TOPIC_WORDS):
-        for i in range(PER_TOPIC):
-            matrix.append(centres[topic] + rng.normal(size=dim))
-            topics.append(topic)
-            picked = rng.choice(words, 2, replace=False)
-            texts.append(f"the {picked[0]} and the {picked[1]}, note {i}")
-    return np.asarray(matrix, dtype=np.float32), topics, texts
-
-
+# Four topics, each a tight blob around its own direction, with words of its own in every text.
 def test_auto_finds_the_topics_and_names_them_by_their_words() -> None:
     matrix, topics, texts = topic_data()
     found = cluster_points(matrix, texts, texts)
@@ -115,22 +93,6 @@ def test_too_few_points_give_no_clusters() -> None:
 
 
 # --- through the CLI ---
-
-
-def write_vectors(folder: Path, rows: int | None = None) -> list[str]:
-    matrix, topics, texts = topic_data()
-    rows = rows or len(matrix)
-    np.save(folder / "v.npy", matrix[:rows])
-    lines = ["text\ttopic_id"] + [f"{t}\t{k}" for t, k in zip(texts[:rows], topics[:rows], strict=True)]
-    (folder / "meta.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return ["--vectors", str(folder / "v.npy"), "--metadata", str(folder / "meta.tsv")]
-
-
-def read_bundle(out: Path) -> tuple[list[str], list[list[str]], list[dict]]:
-    lines = (out / "metadata.tsv").read_text(encoding="utf-8").splitlines()
-    config = json.loads((out / CONFIG_JSON).read_text())["embeddings"][0]
-    marks = json.loads((out / config["bookmarksPath"]).read_text())
-    return lines[0].split("\t"), [line.split("\t") for line in lines[1:]], marks
 
 
 def test_vectors_are_clustered_by_default_with_bookmarks_and_a_legend(tmp_path: Path) -> None:

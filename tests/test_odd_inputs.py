@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 from safetensors.numpy import load_file, save_file
-from support import TINY_SENTENCES, leftovers, run_failing, snapshot
-from test_reliability import assert_untouched, bundle_args, copy_model
+from support import TINY_SENTENCES, assert_untouched, bundle_args, copy_model, leftovers, run_failing, snapshot
 
 from projector_bundle import cli
 from projector_bundle.output import swap

@@ -22,7 +22,9 @@ from safetensors.numpy import load_file, save_file
 from support import (
     ROOT,
     TINY_VOCAB,
+    assert_untouched,
     bundle_args,
+    copy_model,
     leftovers,
     mounted,
     run_failing,
@@ -38,16 +40,6 @@ from projector_bundle.projector.formats import DEFAULT_FILES, MANIFEST_JSON, PAG
 from projector_bundle.projector.validate import validate_bundle
 
 WORD_EMBEDDINGS = "embeddings.word_embeddings.weight"
-
-
-def copy_model(tiny_model: Path, folder: Path) -> Path:
-    shutil.copytree(tiny_model, folder)
-    return folder
-
-
-def assert_untouched(out: Path, before: dict[str, bytes]) -> None:
-    assert snapshot(out) == before
-    assert leftovers(out) == []
 
 
 # --- models that cannot be read ---

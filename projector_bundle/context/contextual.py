@@ -37,6 +37,7 @@ from projector_bundle.context.sentences import (
     model_max_tokens,
     truncation_message,
 )
+from projector_bundle.projector.formats import MIB
 from projector_bundle.text import one_line
 
 if TYPE_CHECKING:
@@ -199,22 +200,22 @@ def embed_corpus(
     return run.result()
 
 
-# Caps the memory a corpus run may plan for, in megabytes (MemAvailable otherwise).
-MEMORY_ENV = "EXPORT_MEMORY_MB"
+# Caps the memory a corpus run may plan for, in MiB like every size we print (MemAvailable otherwise).
+MEMORY_ENV = "EXPORT_MEMORY_MIB"
 
 
 def corpus_memory(source: str) -> CorpusMemory | None:
     """The memory check of a run over `source`: its size if it is a regular file, and the budget
-    (`EXPORT_MEMORY_MB`, else the memory Linux says is available); None where neither is known."""
+    (`EXPORT_MEMORY_MIB`, else the memory Linux says is available); None where neither is known."""
     limit = os.environ.get(MEMORY_ENV)
     if limit is not None:
         try:
-            megabytes = float(limit)
+            mebibytes = float(limit)
         except ValueError:
-            megabytes = math.nan
-        if not 0 < megabytes < math.inf:
-            raise ExportError(f"{MEMORY_ENV}: expected a positive number of megabytes, got {limit!r}")
-        budget = int(megabytes * 1e6)
+            mebibytes = math.nan
+        if not 0 < mebibytes < math.inf:
+            raise ExportError(f"{MEMORY_ENV}: expected a positive number of MiB, got {limit!r}")
+        budget = int(mebibytes * MIB)
     else:
         available = available_memory()
         if available is None:
