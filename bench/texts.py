@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import runpy
 import statistics
 import subprocess
 import sys
@@ -35,9 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "examples"))
-
-from make_texts import make_rows  # noqa: E402 -- the example's generator, found beside this bench
+# The example's generator, read from its file: examples/ is no package.
+make_rows = runpy.run_path(str(ROOT / "examples" / "make_texts.py"))["make_rows"]
 
 # Route (a), in a child process: the model loaded by the library that defines its vectors, and encode.
 ENCODE_ONLY = """
