@@ -84,10 +84,7 @@ def run_bundle(args: argparse.Namespace, argv: list[str]) -> int:
     from projector_bundle.pipeline import BundleOptions, build_bundle
     from projector_bundle.progress import on_stderr, warn_on_stderr
 
-    try:
-        created = build_time()
-    except ValueError as exc:
-        args.parser.error(str(exc))  # a usage error: exit 2 before any work
+    created = build_time_of(args)
     progress = on_stderr(args.quiet)
     options = BundleOptions(
         out=args.out,
@@ -132,10 +129,7 @@ def run_from_tensorboard(args: argparse.Namespace, argv: list[str]) -> int:
     from projector_bundle.pipeline import BundleOptions, build_bundle
     from projector_bundle.progress import on_stderr, warn_on_stderr
 
-    try:
-        created = build_time()
-    except ValueError as exc:
-        args.parser.error(str(exc))  # a usage error: exit 2 before any work
+    created = build_time_of(args)
     progress = on_stderr(args.quiet)
     progress(f"reading the TensorBoard log {args.logdir}")
     log = read_tensorboard_log(args.logdir)
@@ -261,6 +255,15 @@ def public_command(argv: Sequence[str]) -> str:
         return f"{flag}{equals}{value}"
 
     return printable(shlex.join([PROG, *(public(a) for a in argv)]))
+
+
+def build_time_of(args: argparse.Namespace) -> str | None:
+    """`build_time` for a command: a bad SOURCE_DATE_EPOCH is a usage error, exit 2 before any work."""
+    parser: argparse.ArgumentParser = args.parser
+    try:
+        return build_time()
+    except ValueError as exc:
+        parser.error(str(exc))
 
 
 def build_time() -> str | None:
