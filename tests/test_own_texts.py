@@ -192,6 +192,28 @@ def test_unreadable_texts(
     assert err.startswith(f"error: --texts {file}: {message}")
 
 
+def test_a_device_is_refused_before_it_is_read(
+    previous: Path, tiny_model: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    err = fails(previous, ["--model", str(tiny_model), "--texts", "/dev/zero"], capsys)
+    assert err == "error: --texts /dev/zero: is a character device, not a file"
+
+
+def test_a_table_over_the_bound_is_one_line(
+    previous: Path, tmp_path: Path, tiny_model: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    from projector_bundle.inputs import tables
+
+    monkeypatch.setattr(tables, "MAX_TABLE_BYTES", 2048)
+    file = tmp_path / "t.txt"
+    file.write_text("a short text\n" * 200)  # 2,600 bytes
+    err = fails(previous, ["--model", str(tiny_model), "--texts", str(file)], capsys)
+    assert err == (
+        f"error: --texts {file}: more than 2.0 KiB, the most a table is read into memory; "
+        "split it, or sample its rows beforehand"
+    )
+
+
 def test_missing_text_column_lists_the_columns(
     previous: Path, tmp_path: Path, tiny_model: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

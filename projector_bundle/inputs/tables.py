@@ -16,13 +16,18 @@ import csv
 import io
 import json
 import math
+import os
 import re
+import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from projector_bundle import ExportError
+from projector_bundle.files import file_kind
 from projector_bundle.projector.cells import MISSING
+from projector_bundle.projector.formats import MIB
+from projector_bundle.text import describe_size
 
 STDIN = "-"
 # Table formats by file suffix; anything else is read as plain text, one value a line.
@@ -31,6 +36,9 @@ SUFFIXES = {".csv": CSV, ".tsv": TSV, ".tab": TSV, ".jsonl": JSONL, ".ndjson": J
 FORMATS_HELP = ".txt, .csv, .tsv, .jsonl, .ndjson or .parquet"
 # The one column of a plain-text file.
 TEXT_COLUMN = "text"
+# A table is read whole (its texts and columns are kept for the metadata): a bound, so a device
+# or a runaway pipe is one error line, not a MemoryError.
+MAX_TABLE_BYTES = 4096 * MIB
 # The Python package that reads Parquet files.
 PARQUET_PACKAGE = "pyarrow"
 
@@ -209,20 +217,30 @@ def read_table(source: str, flag: str, stdin: io.BufferedIOBase | None = None) -
 
 
 def read_bytes(source: str, flag: str, stdin: io.BufferedIOBase | None = None) -> bytes:
-    """A file's bytes (or standard input's); a missing, empty or unreadable one is an error."""
+    """A file's bytes (or standard input's, or a pipe's), at most `MAX_TABLE_BYTES` of them; a missing,
+    empty, unreadable or oversized one, or a device, is an error."""
     if source == STDIN:
         import sys
 
-        data = (stdin or sys.stdin.buffer).read()
+        data = (stdin or sys.stdin.buffer).read(MAX_TABLE_BYTES + 1)
     else:
         try:
-            data = Path(source).read_bytes()
+            mode = os.stat(source).st_mode
+            if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode) or stat.S_ISDIR(mode)):
+                raise ExportError(f"{flag} {source}: is {file_kind(mode)}, not a file")
+            with open(source, "rb") as file:
+                data = file.read(MAX_TABLE_BYTES + 1)
         except FileNotFoundError:
             raise ExportError(f"{flag} {source}: no such file") from None
         except IsADirectoryError:
             raise ExportError(f"{flag} {source}: is a folder, not a file") from None
         except OSError as exc:
             raise ExportError(f"{flag} {source}: cannot read it: {exc.strerror}") from None
+    if len(data) > MAX_TABLE_BYTES:
+        raise ExportError(
+            f"{flag} {source}: more than {describe_size(MAX_TABLE_BYTES)}, the most a table is read into memory; "
+            "split it, or sample its rows beforehand"
+        )
     if not data.strip():
         raise ExportError(f"{flag} {source}: the file is empty")
     return data
