@@ -17,6 +17,8 @@ import stat
 from pathlib import Path
 from typing import BinaryIO
 
+from projector_bundle import ExportError
+
 
 class NotAFileError(OSError):
     """A path that exists but is not a regular file (a FIFO, a device, a socket, a folder)."""
@@ -94,3 +96,12 @@ def make_folders(folder: Path) -> None:
         except FileExistsError:
             if not os.path.isdir(each):
                 raise
+
+
+def unreadable_input(flag: str, source: str, exc: OSError) -> ExportError:
+    """The one line for an input file (`--sentences`, `--texts`, ...) that cannot be opened."""
+    if isinstance(exc, FileNotFoundError):
+        return ExportError(f"{flag} {source}: no such file")
+    if isinstance(exc, IsADirectoryError):
+        return ExportError(f"{flag} {source}: is a folder, not a file")
+    return ExportError(f"{flag} {source}: cannot read it: {exc.strerror}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from projector_bundle.projector.formats import MIB
 
 
@@ -36,3 +38,12 @@ def printable(text: str) -> str:
         return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     except UnicodeEncodeError:  # a surrogate that no file name decodes to
         return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def unclashed(base: str, taken: Collection[str], pattern: str) -> str:
+    """`base`, or where it is taken the first `pattern.format(base, n)` for n = 2, 3, ... that is not."""
+    name, number = base, 1
+    while name in taken:
+        number += 1
+        name = pattern.format(base, number)
+    return name

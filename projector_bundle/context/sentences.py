@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from projector_bundle import ExportError
+from projector_bundle.files import unreadable_input
 
 STDIN = "-"
 
@@ -96,12 +97,8 @@ def iter_sentences(source: str, stdin: BinaryIO | None = None) -> Iterator[Sente
     path = Path(source)
     try:
         stream = open(path, "rb")  # noqa: SIM115 -- the generator below closes it
-    except FileNotFoundError:
-        raise ExportError(f"--sentences {source}: no such file") from None
-    except IsADirectoryError:
-        raise ExportError(f"--sentences {source}: is a folder, not a file") from None
     except OSError as exc:
-        raise ExportError(f"--sentences {source}: cannot read it: {exc.strerror}") from None
+        raise unreadable_input("--sentences", source, exc) from None
     return _closing(stream, parse_stream(stream, source))
 
 

@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from projector_bundle import ExportError
-from projector_bundle.files import file_kind
+from projector_bundle.files import file_kind, unreadable_input
 from projector_bundle.projector.cells import MISSING
 from projector_bundle.projector.formats import MIB
-from projector_bundle.text import describe_size
+from projector_bundle.text import describe_size, unclashed
 
 STDIN = "-"
 # Table formats by file suffix; anything else is read as plain text, one value a line.
@@ -188,12 +188,7 @@ def unique_names(names: Sequence[str]) -> list[str]:
     """Column names as headers: an empty one becomes `column N`, a repeated one gets ` (2)`."""
     out: list[str] = []
     for index, name in enumerate(names, 1):
-        base = str(name).strip() or f"column {index}"
-        header, number = base, 1
-        while header in out:
-            number += 1
-            header = f"{base} ({number})"
-        out.append(header)
+        out.append(unclashed(str(name).strip() or f"column {index}", out, "{} ({})"))
     return out
 
 
@@ -230,12 +225,8 @@ def read_bytes(source: str, flag: str, stdin: io.BufferedIOBase | None = None) -
                 raise ExportError(f"{flag} {source}: is {file_kind(mode)}, not a file")
             with open(source, "rb") as file:
                 data = file.read(MAX_TABLE_BYTES + 1)
-        except FileNotFoundError:
-            raise ExportError(f"{flag} {source}: no such file") from None
-        except IsADirectoryError:
-            raise ExportError(f"{flag} {source}: is a folder, not a file") from None
         except OSError as exc:
-            raise ExportError(f"{flag} {source}: cannot read it: {exc.strerror}") from None
+            raise unreadable_input(flag, source, exc) from None
     if len(data) > MAX_TABLE_BYTES:
         raise ExportError(
             f"{flag} {source}: more than {describe_size(MAX_TABLE_BYTES)}, the most a table is read into memory; "

@@ -35,6 +35,7 @@ from projector_bundle.progress import ProgressBar, no_bar
 from projector_bundle.projector.colouring import is_colourable
 from projector_bundle.projector.formats import DEFAULT_FILES, SEQ_NEXT, TensorFiles, tensor_files
 from projector_bundle.projector.schema import EmbeddingInfo, SpriteInfo
+from projector_bundle.text import unclashed
 
 # `--tensors` keys, in the order their tensors appear.
 WORD, POSITION, TYPE = "word", "position", "type"
@@ -160,12 +161,7 @@ def model_prefixes(names: Sequence[str]) -> list[str]:
     """Tensor-name prefixes: each model's last path part, numbered when two would clash."""
     prefixes: list[str] = []
     for name in names:
-        short = name.rstrip("/").rsplit("/", 1)[-1] or name
-        prefix, number = short, 1
-        while prefix in prefixes:
-            number += 1
-            prefix = f"{short}-{number}"
-        prefixes.append(prefix)
+        prefixes.append(unclashed(name.rstrip("/").rsplit("/", 1)[-1] or name, prefixes, "{}-{}"))
     return prefixes
 
 
